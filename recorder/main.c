@@ -1,0 +1,394 @@
+/*
+ * tandem-recorder: the forced command of the bastion's `tandem` account.
+ *
+ * It reads TARGET [COMMAND] from SSH_ORIGINAL_COMMAND, checks the policy,
+ * opens the recording, connects to the target and relays.  Nothing reaches
+ * the target unrecorded; any failure before the relay ends the session with
+ * exit 255 and one line saying why.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <uuid/uuid.h>
+
+#include "err.h"
+#include "log.h"
+#include "policy.h"
+#include "relay.h"
+#include "session.h"
+#include "target.h"
+#include "version.h"
+
+#define EXIT_TANDEM 255
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tandem-recorder --engineer NAME [--config FILE]\n"
+		"\n"
+		"The forced command of the bastion's tandem account: it opens\n"
+		"the session named in SSH_ORIGINAL_COMMAND (TARGET [COMMAND])\n"
+		"to a target the policy grants, and records every byte.\n"
+		"With no target it lists the targets the engineer may open.\n"
+		"\n"
+		"  --engineer NAME  the engineer, as named in the policy\n"
+		"  --config FILE    policy file (default %s)\n"
+		"  --help           this text\n"
+		"  --version        the version\n"
+		"\n"
+		"Exit status: the remote command's; 255 when tandem refused\n"
+		"or failed, with the reason on stderr.\n",
+		TDM_POLICY_DEFAULT_PATH);
+}
+
+void session_say(const struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)s;
+	fputs("tandem: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\r\n", stderr);
+}
+
+/* Splits "TARGET [COMMAND]"; the command keeps its exact bytes. */
+static int split_original(const char *orig, char *target, size_t size,
+			  const char **command)
+{
+	const char *p = orig, *end;
+	size_t n;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	end = p;
+	while (*end != '\0' && *end != ' ' && *end != '\t')
+		end++;
+	n = (size_t)(end - p);
+	if (n >= size)
+		return TDM_ERR_RANGE;
+	memcpy(target, p, n);
+	target[n] = '\0';
+	while (*end == ' ' || *end == '\t')
+		end++;
+	*command = *end != '\0' ? end : NULL;
+	return 0;
+}
+
+static bool is_file_transfer(const char *target, const char *command)
+{
+	const char *base = strrchr(target, '/');
+
+	base = base != NULL ? base + 1 : target;
+	if (strcmp(base, "sftp-server") == 0 ||
+	    strcmp(base, "internal-sftp") == 0 || strcmp(base, "sftp") == 0)
+		return true;
+	if (strcmp(base, "scp") == 0 || strcmp(base, "rsync") == 0)
+		return command != NULL && command[0] == '-';
+	return false;
+}
+
+static void list_targets(const struct tdm_policy *p,
+			 const struct tdm_person *who)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < p->ntargets; i++) {
+		if (!tdm_policy_grants(who, p->targets[i].name))
+			continue;
+		if (n++ == 0)
+			printf("Targets %s may open "
+			       "(ssh -t tandem@BASTION TARGET [COMMAND]):\n",
+			       who->name);
+		printf("  %s\n", p->targets[i].name);
+	}
+	if (n == 0)
+		printf("The policy grants %s no targets; ask an admin.\n",
+		       who->name);
+}
+
+static void read_terminal(struct session *s)
+{
+	const char *term = getenv("TERM");
+	struct winsize ws;
+	size_t i;
+
+	s->tty = isatty(STDIN_FILENO) == 1;
+	s->cols = 80;
+	s->rows = 24;
+	snprintf(s->term, sizeof(s->term), "xterm");
+	if (!s->tty)
+		return;
+	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 &&
+	    ws.ws_row > 0) {
+		s->cols = ws.ws_col;
+		s->rows = ws.ws_row;
+	}
+	if (term == NULL || strlen(term) >= sizeof(s->term))
+		return;
+	for (i = 0; term[i] != '\0'; i++)
+		if (!(term[i] >= 'a' && term[i] <= 'z') &&
+		    !(term[i] >= 'A' && term[i] <= 'Z') &&
+		    !(term[i] >= '0' && term[i] <= '9') &&
+		    strchr("-_.+", term[i]) == NULL)
+			return;
+	if (i > 0)
+		snprintf(s->term, sizeof(s->term), "%s", term);
+}
+
+static int open_recording(struct session *s)
+{
+	struct tdm_cast_header h = {
+		.width = s->cols,
+		.height = s->rows,
+		.timestamp = s->started,
+		.term = s->term,
+		.session = s->id,
+		.engineer = s->engineer->name,
+		.target = s->target->name,
+		.address = s->target->address,
+		.bastion = s->bastion,
+		.attrs = s->engineer->attrs,
+		.nattrs = s->engineer->nattrs,
+		.command = s->command,
+		.pubkey = NULL,
+		.version = TDM_VERSION,
+	};
+
+	return tdm_cast_create(s->policy->recordings, &h,
+			       s->policy->flush_interval_ms, &s->cast,
+			       s->rec_path, sizeof(s->rec_path));
+}
+
+/* Records a session event as a marker and in syslog. */
+static int mark(struct session *s, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int mark(struct session *s, int prio, const char *fmt, ...)
+{
+	char label[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(label, sizeof(label), fmt, ap);
+	va_end(ap);
+	tdm_log(prio, "session %s: %s", s->id, label);
+	return tdm_cast_marker(s->cast, label);
+}
+
+static int run_session(struct session *s)
+{
+	char why[1024];
+	uuid_t uu;
+	int rc, status;
+
+	uuid_generate_random(uu);
+	uuid_unparse_lower(uu, s->id);
+	s->started = time(NULL);
+	if (gethostname(s->bastion, sizeof(s->bastion) - 1) < 0)
+		snprintf(s->bastion, sizeof(s->bastion), "bastion");
+	read_terminal(s);
+	tdm_buf_init(&s->to_target, 0);
+
+	rc = open_recording(s);
+	if (rc < 0) {
+		session_say(s, "cannot create a recording in %s: %s; no "
+			    "session runs unrecorded (ask an admin to check "
+			    "that directory)", s->policy->recordings,
+			    rc == TDM_ERR_IO ? strerror(errno) :
+					       tdm_strerror(rc));
+		tdm_log(LOG_ERR, "engineer %s target %s refused: cannot "
+			"create recording in %s", s->engineer->name,
+			s->target->name, s->policy->recordings);
+		return EXIT_TANDEM;
+	}
+	if (mark(s, LOG_NOTICE, "session start: %s@%s (%s:%u)%s%s",
+		 s->engineer->name, s->target->name, s->target->address,
+		 s->target->port, s->command ? " command: " : "",
+		 s->command ? s->command : "") < 0)
+		goto write_failed;
+
+	rc = target_connect(s, why, sizeof(why));
+	if (rc < 0) {
+		session_say(s, "%s", why);
+		if (mark(s, LOG_WARNING, "refused: %s", why) < 0)
+			goto write_failed;
+		status = EXIT_TANDEM;
+		goto end;
+	}
+
+	rc = relay_run(s);
+	if (s->frozen) {
+		session_say(s, "the recording cannot be written (%s); the "
+			    "session is frozen and ends here",
+			    strerror(tdm_cast_errno(s->cast) ?
+					     tdm_cast_errno(s->cast) : EIO));
+		tdm_log(LOG_ERR, "session %s: recording failed, session "
+			"frozen", s->id);
+		status = EXIT_TANDEM;
+		goto out;
+	}
+	if (rc < 0) {
+		session_say(s, "the connection to target %s failed: %s",
+			    s->target->name, ssh_get_error(s->ssh));
+		status = EXIT_TANDEM;
+	} else if (s->stop) {
+		status = EXIT_TANDEM;
+	} else {
+		status = s->have_status ? s->exit_status : EXIT_TANDEM;
+	}
+end:
+	if (mark(s, LOG_NOTICE, "session end: %s, exit %d, %llu bytes out, "
+		 "%llu bytes in", s->stop ? "engineer left" : "target closed",
+		 status, s->bytes_out, s->bytes_in) < 0)
+		goto write_failed;
+	if (tdm_cast_close(s->cast) < 0)
+		goto write_failed;
+out:
+	target_close(s);
+	tdm_cast_free(s->cast);
+	s->cast = NULL;
+	tdm_buf_free(&s->to_target);
+	return status;
+write_failed:
+	session_say(s, "the recording cannot be written (%s); the session "
+		    "ends here", strerror(tdm_cast_errno(s->cast) ?
+						  tdm_cast_errno(s->cast) : EIO));
+	status = EXIT_TANDEM;
+	goto out;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "engineer", required_argument, NULL, 'e' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = TDM_POLICY_DEFAULT_PATH, *name = NULL;
+	const char *orig, *command = NULL;
+	struct tdm_policy *policy = NULL;
+	struct tdm_diag diag = { 0 };
+	struct session s;
+	char target[256];
+	size_t i;
+	int c, status = EXIT_TANDEM;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			name = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("tandem-recorder %s\n", TDM_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (name == NULL || optind != argc) {
+		fprintf(stderr, "tandem-recorder: %s; it is the forced "
+			"command of the tandem account, rendered by "
+			"`tandem-policy authorized-keys engineers`\n",
+			name == NULL ? "--engineer NAME is required" :
+				       "unexpected argument");
+		usage(stderr);
+		return 2;
+	}
+	tdm_log_open("tandem-recorder");
+	memset(&s, 0, sizeof(s));
+
+	if (tdm_policy_load(config, &policy, &diag) < 0) {
+		for (i = 0; i < diag.n; i++)
+			fprintf(stderr, "%s\n", diag.msgs[i]);
+		fprintf(stderr, "tandem: the policy has errors, so no "
+			"session can start; an admin must fix %s "
+			"(tandem-policy check)\n", config);
+		tdm_log(LOG_ERR, "policy %s invalid; engineer %s refused",
+			config, name);
+		goto out;
+	}
+	s.policy = policy;
+	s.engineer = tdm_policy_engineer(policy, name);
+	if (s.engineer == NULL) {
+		fprintf(stderr, "tandem: engineer %s is not in %s; ask an "
+			"admin to add them\n", name, config);
+		goto out;
+	}
+
+	orig = getenv("SSH_ORIGINAL_COMMAND");
+	if (orig == NULL)
+		orig = "";
+	if (strlen(orig) > SESSION_MAX_COMMAND ||
+	    split_original(orig, target, sizeof(target), &command) < 0) {
+		fprintf(stderr, "tandem: the command is longer than %u "
+			"bytes; shorten it\n", SESSION_MAX_COMMAND);
+		goto out;
+	}
+	if (target[0] == '\0') {
+		list_targets(policy, s.engineer);
+		status = 0;
+		goto out;
+	}
+	if (is_file_transfer(target, command)) {
+		fprintf(stderr, "tandem: file transfer (scp, sftp, rsync) is "
+			"not permitted through the bastion; run the commands "
+			"that move data in a session, where an escort "
+			"approves them\n");
+		tdm_log(LOG_WARNING, "engineer %s refused: file transfer "
+			"attempt (%s)", name, target);
+		goto out;
+	}
+	s.target = tdm_policy_target(policy, target);
+	if (s.target == NULL || !tdm_policy_grants(s.engineer, target)) {
+		fprintf(stderr, "tandem: %s target %s; run `ssh "
+			"tandem@BASTION` with no target for the list of "
+			"yours\n", s.target == NULL ? "there is no" :
+			"the policy does not grant you", target);
+		tdm_log(LOG_WARNING, "engineer %s refused: target %s %s",
+			name, target, s.target == NULL ? "unknown" :
+			"not granted");
+		goto out;
+	}
+	{
+		const struct tdm_require *miss = NULL;
+
+		if (!tdm_policy_meets(s.target, TDM_REQ_ENGINEER, s.engineer,
+				      &miss)) {
+			fprintf(stderr, "tandem: target %s requires engineers "
+				"with %s=%s; ask an admin\n", target,
+				miss ? miss->attr.key : "?",
+				miss ? miss->attr.value : "?");
+			tdm_log(LOG_WARNING, "engineer %s refused: target %s "
+				"requirement not met", name, target);
+			goto out;
+		}
+	}
+	if (command != NULL) {
+		s.command = strdup(command);
+		if (s.command == NULL)
+			goto out;
+	}
+	status = run_session(&s);
+out:
+	free(s.command);
+	tdm_policy_free(policy);
+	tdm_diag_free(&diag);
+	return status;
+}

@@ -1,0 +1,423 @@
+"""tandem's test bed: a real target sshd and a real bastion sshd on loopback.
+
+Run as root.  It creates the accounts tandem needs (idempotently), starts an
+OpenSSH target and bastion on free 127.0.0.1 ports with their own configs and
+host keys, renders a policy and the bastion's authorized_keys with
+tandem-policy, and drives the real ssh client through real PTYs.  Everything
+it starts is stopped by PID; everything it writes lives in one temp dir.
+"""
+
+import errno
+import fcntl
+import grp
+import json
+import os
+import pty
+import pwd
+import re
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import termios
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TARGET_USER = "tandemtgt"
+
+
+def run(argv, **kw):
+    kw.setdefault("check", True)
+    return subprocess.run(argv, **kw)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_group(name):
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        run(["groupadd", "--system", name])
+
+
+def ensure_user(name, home, groups=()):
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        run(["useradd", "--system", "--create-home", "--home-dir", home,
+             "--shell", "/bin/sh", name])
+    # sshd without PAM refuses accounts whose password starts with '!'.
+    run(["usermod", "-p", "*", "-s", "/bin/sh", name])
+    for g in groups:
+        run(["usermod", "-a", "-G", g, name])
+
+
+def ensure_accounts():
+    ensure_group("tandem-audit")
+    ensure_user("tandem", "/var/lib/tandem-home")
+    ensure_user("escort", "/var/lib/tandem-escort-home")
+    ensure_user(TARGET_USER, "/home/" + TARGET_USER)
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+
+
+def keygen(path, comment="tandem-test"):
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment,
+         "-f", path], stdout=subprocess.DEVNULL)
+    with open(path + ".pub") as f:
+        return f.read().strip()
+
+
+def pubkey_body(line):
+    """'TYPE BASE64 COMMENT' -> 'TYPE BASE64'."""
+    return " ".join(line.split()[:2])
+
+
+class Sshd:
+    def __init__(self, bed, name, config):
+        self.bed = bed
+        self.name = name
+        self.port = free_port()
+        self.cfg = os.path.join(bed.dir, name + "_sshd_config")
+        self.log = os.path.join(bed.dir, name + "_sshd.log")
+        self.pidfile = os.path.join(bed.dir, name + "_sshd.pid")
+        self.hostkey = os.path.join(bed.dir, name + "_host_ed25519")
+        self.hostpub = keygen(self.hostkey, name + "-host")
+        with open(self.cfg, "w") as f:
+            f.write(f"Port {self.port}\nListenAddress 127.0.0.1\n"
+                    f"HostKey {self.hostkey}\nPidFile {self.pidfile}\n"
+                    "UsePAM no\nPasswordAuthentication no\n"
+                    "KbdInteractiveAuthentication no\n"
+                    "PubkeyAuthentication yes\n"
+                    "StrictModes no\nLogLevel VERBOSE\nPrintMotd no\n"
+                    "PrintLastLog no\n" + config)
+        self.proc = None
+
+    def start(self):
+        logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", self.cfg],
+                                     stdout=logf, stderr=logf)
+        logf.close()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} sshd exited: " + open(self.log).read())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{self.name} sshd did not listen on {self.port}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Bed:
+    """A target, a bastion, a policy and the keys of alice (engineer)."""
+
+    def __init__(self, build="build", policy_extra="", flush="200ms"):
+        ensure_accounts()
+        self.dir = tempfile.mkdtemp(prefix="tandem-bed-")
+        os.chmod(self.dir, 0o755)
+        self.bin = os.path.join(self.dir, "bin")
+        shutil.copytree(os.path.join(ROOT, build, "bin"), self.bin)
+        os.chmod(self.bin, 0o755)
+        tandem = pwd.getpwnam("tandem")
+        escort = pwd.getpwnam("escort")
+        audit = grp.getgrnam("tandem-audit").gr_gid
+
+        self.recordings = os.path.join(self.dir, "recordings")
+        os.mkdir(self.recordings)
+        os.chown(self.recordings, tandem.pw_uid, audit)
+        os.chmod(self.recordings, 0o2750)
+        self.sessions = os.path.join(self.dir, "sessions")
+        os.mkdir(self.sessions)
+        os.chown(self.sessions, tandem.pw_uid, escort.pw_gid)
+        os.chmod(self.sessions, 0o2750)
+
+        keys = os.path.join(self.dir, "keys")
+        os.mkdir(keys)
+        os.chmod(keys, 0o750)
+        os.chown(keys, 0, tandem.pw_gid)
+        self.identity = os.path.join(keys, "db01")
+        self.identity_pub = keygen(self.identity, "bastion-to-db01")
+        os.chown(self.identity, tandem.pw_uid, tandem.pw_gid)
+        os.chmod(self.identity, 0o600)
+
+        self.users = {}
+        for name in ("alice", "bob", "mallory"):
+            path = os.path.join(self.dir, name + "_ed25519")
+            self.users[name] = (path, keygen(path, name + "@test"))
+
+        self.target = Sshd(self, "target", f"AllowUsers {TARGET_USER}\n"
+                           f"AuthorizedKeysFile {self.dir}/target_authorized_keys\n"
+                           "Subsystem sftp internal-sftp\n")
+        with open(os.path.join(self.dir, "target_authorized_keys"), "w") as f:
+            f.write(self.identity_pub + "\n")
+        other = keygen(os.path.join(self.dir, "impostor_host_ed25519"), "impostor")
+
+        self.bastion = Sshd(self, "bastion",
+                            "AllowUsers tandem escort\n"
+                            f"AuthorizedKeysFile {self.dir}/authkeys/%u\n"
+                            "AuthenticationMethods publickey\n"
+                            "DisableForwarding yes\nPermitTunnel no\n"
+                            "PermitTTY yes\nPermitUserEnvironment no\n"
+                            "Subsystem sftp internal-sftp\n")
+
+        self.policy = os.path.join(self.dir, "policy.conf")
+        tp = self.target.port
+        with open(self.policy, "w") as f:
+            f.write(f"""# tandem test bed policy
+recordings        {self.recordings}
+sessions          {self.sessions}
+signing-key       {self.dir}/signing_ed25519
+escort-user       escort
+approval-timeout  30s
+idle-timeout      15m
+flush-interval    {flush}
+
+engineer alice
+    key      {self.users['alice'][1]}
+    attr     country=US clearance=secret
+    targets  db01 db02 web-*
+
+engineer mallory
+    key      {self.users['mallory'][1]}
+    attr     country=XX
+    targets  db01 web-1
+
+escort bob
+    key      {self.users['bob'][1]}
+    attr     citizen=US clearance=secret
+    targets  db01 web-*
+
+target db01
+    address      127.0.0.1
+    port         {tp}
+    user         {TARGET_USER}
+    host-key     {pubkey_body(self.target.hostpub)}
+    identity     {self.identity}
+    require      engineer clearance=secret
+    interactive  vim less top
+    raw-limit    10m
+
+target db02
+    address      127.0.0.1
+    port         {tp}
+    user         {TARGET_USER}
+    host-key     {pubkey_body(other)}
+    identity     {self.identity}
+
+target web-1
+    address      127.0.0.1
+    port         {tp}
+    user         {TARGET_USER}
+    host-key     {pubkey_body(self.target.hostpub)}
+    identity     {self.identity}
+
+target db03
+    address      127.0.0.1
+    port         {tp}
+    user         {TARGET_USER}
+    host-key     {pubkey_body(self.target.hostpub)}
+    identity     {self.identity}
+{policy_extra}""")
+        os.chmod(self.policy, 0o644)
+        self.render_authorized_keys()
+
+        self.known_hosts = os.path.join(self.dir, "known_hosts")
+        with open(self.known_hosts, "w") as f:
+            f.write(f"[127.0.0.1]:{self.bastion.port} {pubkey_body(self.bastion.hostpub)}\n")
+        self.target.start()
+        self.bastion.start()
+
+    def render_authorized_keys(self):
+        auth = os.path.join(self.dir, "authkeys")
+        os.makedirs(auth, exist_ok=True)
+        os.chmod(auth, 0o755)
+        for role, user in (("engineers", "tandem"), ("escorts", "escort")):
+            out = run([os.path.join(self.bin, "tandem-policy"), "--config",
+                       self.policy, "authorized-keys", role],
+                      stdout=subprocess.PIPE, text=True).stdout
+            path = os.path.join(auth, user)
+            with open(path, "w") as f:
+                f.write(out)
+            os.chmod(path, 0o644)
+
+    def ssh_argv(self, who="alice", user="tandem", tty=False, extra=()):
+        key = self.users[who][0]
+        argv = ["ssh", "-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes",
+                "-o", f"UserKnownHostsFile={self.known_hosts}",
+                "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+                "-o", "LogLevel=ERROR", "-p", str(self.bastion.port)]
+        argv += ["-tt"] if tty else ["-T"]
+        argv += list(extra)
+        argv.append(f"{user}@127.0.0.1")
+        return argv
+
+    def ssh(self, *command, who="alice", stdin=None, timeout=120, **kw):
+        """Non-interactive: ssh tandem@bastion COMMAND…; returns CompletedProcess."""
+        return subprocess.run(self.ssh_argv(who) + list(command), stdin=stdin,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=timeout, **kw)
+
+    def recordings_now(self):
+        out = set()
+        for root, _dirs, files in os.walk(self.recordings):
+            for f in files:
+                out.add(os.path.join(root, f))
+        return out
+
+    def new_recording(self, before, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            new = self.recordings_now() - before
+            if new:
+                assert len(new) == 1, new
+                return new.pop()
+            time.sleep(0.05)
+        raise AssertionError("no new recording appeared")
+
+    def stop(self):
+        self.bastion.stop()
+        self.target.stop()
+        # Sessions left behind by a failed test end with their sshd.
+        subprocess.run(["pkill", "-KILL", "-u", "tandem", "-f", self.bin],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if os.environ.get("TANDEM_KEEP_BED"):
+            print("test bed kept in", self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Recording:
+    """A decoded recording: header and events."""
+
+    def __init__(self, path, allow_truncated=False):
+        self.path = path
+        p = subprocess.run(["zstd", "-dcq", path], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        if p.returncode != 0 and not allow_truncated:
+            raise AssertionError(f"zstd -dc {path}: {p.stderr.decode()}")
+        self.zstd_rc = p.returncode
+        self.text = p.stdout
+        lines = p.stdout.split(b"\n")
+        self.header = json.loads(lines[0])
+        self.events = [json.loads(l) for l in lines[1:] if l.strip()]
+
+    def stream(self, code):
+        """Exact bytes of the o or i stream, using x events where present."""
+        import base64
+        out = []
+        evs = self.events
+        i = 0
+        while i < len(evs):
+            e = evs[i]
+            if e[1] == code:
+                if i + 1 < len(evs) and evs[i + 1][1] == "x":
+                    out.append(base64.b64decode(evs[i + 1][2]))
+                    i += 2
+                    continue
+                out.append(e[2].encode("utf-8"))
+            i += 1
+        return b"".join(out)
+
+    def markers(self):
+        return [e[2] for e in self.events if e[1] == "m"]
+
+
+class Term:
+    """A program on a real PTY, driven as a person would."""
+
+    def __init__(self, argv, cols=80, rows=24, env=None):
+        self.master, slave = pty.openpty()
+        self.resize(cols, rows, fd=slave)
+        e = dict(os.environ)
+        e["TERM"] = "xterm-256color"
+        if env:
+            e.update(env)
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
+                                     start_new_session=True, env=e,
+                                     preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        os.close(slave)
+        self.out = b""
+
+    def resize(self, cols, rows, fd=None):
+        fcntl.ioctl(self.master if fd is None else fd, termios.TIOCSWINSZ,
+                    struct.pack("HHHH", rows, cols, 0, 0))
+        if fd is None:
+            os.killpg(self.proc.pid, signal.SIGWINCH)
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        os.write(self.master, data)
+
+    def _read(self, timeout):
+        r, _, _ = select.select([self.master], [], [], timeout)
+        if not r:
+            return False
+        try:
+            chunk = os.read(self.master, 65536)
+        except OSError as e:
+            if e.errno == errno.EIO:
+                return None
+            raise
+        if not chunk:
+            return None
+        self.out += chunk
+        return True
+
+    def expect(self, pattern, timeout=15):
+        """Waits until the output so far matches pattern (bytes regex)."""
+        if isinstance(pattern, str):
+            pattern = pattern.encode()
+        rx = re.compile(pattern)
+        deadline = time.time() + timeout
+        while True:
+            m = rx.search(self.out)
+            if m:
+                return m
+            left = deadline - time.time()
+            if left <= 0 or self._read(left) is None:
+                m = rx.search(self.out)
+                if m:
+                    return m
+                raise AssertionError(f"expected {pattern!r}; screen so far: {self.out[-2000:]!r}")
+
+    def drain(self, seconds=0.2):
+        deadline = time.time() + seconds
+        while time.time() < deadline and self._read(deadline - time.time()):
+            pass
+
+    def wait(self, timeout=15):
+        deadline = time.time() + timeout
+        while self.proc.poll() is None and time.time() < deadline:
+            if self._read(0.1) is None:
+                break
+        try:
+            return self.proc.wait(max(0.1, deadline - time.time()))
+        finally:
+            self.drain(0.1)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        try:
+            os.close(self.master)
+        except OSError:
+            pass

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Runs every test suite and ends with one line: N passed, N failed.
+# usage: tests/run-all.sh BUILD_DIR
+build=${1:-build}
+passed=0
+failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+count() {
+	# cmocka: "[  PASSED  ] N test(s)." / "[  FAILED  ] N test(s)"
+	# tandem's own suites: "NAME: N passed, N failed"
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p; s/^[a-z-]*: \([0-9]*\) passed, [0-9]* failed.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p; s/^[a-z-]*: [0-9]* passed, \([0-9]*\) failed.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+for t in "$build"/tests/test_*; do
+	[ -x "$t" ] || continue
+	echo "== unit: $(basename "$t")"
+	if ! "$t" >"$log" 2>&1; then
+		cat "$log"
+		count
+		# A crash prints no cmocka summary; count it as one failure.
+		grep -q 'FAILED' "$log" || failed=$((failed + 1))
+		continue
+	fi
+	cat "$log"
+	count
+done
+
+echo "== integration"
+python3 tests/integration/run.py "$build" 2>&1 | tee "$log"
+count
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
