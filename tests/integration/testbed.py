@@ -172,10 +172,10 @@ class Bed:
         self.bastion = Sshd(self, "bastion",
                             "AllowUsers tandem escort\n"
                             f"AuthorizedKeysFile {self.dir}/authkeys/%u\n"
-                            "AuthenticationMethods publickey\n"
-                            "DisableForwarding yes\nPermitTunnel no\n"
-                            "PermitTTY yes\nPermitUserEnvironment no\n"
-                            "Subsystem sftp internal-sftp\n")
+                            "PermitUserEnvironment no\n"
+                            "Subsystem sftp internal-sftp\n"
+                            # The shipped snippet, exactly as installed.
+                            f"Include {ROOT}/systemd/tandem-sshd.conf\n")
 
         self.policy = os.path.join(self.dir, "policy.conf")
         tp = self.target.port
