@@ -29,11 +29,6 @@ DEB_BUILD := build-essential pkg-config libssh-dev libseccomp-dev \
 	     libsqlite3-dev libcmocka-dev
 DEB_TEST  := openssh-server openssh-client tmux asciinema zstd python3 \
 	     procps
-DEB_CMDS  := pkg-config:pkg-config sshd:openssh-server ssh:openssh-client \
-	     tmux:tmux asciinema:asciinema zstd:zstd python3:python3 \
-	     pgrep:procps
-DEB_LIBS  := libssh-dev libseccomp-dev libzstd-dev uuid-dev libssl-dev \
-	     libjansson-dev libvterm-dev libsqlite3-dev libcmocka-dev
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
@@ -75,9 +70,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 
 unit: $(UNIT_BINS)
 
+ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+
+# Unit tests run twice: plain, and under ASan+UBSan with leak checking.
 check: deps
 	@$(MAKE) --no-print-directory all unit
-	@sh tests/run-all.sh $(BUILD)
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN="$(ASAN)" \
+		OPT="-O1 -g" unit
+	@sh tests/run-all.sh $(BUILD) $(BUILD)/asan
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -101,4 +102,4 @@ lint:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -not -path '$(BUILD)/asan/*' 2>/dev/null)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every test suite and ends with one line: N passed, N failed.
-# usage: tests/run-all.sh BUILD_DIR
+# usage: tests/run-all.sh BUILD_DIR [SANITIZER_BUILD_DIR]
 build=${1:-build}
+asan=${2:-}
 passed=0
 failed=0
 log=$(mktemp)
@@ -16,9 +17,9 @@ count() {
 	failed=$((failed + f))
 }
 
-for t in "$build"/tests/test_*; do
+for t in "$build"/tests/test_* ${asan:+"$asan"/tests/test_*}; do
 	[ -x "$t" ] || continue
-	echo "== unit: $(basename "$t")"
+	echo "== unit: $t"
 	if ! "$t" >"$log" 2>&1; then
 		cat "$log"
 		count
@@ -31,8 +32,11 @@ for t in "$build"/tests/test_*; do
 done
 
 echo "== integration"
-python3 tests/integration/run.py "$build" 2>&1 | tee "$log"
+python3 tests/integration/run.py "$build" >"$log" 2>&1
+cat "$log"
 count
+# A runner that died before its summary counts as a failure.
+grep -q '^integration: [0-9]* passed' "$log" || failed=$((failed + 1))
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
