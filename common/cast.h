@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "policy.h"
+#include "zio.h"
 
 #define TDM_CAST_BATCH (64u * 1024u)
 
@@ -70,5 +71,17 @@ void tdm_cast_free(struct tdm_cast *c);
 int tdm_cast_errno(const struct tdm_cast *c);
 /* Seconds since the session start, as written in events. */
 double tdm_cast_elapsed(const struct tdm_cast *c);
+
+/*
+ * Sets the hook called with every frame's exact bytes before it is
+ * written (the hash chain).  It is called at once with the header frame,
+ * which was written before the hook could be set; so it may only be set
+ * before any event is recorded (else TDM_ERR_INVAL).  Set it here, not on
+ * tdm_cast_zio(), or the chain misses the header.
+ */
+int tdm_cast_set_frame_hook(struct tdm_cast *c, tdm_zio_frame_fn fn,
+			    void *ctx);
+/* The writer's zio, for skippable frames (chain links, the seal). */
+struct tdm_zio *tdm_cast_zio(struct tdm_cast *c);
 
 #endif

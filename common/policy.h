@@ -135,4 +135,17 @@ const char *tdm_person_attr(const struct tdm_person *who, const char *key);
  */
 int tdm_duration_parse(const char *s, unsigned long *ms);
 
+struct tdm_buf;
+/*
+ * Appends to out one authorized_keys line per key of every engineer (role
+ * TDM_REQ_ENGINEER, forced command BINDIR/tandem-recorder --engineer NAME)
+ * or escort (TDM_REQ_ESCORT, BINDIR/tandem-escort --escort NAME):
+ *   restrict,pty,command="BINDIR/PROG [--config CONFIG] --FLAG NAME" KEY
+ * config NULL leaves --config out.  Returns TDM_ERR_INVAL, out untouched,
+ * when bindir, config, a name or a key would need quoting in that line.
+ */
+int tdm_policy_authorized_keys(const struct tdm_policy *p,
+			       enum tdm_req_who role, const char *bindir,
+			       const char *config, struct tdm_buf *out);
+
 #endif

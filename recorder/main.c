@@ -56,7 +56,7 @@ void session_say(const struct session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs("\r\n", stderr);
+	fputc('\n', stderr);
 }
 
 /* Splits "TARGET [COMMAND]"; the command keeps its exact bytes. */
@@ -246,7 +246,8 @@ static int run_session(struct session *s)
 	}
 end:
 	if (mark(s, LOG_NOTICE, "session end: %s, exit %d, %llu bytes out, "
-		 "%llu bytes in", s->stop ? "engineer left" : "target closed",
+		 "%llu bytes in", s->channel == NULL ? "refused" :
+		 s->stop ? "engineer left" : "target closed",
 		 status, s->bytes_out, s->bytes_in) < 0)
 		goto write_failed;
 	if (tdm_cast_close(s->cast) < 0)

@@ -1,11 +1,12 @@
 """The relay and the recording, through a real bastion sshd to a real target."""
 import hashlib
 import os
+import socket
 import subprocess
 import time
 import unittest
 
-from testbed import Bed, Recording, Term, TARGET_USER
+from testbed import Bed, Recording, Term, TARGET_USER, asciinema_cat, free_port
 
 bed = None
 
@@ -149,13 +150,30 @@ class Relay(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn(b"file transfer", p.stderr)
 
-    def test_forwarding_is_refused(self):
-        port = __import__("testbed").free_port()
+    def test_remote_forwarding_is_refused(self):
+        port = free_port()
         p = subprocess.run(bed.ssh_argv(extra=["-o", "ExitOnForwardFailure=yes",
-                                               "-L", f"127.0.0.1:{port}:127.0.0.1:22"])
+                                               "-R", f"127.0.0.1:{port}:127.0.0.1:22"])
                            + ["db01", "true"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
         self.assertEqual(p.returncode, 255, p.stderr)
+        self.assertIn(b"forwarding", p.stderr)
+
+    def test_local_forwarding_carries_nothing(self):
+        port = free_port()
+        t = Term(bed.ssh_argv(tty=True, extra=["-L", f"127.0.0.1:{port}:127.0.0.1:"
+                                               f"{bed.target.port}"]) + ["db01"])
+        try:
+            t.send("echo forwarding-$((2*3))\r")
+            t.expect("forwarding-6")
+            with socket.create_connection(("127.0.0.1", port), 5) as c:
+                c.settimeout(5)
+                # A real forward would bring the target's SSH banner.
+                self.assertEqual(c.recv(100), b"")
+            t.send("exit\r")
+            t.wait()
+        finally:
+            t.close()
 
     def test_asciinema_cat_reproduces_output_byte_for_byte(self):
         script = ("printf '\\033[1;31mred\\033[0m plain\\r\\n'; "
@@ -165,8 +183,7 @@ class Relay(unittest.TestCase):
         p = bed.ssh("db01", script)
         self.assertEqual(p.returncode, 0, p.stderr)
         path = bed.new_recording(before)
-        cat = subprocess.run(f"zstd -dc {path} | asciinema cat -", shell=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        cat = asciinema_cat(path)
         self.assertEqual(cat.returncode, 0, cat.stderr)
         self.assertEqual(cat.stdout, p.stdout)
 
@@ -179,8 +196,7 @@ class Relay(unittest.TestCase):
         finally:
             t.close()
         rec = bed.new_recording(before)
-        cat = subprocess.run(f"zstd -dc {rec} | asciinema cat -", shell=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        cat = asciinema_cat(rec)
         self.assertEqual(cat.returncode, 0, cat.stderr)
         self.assertIn("\x1b[32mgreen\x1b[0m ünïcode".encode(), cat.stdout)
         self.assertTrue(t.out.endswith(cat.stdout), (t.out[-300:], cat.stdout[-300:]))
@@ -210,7 +226,7 @@ class Relay(unittest.TestCase):
             t.send("echo before-the-crash-$((1+1))\r")
             t.expect(r"before-the-crash-2")
             time.sleep(0.8)  # past the test bed's 200ms flush interval
-            pids = subprocess.run(["pgrep", "-u", "tandem", "-f", bed.bin + "/tandem-recorder"],
+            pids = subprocess.run(["pgrep", "-u", "tandem", "-x", "tandem-recorder"],
                                   stdout=subprocess.PIPE, text=True).stdout.split()
             self.assertEqual(len(pids), 1, pids)
             os.kill(int(pids[0]), 9)

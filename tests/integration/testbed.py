@@ -339,6 +339,24 @@ class Recording:
         return [e[2] for e in self.events if e[1] == "m"]
 
 
+def asciinema_cat(path):
+    """zstd -dc PATH | asciinema cat -, with the terminal asciinema insists on."""
+    master, slave = pty.openpty()
+
+    def ctty():
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    try:
+        return subprocess.run(f"zstd -dcq '{path}' | asciinema cat -", shell=True,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, preexec_fn=ctty,
+                              pass_fds=(slave,), timeout=120)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
 class Term:
     """A program on a real PTY, driven as a person would."""
 
