@@ -608,6 +608,9 @@ int tdm_cast_tick(struct tdm_cast *c)
 	now = cast_now_us(c);
 	if (now - c->last_close_us < c->flush_us)
 		return 0;
+	rc = stream_flush(c, &c->out, 0);
+	if (rc < 0)
+		return rc;
 	if (stream_tail_stale(&c->out, now, c->flush_us)) {
 		rc = stream_flush(c, &c->out, 1);
 		if (rc < 0)
@@ -618,9 +621,6 @@ int tdm_cast_tick(struct tdm_cast *c)
 		if (rc < 0)
 			return rc;
 	}
-	rc = stream_flush(c, &c->out, 0);
-	if (rc < 0)
-		return rc;
 	if (tdm_zio_pending(c->zio) == 0)
 		return 0;
 	return cast_close_frame(c, 0, now);

@@ -283,7 +283,7 @@ static const char *shown(struct parser *ps, unsigned slot, const char *s)
 		}
 	}
 	if (rc == 0 && b->data == NULL)
-		rc = tdm_buf_reserve(b, 0);
+		rc = tdm_buf_put(b, "", 0); /* an empty value still needs a NUL */
 	if (rc < 0) {
 		nomem(ps);
 		return "?";

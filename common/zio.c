@@ -139,22 +139,31 @@ static int zio_compress(struct tdm_zio *z, ZSTD_inBuffer *in,
  */
 static int zio_write_all(struct tdm_zio *z, const uint8_t *p, size_t n)
 {
+	off_t start = lseek(z->fd, 0, SEEK_CUR);
+	uint64_t written = z->written;
 	ssize_t w;
+	int err;
 
 	while (n > 0) {
 		w = write(z->fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return zio_break(z, TDM_ERR_IO, errno);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			err = w < 0 ? errno : ENOSPC;
+			goto torn;
 		}
-		if (w == 0)
-			return zio_break(z, TDM_ERR_IO, ENOSPC);
 		p += w;
 		n -= (size_t)w;
-		z->written += (uint64_t)w;
+		written += (uint64_t)w;
 	}
+	z->written = written;
 	return 0;
+torn:
+	/* A frame that did not fit is cut off again, so the file ends on a
+	 * whole frame and still decompresses and verifies to that point. */
+	if (start >= 0 && ftruncate(z->fd, start) == 0)
+		lseek(z->fd, start, SEEK_SET);
+	return zio_break(z, TDM_ERR_IO, err);
 }
 
 static int zio_sync(struct tdm_zio *z)

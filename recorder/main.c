@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,6 +315,10 @@ int main(int argc, char **argv)
 	}
 	tdm_log_open("tandem-recorder");
 	memset(&s, 0, sizeof(s));
+	/* A gone engineer or a file-size limit must be an error we handle
+	 * (freeze, record the end), not a signal that kills us mid-frame. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
 
 	if (tdm_policy_load(config, &policy, &diag) < 0) {
 		for (i = 0; i < diag.n; i++)

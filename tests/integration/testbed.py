@@ -128,7 +128,8 @@ class Sshd:
 class Bed:
     """A target, a bastion, a policy and the keys of alice (engineer)."""
 
-    def __init__(self, build="build", policy_extra="", flush="200ms"):
+    def __init__(self, build="build", policy_extra="", flush="200ms",
+                 recordings_kb=None):
         ensure_accounts()
         self.dir = tempfile.mkdtemp(prefix="tandem-bed-")
         os.chmod(self.dir, 0o755)
@@ -143,6 +144,13 @@ class Bed:
         os.mkdir(self.recordings)
         os.chown(self.recordings, tandem.pw_uid, audit)
         os.chmod(self.recordings, 0o2750)
+        self.mounted = False
+        if recordings_kb:
+            # A small filesystem of its own, to fill up on purpose.
+            run(["mount", "-t", "tmpfs", "-o",
+                 f"size={recordings_kb}k,mode=2750,uid={tandem.pw_uid},gid={audit}",
+                 "tmpfs", self.recordings])
+            self.mounted = True
         self.sessions = os.path.join(self.dir, "sessions")
         os.mkdir(self.sessions)
         os.chown(self.sessions, tandem.pw_uid, escort.pw_gid)
@@ -297,6 +305,8 @@ target db03
         # Sessions left behind by a failed test end with their sshd.
         subprocess.run(["pkill", "-KILL", "-u", "tandem", "-f", self.bin],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if self.mounted:
+            subprocess.run(["umount", self.recordings])
         if os.environ.get("TANDEM_KEEP_BED"):
             print("test bed kept in", self.dir)
         else:
