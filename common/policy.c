@@ -769,7 +769,7 @@ static int check_regex(struct parser *ps, const char *re)
 		regerror(rc, &compiled, why, sizeof(why));
 		return perr(ps, "bad regular expression \"%s\": %s; fix the "
 			    "pattern (POSIX extended, as for grep -E)",
-			    shown(ps, 0, re), shown(ps, 1, why));
+			    shown(ps, 0, re), why);
 	}
 	regfree(&compiled);
 	return 0;

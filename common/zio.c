@@ -135,7 +135,8 @@ static int zio_compress(struct tdm_zio *z, ZSTD_inBuffer *in,
 /*
  * One write(2) for the whole buffer.  A short count (a signal, a quota
  * edge) is continued so a frame is never left torn while the disk has
- * room; if the rest cannot be written the failure is sticky.
+ * room; if the rest cannot be written the torn frame is cut off again and
+ * the failure is sticky.
  */
 static int zio_write_all(struct tdm_zio *z, const uint8_t *p, size_t n)
 {

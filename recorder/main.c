@@ -198,13 +198,13 @@ static int run_session(struct session *s)
 	read_terminal(s);
 	tdm_buf_init(&s->to_target, 0);
 
+	errno = 0;
 	rc = open_recording(s);
 	if (rc < 0) {
 		session_say(s, "cannot create a recording in %s: %s; no "
 			    "session runs unrecorded (ask an admin to check "
 			    "that directory)", s->policy->recordings,
-			    rc == TDM_ERR_IO ? strerror(errno) :
-					       tdm_strerror(rc));
+			    errno != 0 ? strerror(errno) : tdm_strerror(rc));
 		tdm_log(LOG_ERR, "engineer %s target %s refused: cannot "
 			"create recording in %s", s->engineer->name,
 			s->target->name, s->policy->recordings);
