@@ -665,6 +665,17 @@ int tdm_cast_next_tick_ms(const struct tdm_cast *c)
 	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+int tdm_cast_flush(struct tdm_cast *c)
+{
+	int rc = cast_usable(c);
+
+	if (rc == 0)
+		rc = cast_flush_all(c);
+	if (rc == 0)
+		rc = cast_close_frame(c, 1, cast_now_us(c));
+	return rc;
+}
+
 int tdm_cast_close(struct tdm_cast *c)
 {
 	int rc, saved;
@@ -708,6 +719,11 @@ int tdm_cast_errno(const struct tdm_cast *c)
 double tdm_cast_elapsed(const struct tdm_cast *c)
 {
 	return (double)cast_now_us(c) / 1e6;
+}
+
+uint64_t tdm_cast_last_event_us(const struct tdm_cast *c)
+{
+	return c->last_event_us;
 }
 
 struct tdm_zio *tdm_cast_zio(struct tdm_cast *c)

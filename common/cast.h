@@ -64,6 +64,12 @@ int tdm_cast_marker(struct tdm_cast *c, const char *label);
 int tdm_cast_tick(struct tdm_cast *c);
 /* Milliseconds until tdm_cast_tick has work, or -1 when nothing is open. */
 int tdm_cast_next_tick_ms(const struct tdm_cast *c);
+/*
+ * Writes out everything recorded so far (carried tails as bad bytes),
+ * closes the frame and syncs; the writer stays open.  The seal is written
+ * after this.
+ */
+int tdm_cast_flush(struct tdm_cast *c);
 /* Flushes everything and syncs; the fd is closed if tdm_cast_create made it. */
 int tdm_cast_close(struct tdm_cast *c);
 void tdm_cast_free(struct tdm_cast *c);
@@ -71,6 +77,8 @@ void tdm_cast_free(struct tdm_cast *c);
 int tdm_cast_errno(const struct tdm_cast *c);
 /* Seconds since the session start, as written in events. */
 double tdm_cast_elapsed(const struct tdm_cast *c);
+/* Time of the latest event written, microseconds since the start. */
+uint64_t tdm_cast_last_event_us(const struct tdm_cast *c);
 
 /*
  * Sets the hook called with every frame's exact bytes before it is

@@ -26,6 +26,8 @@ const char *tdm_strerror(int err)
 		return "compression error";
 	case TDM_ERR_TRUNCATED:
 		return "input truncated";
+	case TDM_ERR_CRYPTO:
+		return "cryptographic operation failed";
 	}
 	return "unknown error";
 }

@@ -18,7 +18,8 @@ enum tdm_err {
 	TDM_ERR_HOSTKEY = -7,   /* target host key differs from the pinned one */
 	TDM_ERR_SSH = -8,       /* libssh reported an error */
 	TDM_ERR_COMPRESS = -9,  /* zstd reported an error */
-	TDM_ERR_TRUNCATED = -10 /* input ends in the middle of a unit */
+	TDM_ERR_TRUNCATED = -10, /* input ends in the middle of a unit */
+	TDM_ERR_CRYPTO = -11    /* a hash, key or signature operation failed */
 };
 
 const char *tdm_strerror(int err);

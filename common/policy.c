@@ -9,6 +9,9 @@
  * Text from the file is never echoed raw: shown() escapes it first, so a
  * message cannot carry terminal control sequences.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strndup when built outside make, as for fuzzing */
+#endif
 #include "policy.h"
 #include "buf.h"
 #include "err.h"
@@ -88,11 +91,27 @@ struct diag_entry {
 	char *msg;
 };
 
+/*
+ * A string-keyed hash index, so that a policy of many thousands of people
+ * is still checked in linear time.  Entries point at strings owned
+ * elsewhere that outlive the index.
+ */
+struct index_entry {
+	const char *key;
+	const char *owner;
+	int line;
+};
+
+struct index {
+	struct index_entry *slots;
+	size_t cap;   /* 0 or a power of two, at most half full */
+	size_t n;
+};
+
 /* A key already given to someone, to refuse it for anyone else. */
 struct key_owner {
 	char *key;    /* "TYPE BASE64" */
 	char *owner;  /* "engineer alice" */
-	int line;
 };
 
 /* One `targets` entry, checked once every target is known. */
@@ -117,8 +136,11 @@ struct parser {
 	size_t ndiags;
 	bool too_many;        /* MAX_ERRORS reached: drop the rest */
 	bool closing;         /* the final "too many errors" message */
-	struct key_owner *keys;
+	struct key_owner *keys;   /* owns the strings key_index points at */
 	size_t nkeys;
+	struct index key_index;
+	struct index names[3];    /* engineers, escorts, targets */
+	struct index attr_index;  /* the current section's attributes */
 	struct target_ref *refs;
 	size_t nrefs;
 	struct tdm_buf shown[3];
@@ -173,6 +195,76 @@ static void *grow(void *arr, size_t n, size_t elem)
 	if (cap > SIZE_MAX / elem)
 		return NULL;
 	return realloc(arr, cap * elem);
+}
+
+static size_t hash_str(const char *s)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ull;
+	}
+	return (size_t)(h ^ (h >> 29));
+}
+
+static const struct index_entry *index_find(const struct index *ix,
+					    const char *key)
+{
+	size_t mask = ix->cap - 1, i;
+
+	if (ix->cap == 0)
+		return NULL;
+	for (i = hash_str(key) & mask; ix->slots[i].key != NULL;
+	     i = (i + 1) & mask)
+		if (strcmp(ix->slots[i].key, key) == 0)
+			return &ix->slots[i];
+	return NULL;
+}
+
+static void index_put(struct index_entry *slots, size_t cap,
+		      const struct index_entry *e)
+{
+	size_t i;
+
+	for (i = hash_str(e->key) & (cap - 1); slots[i].key != NULL;
+	     i = (i + 1) & (cap - 1))
+		;
+	slots[i] = *e;
+}
+
+/* Adds key, which the caller has checked is not there yet. */
+static int index_add(struct index *ix, const char *key, const char *owner,
+		     int line)
+{
+	struct index_entry e = { key, owner, line }, *slots;
+	size_t cap, i;
+
+	if (ix->n + 1 > ix->cap / 2) {
+		if (ix->cap > SIZE_MAX / 2 / sizeof(*slots))
+			return TDM_ERR_NOMEM;
+		cap = ix->cap ? ix->cap * 2 : 16;
+		slots = calloc(cap, sizeof(*slots));
+		if (slots == NULL)
+			return TDM_ERR_NOMEM;
+		for (i = 0; i < ix->cap; i++)
+			if (ix->slots[i].key != NULL)
+				index_put(slots, cap, &ix->slots[i]);
+		free(ix->slots);
+		ix->slots = slots;
+		ix->cap = cap;
+	}
+	index_put(ix->slots, ix->cap, &e);
+	ix->n++;
+	return 0;
+}
+
+static void index_free(struct index *ix)
+{
+	free(ix->slots);
+	ix->slots = NULL;
+	ix->cap = 0;
+	ix->n = 0;
 }
 
 static bool is_space(char c)
@@ -283,7 +375,7 @@ static const char *shown(struct parser *ps, unsigned slot, const char *s)
 		}
 	}
 	if (rc == 0 && b->data == NULL)
-		rc = tdm_buf_put(b, "", 0); /* an empty value still needs a NUL */
+		rc = tdm_buf_put(b, "", 0); /* "" still needs its NUL */
 	if (rc < 0) {
 		nomem(ps);
 		return "?";
@@ -803,7 +895,8 @@ static const struct {
 } required_fields[] = {
 	{ SL_ADDRESS, "address", "address HOST" },
 	{ SL_USER, "user", "user NAME" },
-	{ SL_HOST_KEY, "host-key", "host-key TYPE BASE64 (ssh-keyscan shows it)" },
+	{ SL_HOST_KEY, "host-key",
+	  "host-key TYPE BASE64 (ssh-keyscan shows it)" },
 	{ SL_IDENTITY, "identity", "identity /etc/tandem/keys/NAME" },
 };
 
@@ -811,16 +904,16 @@ static const struct {
 static int end_section(struct parser *ps)
 {
 	struct tdm_target *t;
-	size_t i;
+	size_t i, nreq = sizeof(required_fields) / sizeof(required_fields[0]);
 	int rc;
 
 	if (ps->sec == SEC_TARGET) {
 		t = cur_target(ps);
-		for (i = 0; i < sizeof(required_fields) /
-				sizeof(required_fields[0]); i++) {
+		for (i = 0; i < nreq; i++) {
 			if (ps->seen[required_fields[i].slot] != 0)
 				continue;
-			rc = perr_at(ps, t->line, "target %s has no %s; add: %s",
+			rc = perr_at(ps, t->line,
+				     "target %s has no %s; add: %s",
 				     shown(ps, 0, t->name),
 				     required_fields[i].field,
 				     required_fields[i].add);
@@ -831,35 +924,15 @@ static int end_section(struct parser *ps)
 	ps->sec = SEC_NONE;
 	for (i = SL_ADDRESS; i < NSLOTS; i++)
 		ps->seen[i] = 0;
+	index_free(&ps->attr_index);
 	return 0;
 }
 
-static int section_line_of(struct parser *ps, enum section kind,
-			   const char *name)
+/* The index of names for a kind of section. */
+static struct index *names_of(struct parser *ps, enum section kind)
 {
-	size_t i;
-
-	switch (kind) {
-	case SEC_ENGINEER:
-		for (i = 0; i < ps->pol->nengineers; i++)
-			if (strcmp(ps->pol->engineers[i].name, name) == 0)
-				return ps->pol->engineers[i].line;
-		break;
-	case SEC_ESCORT:
-		for (i = 0; i < ps->pol->nescorts; i++)
-			if (strcmp(ps->pol->escorts[i].name, name) == 0)
-				return ps->pol->escorts[i].line;
-		break;
-	case SEC_TARGET:
-		for (i = 0; i < ps->pol->ntargets; i++)
-			if (strcmp(ps->pol->targets[i].name, name) == 0)
-				return ps->pol->targets[i].line;
-		break;
-	case SEC_NONE:
-	case SEC_SKIP:
-		break;
-	}
-	return 0;
+	return &ps->names[kind == SEC_ENGINEER ? 0 :
+			  kind == SEC_ESCORT ? 1 : 2];
 }
 
 /*
@@ -873,19 +946,20 @@ static int h_section(struct parser *ps, const struct directive *d,
 			    strcmp(d->word, "escort") == 0 ? SEC_ESCORT :
 			    SEC_TARGET;
 	const char *name = args[0];
+	const struct index_entry *first;
 	char *copy;
-	int first, rc = 0;
+	int rc = 0;
 
 	(void)nargs;
 	if (!is_name(name))
 		rc = perr(ps, "bad %s name \"%s\"; use letters, digits, '.', "
 			  "'_' and '-', not starting with '-'", d->word,
 			  shown(ps, 0, name));
-	first = section_line_of(ps, kind, name);
-	if (rc == 0 && first != 0)
+	first = index_find(names_of(ps, kind), name);
+	if (rc == 0 && first != NULL)
 		rc = perr(ps, "duplicate %s %s (first at line %d); merge "
 			  "them or rename one", d->word, shown(ps, 0, name),
-			  first);
+			  first->line);
 	if (rc < 0)
 		return rc;
 	copy = dup_str(ps, name);
@@ -923,6 +997,10 @@ static int h_section(struct parser *ps, const struct directive *d,
 		ps->sec_idx = (*n)++;
 	}
 	ps->sec = kind;
+	/* The first of duplicates stays the one later messages point at. */
+	if (first == NULL &&
+	    index_add(names_of(ps, kind), copy, NULL, ps->line) < 0)
+		return nomem(ps);
 	return 0;
 fail:
 	free(copy);
@@ -985,8 +1063,8 @@ static int parse_duration(struct parser *ps, const struct directive *d,
 	int rc;
 
 	if (tdm_duration_parse(s, &v) < 0) {
-		rc = perr(ps, "bad duration \"%s\" for %s; write a whole number "
-			  "with ms, s, m, h or d, e.g. 90s or 10m",
+		rc = perr(ps, "bad duration \"%s\" for %s; write a whole "
+			  "number with ms, s, m, h or d, e.g. 90s or 10m",
 			  shown(ps, 0, s), d->word);
 		return rc < 0 ? rc : 1;
 	}
@@ -1060,21 +1138,20 @@ static int claim_key(struct parser *ps, const char *key)
 	const char *sp = strchr(key, ' ');
 	size_t n;
 	char *bare, *owner = NULL;
+	const struct index_entry *held;
 	struct key_owner *k;
-	size_t i;
 
 	sp = sp == NULL ? NULL : strchr(sp + 1, ' ');
 	n = sp == NULL ? strlen(key) : (size_t)(sp - key);
 	bare = strndup(key, n);
 	if (bare == NULL)
 		return nomem(ps);
-	for (i = 0; i < ps->nkeys; i++) {
-		if (strcmp(ps->keys[i].key, bare) != 0)
-			continue;
+	held = index_find(&ps->key_index, bare);
+	if (held != NULL) {
 		free(bare);
 		return perr(ps, "key already belongs to %s (line %d); give "
-			    "each person their own key", ps->keys[i].owner,
-			    ps->keys[i].line);
+			    "each person their own key", held->owner,
+			    held->line);
 	}
 	if (owner_of(ps, &owner) < 0)
 		goto fail;
@@ -1084,9 +1161,9 @@ static int claim_key(struct parser *ps, const char *key)
 	ps->keys = k;
 	k[ps->nkeys].key = bare;
 	k[ps->nkeys].owner = owner;
-	k[ps->nkeys].line = ps->line;
 	ps->nkeys++;
-	return 0;
+	return index_add(&ps->key_index, bare, owner, ps->line) < 0 ?
+	       nomem(ps) : 0;
 fail:
 	free(bare);
 	free(owner);
@@ -1133,7 +1210,7 @@ static int h_attr(struct parser *ps, const struct directive *d,
 			return rc;
 		if (attr.key == NULL)
 			continue;
-		if (tdm_person_attr(p, attr.key) != NULL) {
+		if (index_find(&ps->attr_index, attr.key) != NULL) {
 			rc = perr(ps, "duplicate attribute %s in %s %s; keep "
 				  "one", shown(ps, 0, attr.key),
 				  section_word(ps->sec),
@@ -1152,6 +1229,8 @@ static int h_attr(struct parser *ps, const struct directive *d,
 		}
 		p->attrs = attrs;
 		attrs[p->nattrs++] = attr;
+		if (index_add(&ps->attr_index, attr.key, NULL, ps->line) < 0)
+			return nomem(ps);
 	}
 	return 0;
 }
@@ -1403,12 +1482,13 @@ static int h_rule(struct parser *ps, const struct directive *d,
 	rule.pattern = dup_str(ps, args[0]);
 	rule.why = dup_str(ps, args[1]);
 	rules = grow(ps->pol->rules, ps->pol->nrules, sizeof(*rules));
+	if (rules != NULL)
+		ps->pol->rules = rules;
 	if (rule.pattern == NULL || rule.why == NULL || rules == NULL) {
 		free(rule.pattern);
 		free(rule.why);
 		return nomem(ps);
 	}
-	ps->pol->rules = rules;
 	rules[ps->pol->nrules++] = rule;
 	return 0;
 }
@@ -1604,6 +1684,17 @@ static int put_byte(struct parser *ps, char c)
 	return tdm_buf_putc(&ps->tokbuf, (uint8_t)c) < 0 ? nomem(ps) : 0;
 }
 
+static int bad_escape(struct parser *ps, char c)
+{
+	char esc[2] = { c, '\0' };
+	int rc;
+
+	rc = perr(ps, "unknown escape \"\\%s\" in quoted string; use \\\", "
+		  "\\\\, \\n or \\t (a regular expression needs \\\\%s)",
+		  shown(ps, 0, esc), shown(ps, 1, esc));
+	return rc < 0 ? rc : 1;
+}
+
 /*
  * Appends the quoted string at s[*i] == '"' to the current token, escapes
  * resolved, and leaves *i after the closing quote.  Returns 0, 1 when the
@@ -1624,13 +1715,7 @@ static int put_quoted(struct parser *ps, const char *s, size_t n, size_t *i)
 			} else if (c == 't') {
 				c = '\t';
 			} else if (c != '"' && c != '\\') {
-				char esc[2] = { c, '\0' };
-
-				rc = perr(ps, "unknown escape \"\\%s\" in quoted "
-					  "string; use \\\", \\\\, \\n or \\t (a "
-					  "regular expression needs \\\\%s)",
-					  shown(ps, 0, esc), shown(ps, 1, esc));
-				return rc < 0 ? rc : 1;
+				return bad_escape(ps, c);
 			}
 		}
 		rc = put_byte(ps, c);
@@ -1711,14 +1796,14 @@ static int check_refs(struct parser *ps)
 	size_t i, j;
 	int rc = 0;
 
-	for (i = 0; i < ps->nrefs && rc == 0; i++) {
+	for (i = 0; i < ps->nrefs && rc == 0 && !ps->too_many; i++) {
 		const struct target_ref *r = &ps->refs[i];
 		const struct tdm_person *p = r->kind == SEC_ENGINEER ?
 			&pol->engineers[r->person] : &pol->escorts[r->person];
 		const char *entry = p->targets[r->entry];
 
 		if (!is_pattern(entry)) {
-			if (tdm_policy_target(pol, entry) != NULL)
+			if (index_find(&ps->names[2], entry) != NULL)
 				continue;
 			rc = perr_at(ps, r->line, "unknown target \"%s\" in %s "
 				     "%s; add a \"target %s\" section or fix "
@@ -1808,6 +1893,10 @@ static void parser_free(struct parser *ps)
 		free(ps->keys[i].owner);
 	}
 	free(ps->keys);
+	index_free(&ps->key_index);
+	for (i = 0; i < sizeof(ps->names) / sizeof(ps->names[0]); i++)
+		index_free(&ps->names[i]);
+	index_free(&ps->attr_index);
 	free(ps->refs);
 	for (i = 0; i < sizeof(ps->shown) / sizeof(ps->shown[0]); i++)
 		tdm_buf_free(&ps->shown[i]);
@@ -2095,7 +2184,8 @@ static const struct tdm_person *find_person(const struct tdm_person *v,
 const struct tdm_person *tdm_policy_engineer(const struct tdm_policy *p,
 					     const char *name)
 {
-	return p == NULL ? NULL : find_person(p->engineers, p->nengineers, name);
+	return p == NULL ? NULL :
+	       find_person(p->engineers, p->nengineers, name);
 }
 
 const struct tdm_person *tdm_policy_escort(const struct tdm_policy *p,
@@ -2209,7 +2299,7 @@ int tdm_policy_authorized_keys(const struct tdm_policy *p,
 	}
 	tdm_buf_init(&lines, 0);
 	for (i = 0; i < n && rc == 0; i++) {
-		/* The parser enforces these; a line must never be injectable. */
+		/* The parser enforces this; a line must never be injectable. */
 		if (!is_name(people[i].name)) {
 			rc = TDM_ERR_INVAL;
 			break;

@@ -23,6 +23,7 @@ struct tdm_zio {
 	int can_sync;           /* regular file or block device */
 	ZSTD_CCtx *cctx;
 	struct tdm_buf frame;   /* compressed bytes of the open frame */
+	struct tdm_buf trailer; /* added by the hook, written after frame */
 	size_t pending;         /* bytes appended to the open frame */
 	tdm_zio_frame_fn hook;
 	void *hook_ctx;
@@ -63,6 +64,7 @@ int tdm_zio_open(int fd, int level, struct tdm_zio **out)
 	z->fd = fd;
 	z->can_sync = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
 	tdm_buf_init(&z->frame, 0);
+	tdm_buf_init(&z->trailer, 0);
 	z->cctx = ZSTD_createCCtx();
 	if (z->cctx == NULL) {
 		rc = TDM_ERR_NOMEM;
@@ -222,12 +224,17 @@ int tdm_zio_close_frame(struct tdm_zio *z, int sync)
 		if (rc < 0)
 			return rc;
 		if (z->hook != NULL) {
+			tdm_buf_reset(&z->trailer);
 			z->in_hook = 1;
 			rc = z->hook(z->hook_ctx, z->frame.data, z->frame.len);
 			z->in_hook = 0;
 			/* A frame the chain did not take must not be written. */
 			if (rc < 0)
 				return zio_break(z, rc, 0);
+			rc = tdm_buf_put(&z->frame, z->trailer.data,
+					 z->trailer.len);
+			if (rc < 0)
+				return zio_break(z, rc, ENOMEM);
 		}
 		rc = zio_write_all(z, z->frame.data, z->frame.len);
 		if (rc < 0)
@@ -241,6 +248,15 @@ int tdm_zio_close_frame(struct tdm_zio *z, int sync)
 	if (sync)
 		return zio_sync(z);
 	return 0;
+}
+
+int tdm_zio_add_trailer(struct tdm_zio *z, const void *p, size_t n)
+{
+	if (z->broken != 0)
+		return z->broken;
+	if (!z->in_hook || (p == NULL && n > 0))
+		return TDM_ERR_INVAL;
+	return tdm_buf_put(&z->trailer, p, n);
 }
 
 int tdm_zio_write_raw(struct tdm_zio *z, const void *p, size_t n, int sync)
@@ -285,5 +301,6 @@ void tdm_zio_free(struct tdm_zio *z)
 		return;
 	ZSTD_freeCCtx(z->cctx);
 	tdm_buf_free(&z->frame);
+	tdm_buf_free(&z->trailer);
 	free(z);
 }

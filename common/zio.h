@@ -26,7 +26,7 @@ struct tdm_zio;
  * written; the hash chain hangs off this.  May return a negative TDM_ERR_*
  * to fail the frame (the failure is sticky like a write error).  Not called
  * for tdm_zio_write_raw; calls into the same zio from the hook are refused
- * with TDM_ERR_INVAL.
+ * with TDM_ERR_INVAL, except tdm_zio_add_trailer.
  */
 typedef int (*tdm_zio_frame_fn)(void *ctx, const uint8_t *frame, size_t len);
 
@@ -38,6 +38,12 @@ int tdm_zio_append(struct tdm_zio *z, const void *p, size_t n);
 size_t tdm_zio_pending(const struct tdm_zio *z);
 /* Ends the open frame (if it holds anything) and writes it; sync: fdatasync. */
 int tdm_zio_close_frame(struct tdm_zio *z, int sync);
+/*
+ * Only from inside the frame hook: bytes (a chain link frame) written
+ * right after the frame in the same write(2), so no frame ever reaches the
+ * file without what follows it, and a torn write cuts off both.
+ */
+int tdm_zio_add_trailer(struct tdm_zio *z, const void *p, size_t n);
 /* Writes raw bytes (a skippable frame) between frames, one write(2). */
 int tdm_zio_write_raw(struct tdm_zio *z, const void *p, size_t n, int sync);
 /* errno of the failed write, 0 if none failed. */

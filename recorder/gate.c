@@ -2,18 +2,28 @@
  * gate.c: nothing reaches the target except through gate_release().
  *
  * gate_release() records the bytes ("i" event) and only then queues them
- * for the channel; if the recording cannot be written the session freezes
+ * for the channel.  A pending command is released only by gate_decide(),
+ * and only after its decision marker has been written and fdatasync'ed
+ * (write-ahead).  If the recording cannot be written the session freezes
  * and the bytes are dropped, never sent unrecorded.
  */
 #include "gate.h"
 
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
 #include "err.h"
+#include "escorts.h"
+#include "log.h"
+#include "target.h"
+#include "visible.h"
 
 static int gate_release(struct session *s, const uint8_t *p, size_t n)
 {
 	int rc;
 
-	if (s->frozen)
+	if (s->frozen || s->channel == NULL)
 		return TDM_ERR_IO;
 	rc = tdm_cast_input(s->cast, p, n);
 	if (rc < 0) {
@@ -27,13 +37,10 @@ static int gate_release(struct session *s, const uint8_t *p, size_t n)
 	return gate_pump(s);
 }
 
-int gate_submit(struct session *s, const uint8_t *p, size_t n)
-{
-	return gate_release(s, p, n);
-}
-
 int gate_pump(struct session *s)
 {
+	if (s->channel == NULL)
+		return 0;
 	while (s->to_target.len > 0 && !s->frozen) {
 		uint32_t window = ssh_channel_window_size(s->channel);
 		size_t n = s->to_target.len;
@@ -55,7 +62,7 @@ int gate_pump(struct session *s)
 			return 0;
 	}
 	if (s->in_eof && s->to_target.len == 0 && !s->eof_sent &&
-	    !s->frozen) {
+	    !s->frozen && !s->channel_wanted && !s->tty) {
 		s->eof_sent = true;
 		if (ssh_channel_send_eof(s->channel) != SSH_OK)
 			return TDM_ERR_SSH;
@@ -63,14 +70,522 @@ int gate_pump(struct session *s)
 	return 0;
 }
 
-bool gate_wants_input(const struct session *s)
+int gate_init(struct session *s)
 {
-	return !s->frozen && !s->in_eof &&
-	       s->to_target.len < SESSION_MAX_QUEUED;
+	lineedit_init(&s->le);
+	tdm_buf_init(&s->pending.command, 0);
+	tdm_buf_init(&s->pending.send, 0);
+	tdm_buf_init(&s->held, LINEEDIT_MAX);
+	tdm_buf_init(&s->stdin_held, SESSION_MAX_HELD);
+	tdm_buf_init(&s->screen, 0);
+	tdm_buf_init(&s->last_line, 512);
+	s->line_mode = s->tty;
+	return 0;
 }
 
-int gate_finish(struct session *s)
+void gate_free(struct session *s)
+{
+	lineedit_free(&s->le);
+	tdm_buf_free(&s->pending.command);
+	tdm_buf_free(&s->pending.send);
+	json_decref(s->pending.risks);
+	s->pending.risks = NULL;
+	tdm_buf_free(&s->held);
+	tdm_buf_free(&s->stdin_held);
+	tdm_buf_free(&s->screen);
+	tdm_buf_free(&s->last_line);
+}
+
+json_t *gate_risks(const struct session *s, const uint8_t *p, size_t n)
+{
+	json_t *risks = json_array();
+
+	(void)s;
+	if (risks != NULL && tdm_visible_has_hidden(p, n))
+		json_array_append_new(risks, json_pack(
+			"{s:s,s:s}", "level", "high", "why",
+			"the command contains invisible or control "
+			"characters that can hide what it really does"));
+	return risks;
+}
+
+static json_t *b64(const uint8_t *p, size_t n)
+{
+	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	struct tdm_buf out;
+	json_t *j;
+	size_t i;
+
+	tdm_buf_init(&out, 0);
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 |
+			     p[i + 2];
+		char q[4] = { tbl[v >> 18], tbl[(v >> 12) & 63],
+			      tbl[(v >> 6) & 63], tbl[v & 63] };
+
+		tdm_buf_put(&out, q, 4);
+	}
+	if (n - i == 1) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		char q[4] = { tbl[v >> 18], tbl[(v >> 12) & 63], '=', '=' };
+
+		tdm_buf_put(&out, q, 4);
+	} else if (n - i == 2) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+		char q[4] = { tbl[v >> 18], tbl[(v >> 12) & 63],
+			      tbl[(v >> 6) & 63], '=' };
+
+		tdm_buf_put(&out, q, 4);
+	}
+	j = json_stringn(out.data ? (char *)out.data : "", out.len);
+	tdm_buf_free(&out);
+	return j;
+}
+
+/* UTF-8 text of arbitrary bytes, bad bytes as U+FFFD. */
+static json_t *repaired(const uint8_t *p, size_t n)
+{
+	struct tdm_buf out;
+	size_t i = 0, l;
+	uint32_t cp;
+	json_t *j;
+
+	tdm_buf_init(&out, 0);
+	while (i < n) {
+		l = tdm_utf8_decode(p + i, n - i, &cp);
+		if (l == 0) {
+			tdm_buf_puts(&out, "\xef\xbf\xbd");
+			i++;
+		} else {
+			tdm_buf_put(&out, p + i, l);
+			i += l;
+		}
+	}
+	j = json_stringn(out.data ? (char *)out.data : "", out.len);
+	tdm_buf_free(&out);
+	return j;
+}
+
+static void visible_of(const struct tdm_buf *b, struct tdm_buf *out)
+{
+	tdm_buf_init(out, 0);
+	if (tdm_visible(b->data, b->len, out) < 0 || out->data == NULL)
+		tdm_buf_puts(out, "");
+}
+
+json_t *gate_pending_json(const struct session *s)
+{
+	const struct pending_cmd *pc = &s->pending;
+	struct tdm_buf vis;
+	json_t *j;
+
+	if (!pc->active)
+		return NULL;
+	visible_of(&pc->command, &vis);
+	j = json_pack("{s:s,s:I,s:s,s:s,s:o,s:o,s:s,s:O,s:s,s:s}",
+		      "session", s->id, "seq", (json_int_t)pc->seq,
+		      "engineer", s->engineer->name, "target",
+		      s->target->name, "command",
+		      repaired(pc->command.data, pc->command.len),
+		      "command_b64", b64(pc->command.data, pc->command.len),
+		      "visible", (char *)vis.data, "risks", pc->risks,
+		      "time", pc->started, "kind",
+		      pc->kind == PENDING_EOF ? "eof" :
+		      pc->kind == PENDING_EXEC ? "exec" : "line");
+	tdm_buf_free(&vis);
+	if (j != NULL && pc->kind == PENDING_EXEC && !s->tty) {
+		size_t shown = s->stdin_held.len < SESSION_STDIN_PREVIEW ?
+				       s->stdin_held.len :
+				       SESSION_STDIN_PREVIEW;
+
+		json_object_set_new(j, "stdin_preview",
+				    repaired(s->stdin_held.data, shown));
+		json_object_set_new(j, "stdin_bytes",
+				    json_integer((json_int_t)s->stdin_total));
+		json_object_set_new(j, "stdin_complete",
+				    json_boolean(s->in_eof));
+	}
+	return j;
+}
+
+void gate_redraw(struct session *s)
+{
+	struct tdm_buf out;
+	char status[160];
+	const char *st = NULL;
+
+	if (!s->line_mode || s->stop)
+		return;
+	if (s->pending.active) {
+		snprintf(status, sizeof(status),
+			 "[tandem] #%u waiting for escort%s\xe2\x80\xa6",
+			 s->pending.seq,
+			 s->nescorts == 0 || !escorts_any_attached(s) ?
+				 " (no escort attached)" : "");
+		st = status;
+	} else if (s->le.line.len == 0 && !s->le.drawn) {
+		return;
+	}
+	tdm_buf_init(&out, 0);
+	if (lineedit_draw(&s->le, s->pending.active ? &s->pending.command :
+							     NULL,
+			  st, &out) == 0)
+		session_to_engineer(s, out.data, out.len);
+	tdm_buf_free(&out);
+}
+
+static void iso_now(char *out, size_t size)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Makes the pending command, records it, tells the escorts. */
+static int submit(struct session *s, enum pending_kind kind,
+		  const uint8_t *cmd, size_t n, const uint8_t *send,
+		  size_t send_n)
+{
+	struct pending_cmd *pc = &s->pending;
+	struct tdm_buf vis;
+	json_t *details;
+	int rc;
+
+	tdm_buf_reset(&pc->command);
+	tdm_buf_reset(&pc->send);
+	if (tdm_buf_put(&pc->command, cmd, n) < 0 ||
+	    tdm_buf_put(&pc->send, send, send_n) < 0)
+		return TDM_ERR_NOMEM;
+	json_decref(pc->risks);
+	pc->risks = gate_risks(s, cmd, n);
+	pc->kind = kind;
+	pc->seq = ++s->next_seq;
+	pc->active = true;
+	pc->deadline_ms = session_now_ms() + s->policy->approval_timeout_ms;
+	iso_now(pc->started, sizeof(pc->started));
+
+	visible_of(&pc->command, &vis);
+	details = json_pack("{s:s,s:I,s:o,s:o,s:O}", "event", "pending",
+			    "seq", (json_int_t)pc->seq, "command",
+			    repaired(cmd, n), "command_b64", b64(cmd, n),
+			    "risks", pc->risks);
+	rc = session_mark(s, LOG_NOTICE, details, "pending #%u: %s", pc->seq,
+			  (char *)vis.data);
+	tdm_buf_free(&vis);
+	if (rc < 0) {
+		s->frozen = true;
+		return rc;
+	}
+	escorts_send_pending(s);
+	if (!s->tty && !escorts_any_attached(s))
+		session_notice(s, "#%u waits for an escort (none attached)",
+			       pc->seq);
+	gate_redraw(s);
+	return 0;
+}
+
+int gate_submit_exec(struct session *s)
+{
+	s->channel_wanted = true;
+	return submit(s, PENDING_EXEC, (const uint8_t *)s->command,
+		      strlen(s->command), NULL, 0);
+}
+
+static int run_keys(struct session *s, const uint8_t *p, size_t n);
+
+static int interrupt(struct session *s)
+{
+	struct tdm_buf out;
+	int rc;
+
+	tdm_buf_init(&out, 0);
+	lineedit_erase(&s->le, &out);
+	lineedit_clear(&s->le);
+	tdm_buf_reset(&s->held);
+	session_to_engineer(s, out.data, out.len);
+	tdm_buf_free(&out);
+	if (s->channel == NULL)
+		return 0;
+	/* Exempt from approval: stopping something is always allowed. */
+	rc = gate_release(s, (const uint8_t *)"\x03", 1);
+	gate_redraw(s);
+	return rc;
+}
+
+static int run_keys(struct session *s, const uint8_t *p, size_t n)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		enum le_action act;
+
+		if (s->pending.active) {
+			/* Held locally, never sent: it is typed-ahead for
+			 * after the decision.  Ctrl-C still interrupts. */
+			if (p[i] == 0x03 && !s->le.paste) {
+				rc = interrupt(s);
+				if (rc < 0)
+					return rc;
+				continue;
+			}
+			if (tdm_buf_put(&s->held, p + i, n - i) < 0)
+				session_to_engineer(s, "\a", 1);
+			return 0;
+		}
+		rc = lineedit_feed(&s->le, p[i], &act);
+		if (rc < 0) {
+			session_to_engineer(s, "\a", 1);
+			continue;
+		}
+		switch (act) {
+		case LE_NONE:
+		case LE_ESCAPE:
+			break;
+		case LE_INTERRUPT:
+			rc = interrupt(s);
+			if (rc < 0)
+				return rc;
+			break;
+		case LE_EOF:
+			rc = submit(s, PENDING_EOF, (const uint8_t *)"^D", 2,
+				    (const uint8_t *)"\x04", 1);
+			if (rc < 0)
+				return rc;
+			break;
+		case LE_SUBMIT: {
+			struct tdm_buf send;
+
+			tdm_buf_init(&send, 0);
+			rc = tdm_buf_put(&send, s->le.line.data,
+					 s->le.line.len);
+			if (rc == 0)
+				rc = tdm_buf_putc(&send, '\r');
+			if (rc == 0)
+				rc = submit(s, PENDING_LINE, s->le.line.data,
+					    s->le.line.len, send.data,
+					    send.len);
+			tdm_buf_free(&send);
+			if (rc < 0)
+				return rc;
+			lineedit_take(&s->le);
+			break;
+		}
+		}
+	}
+	gate_redraw(s);
+	return 0;
+}
+
+int gate_keys(struct session *s, const uint8_t *p, size_t n)
+{
+	s->last_activity_ms = session_now_ms();
+	if (!s->line_mode)
+		return gate_stdin(s, p, n);
+	return run_keys(s, p, n);
+}
+
+int gate_stdin(struct session *s, const uint8_t *p, size_t n)
+{
+	s->stdin_total += n;
+	if (s->channel_wanted || s->pending.active) {
+		/* Not a byte before approval; the escort sees the start. */
+		bool was_short = s->stdin_held.len < SESSION_STDIN_PREVIEW;
+		int rc = tdm_buf_put(&s->stdin_held, p, n);
+
+		if (rc == 0 && was_short)
+			escorts_send_pending(s);
+		return rc;
+	}
+	return gate_release(s, p, n);
+}
+
+int gate_stdin_eof(struct session *s)
 {
 	s->in_eof = true;
+	if (s->pending.active)
+		escorts_send_pending(s);
 	return gate_pump(s);
+}
+
+bool gate_wants_input(const struct session *s)
+{
+	if (s->frozen || s->in_eof)
+		return false;
+	if (!s->tty && (s->channel_wanted || s->pending.active))
+		return s->stdin_held.len < SESSION_MAX_HELD;
+	return s->to_target.len < SESSION_MAX_QUEUED;
+}
+
+static const char *decision_word(enum gate_decision d)
+{
+	switch (d) {
+	case GATE_APPROVED:
+		return "approved";
+	case GATE_DENIED:
+		return "denied";
+	case GATE_TIMEOUT:
+		break;
+	}
+	return "timeout";
+}
+
+/* Four-eyes: the escort is another person than the engineer. */
+static bool same_person(const struct tdm_person *a,
+			const struct tdm_person *b)
+{
+	size_t i, j;
+
+	if (strcmp(a->name, b->name) == 0)
+		return true;
+	for (i = 0; i < a->nkeys; i++)
+		for (j = 0; j < b->nkeys; j++)
+			if (strcmp(a->keys[i], b->keys[j]) == 0)
+				return true;
+	return false;
+}
+
+static json_t *attrs_json(const struct tdm_person *p)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; p != NULL && i < p->nattrs; i++)
+		json_object_set_new(o, p->attrs[i].key,
+				    json_string(p->attrs[i].value));
+	return o;
+}
+
+static int after_approval(struct session *s, struct pending_cmd *pc)
+{
+	char why[1024];
+	int rc;
+
+	if (pc->kind == PENDING_EXEC) {
+		rc = target_open(s, why, sizeof(why));
+		if (rc < 0) {
+			session_notice(s, "%s", why);
+			return rc;
+		}
+		s->channel_wanted = false;
+		if (s->stdin_held.len > 0) {
+			rc = gate_release(s, s->stdin_held.data,
+					  s->stdin_held.len);
+			tdm_buf_wipe(&s->stdin_held);
+			if (rc < 0)
+				return rc;
+		}
+		return gate_pump(s);
+	}
+	return gate_release(s, pc->send.data, pc->send.len);
+}
+
+int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
+		const struct tdm_person *escort, const char *reason,
+		char *why, size_t why_size)
+{
+	struct pending_cmd *pc = &s->pending;
+	struct tdm_buf vis, out;
+	json_t *details;
+	int rc;
+
+	if (!pc->active || pc->seq != seq) {
+		snprintf(why, why_size, "no command #%u is pending in "
+			 "session %s", seq, s->id);
+		return TDM_ERR_NOTFOUND;
+	}
+	if (escort != NULL && same_person(escort, s->engineer)) {
+		snprintf(why, why_size, "%s is the engineer of session %s; "
+			 "four-eyes: another escort must decide",
+			 escort->name, s->id);
+		return TDM_ERR_DENIED;
+	}
+	visible_of(&pc->command, &vis);
+	details = json_pack(
+		"{s:s,s:I,s:s,s:s?,s:o,s:s?,s:O,s:o,s:o}", "event",
+		"decision", "seq", (json_int_t)seq, "decision",
+		decision_word(d), "escort", escort ? escort->name : NULL,
+		"escort_attrs", attrs_json(escort), "reason", reason,
+		"risks", pc->risks, "command",
+		repaired(pc->command.data, pc->command.len), "command_b64",
+		b64(pc->command.data, pc->command.len));
+	/* Write-ahead: the decision is on disk before a byte is sent. */
+	if (d == GATE_TIMEOUT)
+		rc = session_mark(s, LOG_NOTICE, details,
+				  "timeout #%u: %s", seq, (char *)vis.data);
+	else if (reason != NULL && reason[0] != '\0')
+		rc = session_mark(s, LOG_NOTICE, details,
+				  "%s #%u by %s (%s): %s", decision_word(d),
+				  seq, escort->name, reason,
+				  (char *)vis.data);
+	else
+		rc = session_mark(s, LOG_NOTICE, details, "%s #%u by %s: %s",
+				  decision_word(d), seq, escort->name,
+				  (char *)vis.data);
+	tdm_buf_free(&vis);
+	if (rc < 0) {
+		s->frozen = true;
+		snprintf(why, why_size, "the recording cannot be written; "
+			 "nothing was sent");
+		return rc;
+	}
+	pc->active = false;
+	escorts_send_decided(s, seq, decision_word(d),
+			     escort ? escort->name : NULL, reason);
+
+	tdm_buf_init(&out, 0);
+	lineedit_erase(&s->le, &out);
+	session_to_engineer(s, out.data, out.len);
+	tdm_buf_free(&out);
+	if (d == GATE_APPROVED) {
+		rc = after_approval(s, pc);
+		if (!s->tty && rc == 0)
+			session_notice(s, "#%u approved by %s", seq,
+				       escort->name);
+	} else {
+		if (d == GATE_TIMEOUT)
+			session_notice(s, "#%u was not approved in time; "
+				       "nothing was sent", seq);
+		else
+			session_notice(s, "#%u denied by %s%s%s%s; nothing "
+				       "was sent", seq, escort->name,
+				       reason ? " (" : "",
+				       reason ? reason : "",
+				       reason ? ")" : "");
+		if (pc->kind == PENDING_EXEC) {
+			s->end_why[0] = '\0';
+			snprintf(s->end_why, sizeof(s->end_why), "%s",
+				 d == GATE_TIMEOUT ? "timeout" : "denied");
+			s->stop = true;
+		}
+		rc = 0;
+	}
+	/* What was typed while waiting is now edited as usual. */
+	if (s->held.len > 0 && rc == 0 && !s->stop) {
+		struct tdm_buf held = s->held;
+
+		tdm_buf_init(&s->held, LINEEDIT_MAX);
+		rc = run_keys(s, held.data, held.len);
+		tdm_buf_free(&held);
+	}
+	gate_redraw(s);
+	return rc;
+}
+
+int gate_tick(struct session *s)
+{
+	uint64_t now = session_now_ms();
+	char why[256];
+
+	if (!s->pending.active)
+		return -1;
+	if (now >= s->pending.deadline_ms) {
+		gate_decide(s, s->pending.seq, GATE_TIMEOUT, NULL, NULL, why,
+			    sizeof(why));
+		return -1;
+	}
+	return (int)(s->pending.deadline_ms - now);
 }

@@ -1,11 +1,12 @@
 /*
  * gate.h: the only way bytes reach the target.
  *
- * Everything the engineer sends is submitted to the gate.  The gate records
- * what it releases before it releases it (write-ahead), and gate.c is the
- * only file that writes to the target channel.  Until escorts exist the
- * gate releases every submission at once; the escort gate replaces
- * gate_submit's policy, never the release path.
+ * Everything the engineer sends goes through the gate.  Lines, Ctrl-D,
+ * pastes and non-interactive commands become one pending command that an
+ * escort must approve; Ctrl-C and resizes are exempt but recorded.  The
+ * gate writes the decision to the recording (and syncs it) before it
+ * releases a byte, and gate.c is the only file that writes to the target
+ * channel.
  */
 #ifndef TDM_REC_GATE_H
 #define TDM_REC_GATE_H
@@ -16,12 +17,40 @@
 
 #include "session.h"
 
-int gate_submit(struct session *s, const uint8_t *p, size_t n);
+enum gate_decision { GATE_APPROVED, GATE_DENIED, GATE_TIMEOUT };
+
+int gate_init(struct session *s);
+void gate_free(struct session *s);
+
+/* Keystrokes from the engineer's terminal (line mode). */
+int gate_keys(struct session *s, const uint8_t *p, size_t n);
+/* Stdin of a non-interactive command. */
+int gate_stdin(struct session *s, const uint8_t *p, size_t n);
+/* The engineer's input ended (non-interactive). */
+int gate_stdin_eof(struct session *s);
+/* A non-interactive command: pending until approved. */
+int gate_submit_exec(struct session *s);
+
+/*
+ * An escort's decision on pending command seq.  Returns TDM_ERR_NOTFOUND
+ * when seq is not pending, TDM_ERR_DENIED when this escort may not decide
+ * (why says so).
+ */
+int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
+		const struct tdm_person *escort, const char *reason,
+		char *why, size_t why_size);
+/* Timeouts; returns ms until the next deadline, or -1. */
+int gate_tick(struct session *s);
+
 /* Passes queued, released bytes to the channel as its window allows. */
 int gate_pump(struct session *s);
-/* False while the queue is full: stop reading the engineer's input. */
+/* False while nothing more should be read from the engineer. */
 bool gate_wants_input(const struct session *s);
-/* After the engineer's input ended: EOF to the target once all is sent. */
-int gate_finish(struct session *s);
+/* Redraws the engineer's line and the pending status. */
+void gate_redraw(struct session *s);
+/* The pending command as JSON for escorts ({session, seq, …}). */
+json_t *gate_pending_json(const struct session *s);
+/* Risk list of a command (policy rules; empty until rules exist). */
+json_t *gate_risks(const struct session *s, const uint8_t *p, size_t n);
 
 #endif

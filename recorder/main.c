@@ -19,6 +19,8 @@
 #include <uuid/uuid.h>
 
 #include "err.h"
+#include "escorts.h"
+#include "gate.h"
 #include "log.h"
 #include "policy.h"
 #include "relay.h"
@@ -168,35 +170,46 @@ static int open_recording(struct session *s)
 			       s->rec_path, sizeof(s->rec_path));
 }
 
-/* Records a session event as a marker and in syslog. */
-static int mark(struct session *s, int prio, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int mark(struct session *s, int prio, const char *fmt, ...)
+static void banner(struct session *s)
 {
-	char label[1024];
-	va_list ap;
+	char text[512];
+	int n;
 
-	va_start(ap, fmt);
-	vsnprintf(label, sizeof(label), fmt, ap);
-	va_end(ap);
-	tdm_log(prio, "session %s: %s", s->id, label);
-	return tdm_cast_marker(s->cast, label);
+	if (!s->tty)
+		return;
+	n = snprintf(text, sizeof(text),
+		     "\x1b[1m[tandem]\x1b[0m session %s to %s is recorded; "
+		     "each command waits for an escort's approval.\r\n"
+		     "\x1b[1m[tandem]\x1b[0m no escort attached\r\n",
+		     s->id, s->target->name);
+	if (n > 0)
+		session_to_engineer(s, text, (size_t)n);
+}
+
+static int end_status(const struct session *s, int rc)
+{
+	if (rc < 0 || s->killed || s->frozen)
+		return EXIT_TANDEM;
+	if (s->stop || s->channel == NULL)
+		return EXIT_TANDEM;
+	return s->have_status ? s->exit_status : EXIT_TANDEM;
 }
 
 static int run_session(struct session *s)
 {
 	char why[1024];
 	uuid_t uu;
-	int rc, status;
+	int rc, status = EXIT_TANDEM;
 
 	uuid_generate_random(uu);
 	uuid_unparse_lower(uu, s->id);
 	s->started = time(NULL);
+	s->listen_fd = -1;
 	if (gethostname(s->bastion, sizeof(s->bastion) - 1) < 0)
 		snprintf(s->bastion, sizeof(s->bastion), "bastion");
 	read_terminal(s);
 	tdm_buf_init(&s->to_target, 0);
+	gate_init(s);
 
 	errno = 0;
 	rc = open_recording(s);
@@ -208,23 +221,40 @@ static int run_session(struct session *s)
 		tdm_log(LOG_ERR, "engineer %s target %s refused: cannot "
 			"create recording in %s", s->engineer->name,
 			s->target->name, s->policy->recordings);
+		gate_free(s);
+		tdm_buf_free(&s->to_target);
 		return EXIT_TANDEM;
 	}
-	if (mark(s, LOG_NOTICE, "session start: %s@%s (%s:%u)%s%s",
-		 s->engineer->name, s->target->name, s->target->address,
-		 s->target->port, s->command ? " command: " : "",
-		 s->command ? s->command : "") < 0)
+	if (session_mark(s, LOG_NOTICE,
+			 json_pack("{s:s,s:s,s:s,s:s,s:i,s:s?,s:b}", "event",
+				   "start", "engineer", s->engineer->name,
+				   "target", s->target->name, "address",
+				   s->target->address, "port",
+				   (int)s->target->port, "command",
+				   s->command, "tty", s->tty),
+			 "session start: %s@%s (%s:%u)%s%s",
+			 s->engineer->name, s->target->name,
+			 s->target->address, s->target->port,
+			 s->command ? " command: " : "",
+			 s->command ? s->command : "") < 0)
 		goto write_failed;
 
-	rc = target_connect(s, why, sizeof(why));
+	rc = escorts_open(s, why, sizeof(why));
+	if (rc == 0)
+		rc = target_connect(s, why, sizeof(why));
+	if (rc == 0 && s->command == NULL)
+		rc = target_open(s, why, sizeof(why));
 	if (rc < 0) {
 		session_say(s, "%s", why);
-		if (mark(s, LOG_WARNING, "refused: %s", why) < 0)
+		snprintf(s->end_why, sizeof(s->end_why), "refused");
+		if (session_mark(s, LOG_WARNING,
+				 json_pack("{s:s,s:s}", "event", "refused",
+					   "why", why),
+				 "refused: %s", why) < 0)
 			goto write_failed;
-		status = EXIT_TANDEM;
 		goto end;
 	}
-
+	banner(s);
 	rc = relay_run(s);
 	if (s->frozen) {
 		session_say(s, "the recording cannot be written (%s); the "
@@ -233,30 +263,35 @@ static int run_session(struct session *s)
 					     tdm_cast_errno(s->cast) : EIO));
 		tdm_log(LOG_ERR, "session %s: recording failed, session "
 			"frozen", s->id);
-		status = EXIT_TANDEM;
+		escorts_send_ended(s, EXIT_TANDEM, "frozen");
 		goto out;
 	}
-	if (rc < 0) {
+	if (rc < 0)
 		session_say(s, "the connection to target %s failed: %s",
 			    s->target->name, ssh_get_error(s->ssh));
-		status = EXIT_TANDEM;
-	} else if (s->stop) {
-		status = EXIT_TANDEM;
-	} else {
-		status = s->have_status ? s->exit_status : EXIT_TANDEM;
-	}
+	status = end_status(s, rc);
+	if (s->end_why[0] == '\0')
+		snprintf(s->end_why, sizeof(s->end_why), "%s",
+			 rc < 0 ? "error" : "target closed");
 end:
-	if (mark(s, LOG_NOTICE, "session end: %s, exit %d, %llu bytes out, "
-		 "%llu bytes in", s->channel == NULL ? "refused" :
-		 s->stop ? "engineer left" : "target closed",
-		 status, s->bytes_out, s->bytes_in) < 0)
+	escorts_send_ended(s, status, s->end_why);
+	if (session_mark(s, LOG_NOTICE,
+			 json_pack("{s:s,s:i,s:s,s:I,s:I}", "event", "end",
+				   "status", status, "why", s->end_why,
+				   "bytes_out", (json_int_t)s->bytes_out,
+				   "bytes_in", (json_int_t)s->bytes_in),
+			 "session end: %s, exit %d, %llu bytes out, %llu "
+			 "bytes in", s->end_why, status, s->bytes_out,
+			 s->bytes_in) < 0)
 		goto write_failed;
 	if (tdm_cast_close(s->cast) < 0)
 		goto write_failed;
 out:
+	escorts_close(s);
 	target_close(s);
 	tdm_cast_free(s->cast);
 	s->cast = NULL;
+	gate_free(s);
 	tdm_buf_free(&s->to_target);
 	return status;
 write_failed:

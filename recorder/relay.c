@@ -1,12 +1,12 @@
 /*
  * relay.c: the engineer <-> target loop.
  *
- * Output from the target is recorded before the engineer sees it; input
- * from the engineer goes only to the gate.  Channels are driven with
- * libssh's event API: its callbacks deliver every packet as it is parsed,
- * so no data can sit in a libssh buffer while poll() sleeps.  libssh is
- * never re-entered from inside its own callbacks: they only copy bytes or
- * set flags, and the loop acts on them after ssh_event_dopoll returns.
+ * Output from the target is recorded before the engineer or an escort sees
+ * it; input from the engineer goes only to the gate.  The channel is driven
+ * with libssh's callbacks, which deliver every packet as it is parsed, so
+ * no data can sit in a libssh buffer while poll() sleeps.  libssh is never
+ * re-entered from its own callbacks: they only copy bytes or set flags, and
+ * the loop acts on them after ssh_event_dopoll returns.
  */
 #include "relay.h"
 
@@ -23,44 +23,24 @@
 #include <libssh/callbacks.h>
 
 #include "err.h"
+#include "escorts.h"
 #include "gate.h"
 
 #define READ_CHUNK (64u * 1024u)
+#define MAX_POLL (4 + SESSION_MAX_ESCORTS + 1)
 
 struct relay {
 	struct session *s;
+	struct ssh_channel_callbacks_struct cb;
+	bool cb_set;
 	ssh_event event;
 	int sigfd;
-	bool reading_input;
 	bool winch;
 	int err;
 	uint8_t in[READ_CHUNK];
 	size_t in_len;
+	bool in_closed;
 };
-
-static int write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, b, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-
-				poll(&pfd, 1, -1);
-				continue;
-			}
-			return TDM_ERR_IO;
-		}
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static void freeze(struct relay *r, int err)
 {
@@ -69,11 +49,45 @@ static void freeze(struct relay *r, int err)
 		r->err = err;
 }
 
+/* Keeps the tail of the output: the screen for escorts, the prompt line. */
+static void remember_output(struct session *s, const uint8_t *p, size_t n)
+{
+	const uint8_t *nl = NULL;
+	size_t i;
+
+	if (n >= SESSION_SCREEN_KEEP) {
+		tdm_buf_reset(&s->screen);
+		tdm_buf_put(&s->screen, p + n - SESSION_SCREEN_KEEP,
+			    SESSION_SCREEN_KEEP);
+	} else {
+		if (s->screen.len + n > 2 * SESSION_SCREEN_KEEP)
+			tdm_buf_consume(&s->screen, s->screen.len + n -
+							    SESSION_SCREEN_KEEP);
+		tdm_buf_put(&s->screen, p, n);
+	}
+	for (i = n; i > 0; i--) {
+		if (p[i - 1] == '\n') {
+			nl = p + i;
+			break;
+		}
+	}
+	if (nl != NULL) {
+		tdm_buf_reset(&s->last_line);
+		n -= (size_t)(nl - p);
+		p = nl;
+	}
+	if (s->last_line.len + n > 512)
+		tdm_buf_reset(&s->last_line);
+	if (n <= 512)
+		tdm_buf_put(&s->last_line, p, n);
+}
+
 static int on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
 		   int is_stderr, void *userdata)
 {
 	struct relay *r = userdata;
 	struct session *s = r->s;
+	struct tdm_buf erase;
 	int rc;
 
 	(void)ssh;
@@ -87,9 +101,30 @@ static int on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
 		return (int)len;
 	}
 	s->bytes_out += len;
-	if (write_all(is_stderr ? STDERR_FILENO : STDOUT_FILENO, data,
-		      len) < 0)
-		s->stop = true;
+	s->last_activity_ms = session_now_ms();
+	if (is_stderr && !s->tty) {
+		ssize_t w = 0;
+		size_t off = 0;
+
+		while (off < len && w >= 0) {
+			w = write(STDERR_FILENO, (uint8_t *)data + off,
+				  len - off);
+			if (w > 0)
+				off += (size_t)w;
+			else if (w < 0 && errno == EINTR)
+				w = 0;
+		}
+	} else {
+		tdm_buf_init(&erase, 0);
+		lineedit_erase(&s->le, &erase);
+		if (erase.len > 0)
+			session_to_engineer(s, erase.data, erase.len);
+		tdm_buf_free(&erase);
+		session_to_engineer(s, data, len);
+	}
+	remember_output(s, data, len);
+	escorts_send_output(s, data, len);
+	gate_redraw(s);
 	return (int)len;
 }
 
@@ -152,42 +187,39 @@ static void on_exit_signal(ssh_session ssh, ssh_channel ch,
 			r->s->exit_status = 128 + signals[i].num;
 }
 
-static int on_input(socket_t fd, int revents, void *userdata)
+static void read_input(struct relay *r)
 {
-	struct relay *r = userdata;
 	ssize_t n;
 
-	(void)revents;
-	if (r->in_len > 0)
-		return 0;
-	n = read(fd, r->in, sizeof(r->in));
+	n = read(STDIN_FILENO, r->in, sizeof(r->in));
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return 0;
+		return;
 	if (n <= 0) {
+		r->in_closed = true;
 		/* A PTY whose engineer left reads EIO; a pipe reads 0. */
-		if (r->s->tty)
+		if (r->s->tty) {
+			snprintf(r->s->end_why, sizeof(r->s->end_why),
+				 "engineer left");
 			r->s->stop = true;
-		else
-			r->s->in_eof = true;
-		return 0;
+		}
+		return;
 	}
 	r->in_len = (size_t)n;
-	return 0;
 }
 
-static int on_signal(socket_t fd, int revents, void *userdata)
+static void read_signals(struct relay *r)
 {
-	struct relay *r = userdata;
 	struct signalfd_siginfo si;
 
-	(void)revents;
-	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo == SIGWINCH)
+	while (read(r->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGWINCH) {
 			r->winch = true;
-		else
+		} else {
+			snprintf(r->s->end_why, sizeof(r->s->end_why),
+				 "engineer left");
 			r->s->stop = true;
+		}
 	}
-	return 0;
 }
 
 static int resize(struct relay *r)
@@ -208,21 +240,12 @@ static int resize(struct relay *r)
 		freeze(r, TDM_ERR_IO);
 		return TDM_ERR_IO;
 	}
-	if (ssh_channel_change_pty_size(s->channel, (int)s->cols,
+	escorts_send_state(s);
+	if (s->channel != NULL &&
+	    ssh_channel_change_pty_size(s->channel, (int)s->cols,
 					(int)s->rows) != SSH_OK)
 		return TDM_ERR_SSH;
 	return 0;
-}
-
-static void watch_input(struct relay *r, bool want)
-{
-	if (want == r->reading_input)
-		return;
-	if (want)
-		ssh_event_add_fd(r->event, STDIN_FILENO, POLLIN, on_input, r);
-	else
-		ssh_event_remove_fd(r->event, STDIN_FILENO);
-	r->reading_input = want;
 }
 
 static int setup_signals(struct relay *r)
@@ -242,55 +265,108 @@ static int setup_signals(struct relay *r)
 	return 0;
 }
 
-static int loop(struct relay *r)
+static int min_timeout(int a, int b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
+static int idle_left(const struct session *s)
+{
+	uint64_t now = session_now_ms(), limit = s->policy->idle_timeout_ms;
+
+	if (limit == 0)
+		return -1;
+	if (now - s->last_activity_ms >= limit)
+		return 0;
+	return (int)(limit - (now - s->last_activity_ms));
+}
+
+static int step(struct relay *r)
 {
 	struct session *s = r->s;
-	int rc;
+	struct pollfd pfd[MAX_POLL];
+	size_t n = 0, in_at = SIZE_MAX, esc_at, nesc;
+	int timeout, rc;
 
-	for (;;) {
-		int timeout;
-
-		if (s->remote_closed || s->stop || s->frozen)
-			break;
-		watch_input(r, gate_wants_input(s) && r->in_len == 0 &&
-				       !s->in_eof);
-		timeout = tdm_cast_next_tick_ms(s->cast);
-		if (timeout < 0 || timeout > 1000)
-			timeout = 1000;
-		rc = ssh_event_dopoll(r->event, timeout);
-		if (rc == SSH_ERROR && !s->remote_closed) {
-			if (ssh_get_status(s->ssh) & (SSH_CLOSED |
-						      SSH_CLOSED_ERROR))
-				return TDM_ERR_SSH;
-		}
-		if (r->in_len > 0) {
-			rc = gate_submit(s, r->in, r->in_len);
-			r->in_len = 0;
-			if (rc < 0 && s->frozen)
-				freeze(r, rc);
-			else if (rc < 0)
-				return rc;
-		}
-		if (s->in_eof && !s->eof_sent) {
-			rc = gate_finish(s);
-			if (rc < 0 && !s->frozen)
-				return rc;
-		}
-		if (r->winch && resize(r) < 0 && !s->frozen)
+	if (s->channel != NULL && !r->cb_set) {
+		if (ssh_set_channel_callbacks(s->channel, &r->cb) != SSH_OK)
 			return TDM_ERR_SSH;
-		rc = gate_pump(s);
-		if (rc < 0 && !s->remote_closed)
-			return rc;
-		rc = tdm_cast_tick(s->cast);
-		if (rc < 0)
-			freeze(r, rc);
+		r->cb_set = true;
 	}
-	return s->frozen ? (r->err ? r->err : TDM_ERR_IO) : 0;
+	pfd[n].fd = ssh_get_fd(s->ssh);
+	pfd[n++].events = POLLIN;
+	pfd[n].fd = r->sigfd;
+	pfd[n++].events = POLLIN;
+	/* Without a PTY, a reader gone from stdout is the engineer gone. */
+	pfd[n].fd = s->tty ? -1 : STDOUT_FILENO;
+	pfd[n++].events = 0;
+	if (!r->in_closed && r->in_len == 0 && gate_wants_input(s)) {
+		in_at = n;
+		pfd[n].fd = STDIN_FILENO;
+		pfd[n++].events = POLLIN;
+	}
+	esc_at = n;
+	nesc = escorts_pollfds(s, pfd + n, MAX_POLL - n);
+	n += nesc;
+
+	timeout = tdm_cast_next_tick_ms(s->cast);
+	timeout = min_timeout(timeout, gate_tick(s));
+	timeout = min_timeout(timeout, idle_left(s));
+	if (timeout < 0 || timeout > 1000)
+		timeout = 1000;
+	rc = poll(pfd, (nfds_t)n, timeout);
+	if (rc < 0 && errno != EINTR)
+		return TDM_ERR_IO;
+
+	/* libssh reads the socket and runs the channel callbacks. */
+	if (ssh_event_dopoll(r->event, 0) == SSH_ERROR && !s->remote_closed &&
+	    (ssh_get_status(s->ssh) & (SSH_CLOSED | SSH_CLOSED_ERROR)))
+		return TDM_ERR_SSH;
+	if (pfd[1].revents & POLLIN)
+		read_signals(r);
+	if (pfd[2].revents & (POLLERR | POLLHUP)) {
+		snprintf(s->end_why, sizeof(s->end_why), "engineer left");
+		s->stop = true;
+	}
+	if (in_at != SIZE_MAX && (pfd[in_at].revents & (POLLIN | POLLHUP |
+							 POLLERR)))
+		read_input(r);
+	if (r->in_len > 0) {
+		rc = gate_keys(s, r->in, r->in_len);
+		r->in_len = 0;
+		if (rc < 0 && !s->frozen && s->channel != NULL)
+			return rc;
+	}
+	if (r->in_closed && !s->tty && !s->in_eof) {
+		rc = gate_stdin_eof(s);
+		if (rc < 0 && !s->frozen)
+			return rc;
+	}
+	if (nesc > 0)
+		escorts_handle(s, pfd + esc_at, nesc);
+	if (r->winch && resize(r) < 0 && !s->frozen)
+		return TDM_ERR_SSH;
+	rc = gate_pump(s);
+	if (rc < 0 && !s->remote_closed)
+		return rc;
+	gate_tick(s);
+	if (idle_left(s) == 0 && !s->stop) {
+		session_notice(s, "idle for %lu s; the session ends",
+			       s->policy->idle_timeout_ms / 1000);
+		snprintf(s->end_why, sizeof(s->end_why), "idle");
+		s->stop = true;
+	}
+	if (tdm_cast_tick(s->cast) < 0)
+		freeze(r, TDM_ERR_IO);
+	return 0;
 }
 
 int relay_run(struct session *s)
 {
-	struct ssh_channel_callbacks_struct cb;
 	struct termios saved, raw;
 	bool restore = false;
 	struct relay *r;
@@ -301,17 +377,14 @@ int relay_run(struct session *s)
 		return TDM_ERR_NOMEM;
 	r->s = s;
 	r->sigfd = -1;
-	memset(&cb, 0, sizeof(cb));
-	cb.userdata = r;
-	cb.channel_data_function = on_data;
-	cb.channel_eof_function = on_eof;
-	cb.channel_close_function = on_close;
-	cb.channel_exit_status_function = on_exit_status;
-	cb.channel_exit_signal_function = on_exit_signal;
-	ssh_callbacks_init(&cb);
-	rc = TDM_ERR_SSH;
-	if (ssh_set_channel_callbacks(s->channel, &cb) != SSH_OK)
-		goto out;
+	r->cb.userdata = r;
+	r->cb.channel_data_function = on_data;
+	r->cb.channel_eof_function = on_eof;
+	r->cb.channel_close_function = on_close;
+	r->cb.channel_exit_status_function = on_exit_status;
+	r->cb.channel_exit_signal_function = on_exit_signal;
+	ssh_callbacks_init(&r->cb);
+	s->last_activity_ms = session_now_ms();
 	rc = setup_signals(r);
 	if (rc < 0)
 		goto out;
@@ -320,9 +393,7 @@ int relay_run(struct session *s)
 	if (r->event == NULL)
 		goto out;
 	rc = TDM_ERR_SSH;
-	if (ssh_event_add_session(r->event, s->ssh) != SSH_OK ||
-	    ssh_event_add_fd(r->event, r->sigfd, POLLIN, on_signal, r) !=
-		    SSH_OK)
+	if (ssh_event_add_session(r->event, s->ssh) != SSH_OK)
 		goto out;
 	if (s->tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
 		/* The target's PTY echoes and edits; the bastion's must not. */
@@ -331,19 +402,28 @@ int relay_run(struct session *s)
 		if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
 			restore = true;
 	}
-	rc = loop(r);
+	if (s->command != NULL) {
+		rc = gate_submit_exec(s);
+		if (rc < 0)
+			goto out;
+	}
+	rc = 0;
+	while (!s->remote_closed && !s->stop && !s->frozen) {
+		rc = step(r);
+		if (rc < 0)
+			break;
+	}
+	if (s->frozen)
+		rc = r->err ? r->err : TDM_ERR_IO;
 out:
 	if (restore)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	if (r->event != NULL) {
-		if (r->reading_input)
-			ssh_event_remove_fd(r->event, STDIN_FILENO);
-		ssh_event_remove_fd(r->event, r->sigfd);
 		ssh_event_remove_session(r->event, s->ssh);
 		ssh_event_free(r->event);
 	}
-	if (s->channel != NULL)
-		ssh_remove_channel_callbacks(s->channel, &cb);
+	if (s->channel != NULL && r->cb_set)
+		ssh_remove_channel_callbacks(s->channel, &r->cb);
 	if (r->sigfd >= 0)
 		close(r->sigfd);
 	free(r);

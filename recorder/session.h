@@ -10,16 +10,50 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <libssh/libssh.h>
+#include <sys/types.h>
 
 #include "buf.h"
 #include "cast.h"
+#include "lineedit.h"
 #include "policy.h"
 
 /* Longest command line accepted in SSH_ORIGINAL_COMMAND. */
 #define SESSION_MAX_COMMAND (64u * 1024u)
 /* Bytes queued for the target before the engineer's input is paused. */
 #define SESSION_MAX_QUEUED (256u * 1024u)
+
+/* Stdin of a non-interactive command held before approval. */
+#define SESSION_MAX_HELD (8u * 1024u * 1024u)
+/* First bytes of that stdin an escort is shown. */
+#define SESSION_STDIN_PREVIEW 4096u
+/* Recent output kept so an escort who attaches sees the screen. */
+#define SESSION_SCREEN_KEEP (64u * 1024u)
+#define SESSION_MAX_ESCORTS 16
+
+enum pending_kind { PENDING_LINE, PENDING_EOF, PENDING_EXEC };
+
+/* The one command waiting for an escort. */
+struct pending_cmd {
+	bool active;
+	unsigned seq;
+	enum pending_kind kind;
+	struct tdm_buf command; /* as shown: the line, or the exec command */
+	struct tdm_buf send;    /* exact bytes released on approval */
+	uint64_t deadline_ms;
+	json_t *risks;
+	char started[32];       /* ISO 8601 UTC */
+};
+
+struct escort_conn {
+	int fd;
+	struct tdm_buf in, out;
+	const struct tdm_person *person; /* set once attached */
+	bool attached;
+	bool closing;                    /* flush out, then close */
+	uint64_t closing_ms;             /* when closing began */
+};
 
 struct session {
 	const struct tdm_policy *policy;
@@ -51,7 +85,41 @@ struct session {
 	int exit_status;
 	bool stop;                  /* the engineer went away */
 	unsigned long long bytes_out, bytes_in;
+
+	/* The gate. */
+	bool line_mode;             /* interactive: the line editor is on */
+	struct lineedit le;
+	struct pending_cmd pending;
+	unsigned next_seq;
+	struct tdm_buf held;        /* typed while a command was pending */
+	struct tdm_buf stdin_held;  /* non-interactive stdin before approval */
+	unsigned long long stdin_total;
+	bool channel_wanted;        /* exec channel opens on approval */
+	bool killed;
+	char end_why[32];
+	uint64_t last_activity_ms;
+
+	/* What the engineer sees. */
+	struct tdm_buf screen;      /* recent output for attaching escorts */
+	struct tdm_buf last_line;   /* output since the last newline */
+
+	/* Escorts. */
+	int listen_fd;
+	char sock_path[PATH_MAX];
+	uid_t escort_uid;
+	struct escort_conn *escorts[SESSION_MAX_ESCORTS];
+	size_t nescorts;
 };
+
+uint64_t session_now_ms(void);
+/* Writes to the engineer's terminal; failure means the engineer left. */
+void session_to_engineer(struct session *s, const void *p, size_t n);
+/* A tandem notice on the engineer's screen, keeping their line intact. */
+void session_notice(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Records a session event marker (and syslog); see docs/recording.md. */
+int session_mark(struct session *s, int prio, json_t *details,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Reports a failure to the engineer: one line on stderr. */
 void session_say(const struct session *s, const char *fmt, ...)

@@ -142,7 +142,7 @@ static int authenticate(struct session *s, char *why, size_t why_size)
 	return 0;
 }
 
-static int open_channel(struct session *s, char *why, size_t why_size)
+int target_open(struct session *s, char *why, size_t why_size)
 {
 	int rc;
 
@@ -214,10 +214,7 @@ int target_connect(struct session *s, char *why, size_t why_size)
 	rc = check_host_key(s, why, why_size);
 	if (rc < 0)
 		return rc;
-	rc = authenticate(s, why, why_size);
-	if (rc < 0)
-		return rc;
-	return open_channel(s, why, why_size);
+	return authenticate(s, why, why_size);
 }
 
 void target_close(struct session *s)

@@ -23,7 +23,7 @@ class FailClosed(unittest.TestCase):
     def test_full_disk_freezes_session_and_tells_engineer(self):
         before = bed.recordings_now()
         # ~40 MB of base64 noise compresses to ~30 MB: far past 1 MiB.
-        p = bed.ssh("db01", "for i in 1 2 3; do echo slow-line-$i; sleep 0.3; done; "
+        p = bed.ssh_approved("db01", "for i in 1 2 3; do echo slow-line-$i; sleep 0.3; done; "
                     "head -c 30000000 /dev/urandom | base64 -w 76; "
                     "echo SHOULD-NOT-ARRIVE")
         self.assertEqual(p.returncode, 255)

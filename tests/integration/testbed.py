@@ -282,6 +282,68 @@ target db03
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               timeout=timeout, **kw)
 
+    def escort(self, *args, who="bob", timeout=60, input=None):
+        """ssh escort@bastion ARGS… as escort `who`; returns CompletedProcess."""
+        return subprocess.run(self.ssh_argv(who, user="escort") + list(args),
+                              input=input, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout)
+
+    def pending(self, wait=20, who="bob"):
+        """The pending commands an escort sees (pending --json --wait)."""
+        p = self.escort("pending", "--json", "--wait", str(wait), who=who)
+        if p.returncode != 0:
+            raise AssertionError(f"pending failed: {p.stderr!r}")
+        return [json.loads(l) for l in p.stdout.decode().splitlines() if l.strip()]
+
+    def decide_next(self, verb="approve", who="bob", wait=20, reason=None, expect=None):
+        """Waits for a pending command and approves (or denies) it."""
+        deadline = time.time() + wait
+        while True:
+            items = self.pending(wait=max(1, int(deadline - time.time())), who=who)
+            if expect is not None:
+                items = [i for i in items if i["command"] == expect]
+            if items or time.time() >= deadline:
+                break
+            time.sleep(0.1)
+        if not items:
+            raise AssertionError("no pending command appeared")
+        item = items[0]
+        args = [verb, item["session"], str(item["seq"])]
+        if reason is not None:
+            args += ["--reason", reason]
+        p = self.escort(*args, who=who)
+        if p.returncode != 0:
+            raise AssertionError(f"{verb} failed: {p.stderr!r}")
+        return item
+
+    def ssh_approved(self, *command, who="alice", input=None, stdin=None, timeout=600,
+                     verb="approve"):
+        """ssh tandem@bastion TARGET COMMAND, approved by escort bob."""
+        import threading
+        proc = subprocess.Popen(self.ssh_argv(who) + list(command),
+                                stdin=stdin if stdin is not None else subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        result = {}
+
+        def talk():
+            out, err = proc.communicate(input=input if stdin is None else None,
+                                        timeout=timeout)
+            result["out"], result["err"] = out, err
+
+        t = threading.Thread(target=talk)
+        t.start()
+        try:
+            item = self.decide_next(verb)
+        except BaseException:
+            proc.kill()
+            t.join()
+            raise
+        t.join()
+        cp = subprocess.CompletedProcess(proc.args, proc.returncode,
+                                         result.get("out", b""), result.get("err", b""))
+        cp.pending = item
+        return cp
+
     def recordings_now(self):
         out = set()
         for root, _dirs, files in os.walk(self.recordings):

@@ -21,15 +21,32 @@
 #include "policy.h"
 
 /* Real keys, made with ssh-keygen for these tests. */
-#define ALICE_KEY "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJbdkaRyAAW6dVKRtdlNGBU8rRXbepoHgvqc9I1YmuWN alice@tandem-test"
-#define BOB_KEY "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAdUXMMVaZifr2zCQOtCIQe6dKVpiNPUqPPbyw+16ASC bob@tandem-test"
-#define CAROL_KEY "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIPuS7mtspY83LxeTyI5j4aAvjVvXZPpx7sf4dXXp/7X carol@tandem-test"
-#define DAVE_KEY "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN34kniahcRJW88lgNkrfB3nHzJjmO8bERbGS5BU1U0E dave@tandem-test"
-#define DB01_KEY "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGwHcFVKQedCuwAQWVvQUcSeWn6eGf7/lQs2/0GVB6h+ db01@tandem-test"
-#define WEB01_KEY "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIML2YkVvbdUr3l6e4+QMdMuzvECGkPWWA5/J2BYyM/+j web01@tandem-test"
-#define ECDSA_KEY "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBLTiQEOi5UOG0WTCF79vrZtMCyV3iI8zQSAwurqunu1CMhLpGcpTwYq7uCPNQSh6e6mHYx73U/HmDvs6+rV4FJo= ecdsa@test"
+#define ALICE_KEY "ssh-ed25519 " \
+	"AAAAC3NzaC1lZDI1NTE5AAAAIJbdkaRyAAW6dVKRtdlNGBU8rRXbepoHgvqc9I1YmuWN" \
+	" alice@tandem-test"
+#define BOB_KEY "ssh-ed25519 " \
+	"AAAAC3NzaC1lZDI1NTE5AAAAIAdUXMMVaZifr2zCQOtCIQe6dKVpiNPUqPPbyw+16ASC" \
+	" bob@tandem-test"
+#define CAROL_KEY "ssh-ed25519 " \
+	"AAAAC3NzaC1lZDI1NTE5AAAAIIPuS7mtspY83LxeTyI5j4aAvjVvXZPpx7sf4dXXp/7X" \
+	" carol@tandem-test"
+#define DAVE_KEY "ssh-ed25519 " \
+	"AAAAC3NzaC1lZDI1NTE5AAAAIN34kniahcRJW88lgNkrfB3nHzJjmO8bERbGS5BU1U0E" \
+	" dave@tandem-test"
+#define DB01_KEY "ssh-ed25519 " \
+	"AAAAC3NzaC1lZDI1NTE5AAAAIGwHcFVKQedCuwAQWVvQUcSeWn6eGf7/lQs2/0GVB6h+" \
+	" db01@tandem-test"
+#define WEB01_KEY "ssh-ed25519 " \
+	"AAAAC3NzaC1lZDI1NTE5AAAAIML2YkVvbdUr3l6e4+QMdMuzvECGkPWWA5/J2BYyM/+j" \
+	" web01@tandem-test"
+#define ECDSA_KEY "ecdsa-sha2-nistp256 " \
+	"AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBLTi" \
+	"QEOi5UOG0WTCF79vrZtMCyV3iI8zQSAwurqunu1CMhLpGcpTwYq7uCPN" \
+	"QSh6e6mHYx73U/HmDvs6+rV4FJo=" \
+	" ecdsa@test"
 /* The ed25519 blob of ALICE_KEY, declared as another type. */
-#define ALICE_BLOB "AAAAC3NzaC1lZDI1NTE5AAAAIJbdkaRyAAW6dVKRtdlNGBU8rRXbepoHgvqc9I1YmuWN"
+#define ALICE_BLOB \
+	"AAAAC3NzaC1lZDI1NTE5AAAAIJbdkaRyAAW6dVKRtdlNGBU8rRXbepoHgvqc9I1YmuWN"
 
 /* A complete target: five lines. */
 #define DB01 \
@@ -78,9 +95,12 @@ static const char spec_example[] =
 	"    host-key     " WEB01_KEY "\n"                            /* 35 */
 	"    identity     /etc/tandem/keys/web-01\n"
 	"\n"
-	"deny  \"(^|[;&|]|\\\\$\\\\()[[:space:]]*mkfs\"  \"formats a filesystem\"\n"
-	"flag  high   \"rm[[:space:]]+-[a-zA-Z]*r\"    \"deletes files recursively\"\n"
-	"flag  medium \"systemctl[[:space:]]+(stop|disable)\" \"stops a service\"\n";
+	"deny  \"(^|[;&|]|\\\\$\\\\()[[:space:]]*mkfs\"  "
+	"\"formats a filesystem\"\n"
+	"flag  high   \"rm[[:space:]]+-[a-zA-Z]*r\"    "
+	"\"deletes files recursively\"\n"
+	"flag  medium \"systemctl[[:space:]]+(stop|disable)\" "
+	"\"stops a service\"\n";
 
 static struct tdm_policy untouched;
 
@@ -1116,7 +1136,8 @@ static void test_several_errors_are_reported_together_in_line_order(
 		      "sessions /x\n",                                  /* 13 */
 		      "policy.conf:1: bad duration \"soon\" for "
 		      "approval-timeout",
-		      "policy.conf:4: unknown target \"db02\" in engineer alice",
+		      "policy.conf:4: unknown target \"db02\" in engineer "
+		      "alice",
 		      "policy.conf:6: key already belongs to engineer alice",
 		      "policy.conf:7: target db01 has no host-key",
 		      "policy.conf:9: bad port \"70000\" in target db01",
@@ -1413,7 +1434,8 @@ static void test_authorized_keys_for_engineers(void **state)
 		"restrict,pty,command=\"/usr/local/bin/tandem-recorder "
 		"--config /srv/t/policy.conf --engineer alice\" " ALICE_KEY "\n"
 		"restrict,pty,command=\"/usr/local/bin/tandem-recorder "
-		"--config /srv/t/policy.conf --engineer alice\" " DAVE_KEY "\n");
+		"--config /srv/t/policy.conf --engineer alice\" " DAVE_KEY
+		"\n");
 	tdm_buf_free(&out);
 	tdm_policy_free(p);
 }

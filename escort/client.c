@@ -1,0 +1,266 @@
+/*
+ * client.c: attaching to a session as an escort; see client.h.
+ * Everything read from the socket is untrusted and bounded by proto.c.
+ */
+#include "client.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+
+int client_init(struct escort_ctx *ctx, const struct tdm_policy *p,
+		const char *name)
+{
+	struct passwd *pw;
+
+	ctx->policy = p;
+	ctx->me = tdm_policy_escort(p, name);
+	if (ctx->me == NULL) {
+		fprintf(stderr, "tandem-escort: %s is not an escort in %s; "
+			"ask an admin to add them\n", name, p->path);
+		return TDM_ERR_NOTFOUND;
+	}
+	pw = getpwnam("tandem");
+	if (pw == NULL) {
+		fprintf(stderr, "tandem-escort: there is no tandem account "
+			"on this bastion; sessions cannot exist\n");
+		return TDM_ERR_NOTFOUND;
+	}
+	ctx->tandem_uid = pw->pw_uid;
+	return 0;
+}
+
+bool client_valid_id(const char *id)
+{
+	size_t i;
+
+	if (strlen(id) != 36)
+		return false;
+	for (i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? id[i] != '-' :
+			   !((id[i] >= '0' && id[i] <= '9') ||
+			     (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+size_t client_sessions(const struct escort_ctx *ctx, char ids[][37],
+		       size_t max)
+{
+	struct dirent *e;
+	size_t n = 0;
+	DIR *d;
+
+	d = opendir(ctx->policy->sessions);
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL && n < max) {
+		size_t len = strlen(e->d_name);
+
+		if (len != 36 + 5 || strcmp(e->d_name + 36, ".sock") != 0)
+			continue;
+		memcpy(ids[n], e->d_name, 36);
+		ids[n][36] = '\0';
+		if (client_valid_id(ids[n]))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+void client_close(struct session_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	tdm_buf_free(&c->in);
+	json_decref(c->welcome);
+	json_decref(c->pending);
+	c->welcome = NULL;
+	c->pending = NULL;
+}
+
+int client_send(struct session_conn *c, uint8_t type, json_t *obj)
+{
+	struct tdm_buf out;
+	size_t off = 0;
+	int rc;
+
+	tdm_buf_init(&out, 0);
+	rc = tdm_proto_put_json(&out, type, obj);
+	json_decref(obj);
+	while (rc == 0 && off < out.len) {
+		ssize_t w = send(c->fd, out.data + off, out.len - off,
+				 MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			rc = TDM_ERR_IO;
+		else
+			off += (size_t)w;
+	}
+	tdm_buf_free(&out);
+	return rc;
+}
+
+/* Keeps the session's state current as messages pass. */
+static void track(struct session_conn *c, const struct tdm_msg *m)
+{
+	const char *err;
+
+	switch (m->type) {
+	case TDM_MSG_WELCOME:
+		json_decref(c->welcome);
+		c->welcome = json_incref(m->json);
+		break;
+	case TDM_MSG_PENDING:
+		json_decref(c->pending);
+		c->pending = json_incref(m->json);
+		break;
+	case TDM_MSG_DECIDED:
+		if (c->pending != NULL &&
+		    json_integer_value(json_object_get(c->pending, "seq")) ==
+			    tdm_msg_int(m, "seq")) {
+			json_decref(c->pending);
+			c->pending = NULL;
+		}
+		break;
+	case TDM_MSG_SYNC:
+		c->synced = true;
+		break;
+	case TDM_MSG_ENDED:
+		c->ended = true;
+		break;
+	case TDM_MSG_ERROR:
+		err = tdm_msg_str(m, "error");
+		snprintf(c->error, sizeof(c->error), "%s",
+			 err ? err : "refused");
+		break;
+	}
+}
+
+int client_next(struct session_conn *c, struct tdm_msg *m, int timeout_ms)
+{
+	static __thread uint8_t last[TDM_PROTO_MAX + TDM_PROTO_HEADER];
+	struct timespec t0, t1;
+	size_t used;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		uint8_t chunk[16384];
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		long left;
+		ssize_t n;
+
+		rc = tdm_proto_parse(c->in.data, c->in.len, m, &used);
+		if (rc < 0)
+			return TDM_ERR_INVAL;
+		if (rc == 1) {
+			/* The payload must outlive the buffer's shift. */
+			memcpy(last, c->in.data, used);
+			m->payload = last + TDM_PROTO_HEADER;
+			tdm_buf_consume(&c->in, used);
+			track(c, m);
+			return 1;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		left = timeout_ms - ((t1.tv_sec - t0.tv_sec) * 1000 +
+				     (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		if (timeout_ms >= 0 && left <= 0)
+			return 0;
+		rc = poll(&pfd, 1, timeout_ms < 0 ? -1 : (int)left);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc == 0)
+			return 0;
+		n = recv(c->fd, chunk, sizeof(chunk), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			c->ended = true;
+			return TDM_ERR_IO;
+		}
+		if (tdm_buf_put(&c->in, chunk, (size_t)n) < 0)
+			return TDM_ERR_RANGE;
+	}
+}
+
+int client_attach(const struct escort_ctx *ctx, const char *id,
+		  struct session_conn *c, int timeout_ms)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	struct tdm_msg m;
+	int n, rc;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	tdm_buf_init(&c->in, TDM_PROTO_MAX + TDM_PROTO_HEADER + 16384);
+	if (!client_valid_id(id)) {
+		snprintf(c->error, sizeof(c->error), "%s is not a session "
+			 "id; `list` shows them", id);
+		return TDM_ERR_INVAL;
+	}
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s.sock",
+		     ctx->policy->sessions, id);
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+		return TDM_ERR_RANGE;
+	if (lstat(sa.sun_path, &st) < 0) {
+		snprintf(c->error, sizeof(c->error), "no live session %s "
+			 "(it may have ended); `list` shows the live ones",
+			 id);
+		return TDM_ERR_NOTFOUND;
+	}
+	if (!S_ISSOCK(st.st_mode) || st.st_uid != ctx->tandem_uid) {
+		snprintf(c->error, sizeof(c->error), "%s is not a socket of "
+			 "the tandem account; refusing to talk to it (tell "
+			 "an admin)", sa.sun_path);
+		return TDM_ERR_DENIED;
+	}
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 ||
+	    connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		snprintf(c->error, sizeof(c->error), "cannot reach session "
+			 "%s: %s", id, strerror(errno));
+		return TDM_ERR_IO;
+	}
+	rc = client_send(c, TDM_MSG_HELLO,
+			 json_pack("{s:s}", "escort", ctx->me->name));
+	while (rc == 0 && !c->synced) {
+		rc = client_next(c, &m, timeout_ms);
+		if (rc == 1) {
+			bool err = m.type == TDM_MSG_ERROR;
+
+			tdm_msg_clear(&m);
+			if (err)
+				return TDM_ERR_DENIED;
+			rc = 0;
+		} else if (rc == 0) {
+			snprintf(c->error, sizeof(c->error), "session %s did "
+				 "not answer in time", id);
+			return TDM_ERR_IO;
+		}
+	}
+	if (rc < 0 && c->error[0] == '\0')
+		snprintf(c->error, sizeof(c->error), "session %s closed the "
+			 "connection", id);
+	return rc;
+}

@@ -1,0 +1,56 @@
+/*
+ * client.h: the escort's side of a session socket.
+ *
+ * It connects only to sockets in the sessions directory that the tandem
+ * account owns, so no other user can pose as a session to an escort.
+ */
+#ifndef TDM_ESC_CLIENT_H
+#define TDM_ESC_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "policy.h"
+#include "proto.h"
+
+struct escort_ctx {
+	const struct tdm_policy *policy;
+	const struct tdm_person *me;
+	uid_t tandem_uid;
+};
+
+struct session_conn {
+	int fd;
+	char id[37];
+	struct tdm_buf in;
+	json_t *welcome;        /* WELCOME, once attached */
+	json_t *pending;        /* last PENDING still undecided, or NULL */
+	bool synced;
+	bool ended;
+	char error[512];        /* the recorder's refusal, if any */
+};
+
+/* Looks up the accounts; errors are printed. */
+int client_init(struct escort_ctx *ctx, const struct tdm_policy *p,
+		const char *name);
+/* True when id looks like a session id (a UUID). */
+bool client_valid_id(const char *id);
+/*
+ * Connects and attaches to session id; waits up to timeout_ms for the
+ * attach burst.  Returns 0, or a negative TDM_ERR_* with c->error set.
+ */
+int client_attach(const struct escort_ctx *ctx, const char *id,
+		  struct session_conn *c, int timeout_ms);
+void client_close(struct session_conn *c);
+/* Reads one message (waits up to timeout_ms); 1 got one, 0 timed out. */
+int client_next(struct session_conn *c, struct tdm_msg *m, int timeout_ms);
+int client_send(struct session_conn *c, uint8_t type, json_t *obj);
+/* Ids of the live sessions (socket files), up to max. */
+size_t client_sessions(const struct escort_ctx *ctx, char ids[][37],
+		       size_t max);
+
+#endif

@@ -1,0 +1,309 @@
+/*
+ * commands.c: the escort's subcommands.  Output for people shows commands
+ * with control and invisible characters made visible; --json output is
+ * one object per line.
+ */
+#include "commands.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err.h"
+
+#define MAX_SESSIONS 256
+
+static const char *jstr(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static void print_json(json_t *o)
+{
+	char *text = json_dumps(o, JSON_COMPACT);
+
+	if (text != NULL) {
+		printf("%s\n", text);
+		free(text);
+	}
+}
+
+static void print_risks(json_t *risks)
+{
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(risks, i, r)
+		printf("    risk %s: %s\n", jstr(r, "level"), jstr(r, "why"));
+}
+
+static void print_pending(json_t *p, bool json)
+{
+	json_t *size;
+
+	if (json) {
+		print_json(p);
+		return;
+	}
+	printf("%s #%lld %s@%s: %s\n", jstr(p, "session"),
+	       (long long)json_integer_value(json_object_get(p, "seq")),
+	       jstr(p, "engineer"), jstr(p, "target"), jstr(p, "visible"));
+	print_risks(json_object_get(p, "risks"));
+	size = json_object_get(p, "stdin_bytes");
+	if (json_is_integer(size))
+		printf("    stdin: %lld bytes%s\n",
+		       (long long)json_integer_value(size),
+		       json_is_true(json_object_get(p, "stdin_complete")) ?
+			       "" : " so far");
+}
+
+int cmd_list(const struct escort_ctx *ctx, int argc, char **argv)
+{
+	static char ids[MAX_SESSIONS][37];
+	bool json = false;
+	size_t i, n, shown = 0;
+	int a;
+
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--json") == 0) {
+			json = true;
+		} else {
+			fprintf(stderr, "tandem-escort: list takes only "
+				"--json, not %s\n", argv[a]);
+			return 2;
+		}
+	}
+	n = client_sessions(ctx, ids, MAX_SESSIONS);
+	for (i = 0; i < n; i++) {
+		struct session_conn c;
+		json_t *w, *o;
+
+		if (client_attach(ctx, ids[i], &c, 3000) < 0) {
+			client_close(&c);
+			continue; /* not one this escort may supervise */
+		}
+		w = c.welcome;
+		o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:O,s:b}", "session",
+			      ids[i], "engineer", jstr(w, "engineer"),
+			      "target", jstr(w, "target"), "started",
+			      jstr(w, "started"), "pending",
+			      c.pending ? 1 : 0, "escorts",
+			      json_object_get(w, "escorts"), "raw",
+			      json_is_true(json_object_get(w, "raw")));
+		if (o != NULL && json) {
+			print_json(o);
+		} else if (o != NULL) {
+			if (shown == 0)
+				printf("%-36s  %-12s %-12s %-20s %s\n",
+				       "SESSION", "ENGINEER", "TARGET",
+				       "STARTED", "PENDING");
+			printf("%-36s  %-12s %-12s %-20s %d\n", ids[i],
+			       jstr(w, "engineer"), jstr(w, "target"),
+			       jstr(w, "started"), c.pending ? 1 : 0);
+		}
+		shown++;
+		json_decref(o);
+		client_close(&c);
+	}
+	if (!json && shown == 0)
+		printf("No live sessions you may escort.\n");
+	return 0;
+}
+
+int cmd_pending(const struct escort_ctx *ctx, int argc, char **argv)
+{
+	static char ids[MAX_SESSIONS][37];
+	static struct session_conn conns[MAX_SESSIONS];
+	bool json = false, seen[MAX_SESSIONS] = { false };
+	long wait_s = 0;
+	size_t i, n, found = 0;
+	struct timespec t0, t1;
+	int a;
+
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--json") == 0) {
+			json = true;
+		} else if (strcmp(argv[a], "--wait") == 0 && a + 1 < argc) {
+			char *end;
+
+			wait_s = strtol(argv[++a], &end, 10);
+			if (*end != '\0' || wait_s < 0 || wait_s > 86400) {
+				fprintf(stderr, "tandem-escort: --wait takes "
+					"seconds, 0 to 86400\n");
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "tandem-escort: pending takes "
+				"--json and --wait SECONDS, not %s\n",
+				argv[a]);
+			return 2;
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	n = client_sessions(ctx, ids, MAX_SESSIONS);
+	for (i = 0; i < n; i++) {
+		if (client_attach(ctx, ids[i], &conns[i], 3000) < 0) {
+			client_close(&conns[i]);
+			conns[i].fd = -1;
+			continue;
+		}
+		if (conns[i].pending != NULL) {
+			print_pending(conns[i].pending, json);
+			seen[i] = true;
+			found++;
+		}
+	}
+	/* --wait: until something is pending or the time is up. */
+	while (found == 0 && wait_s > 0) {
+		long elapsed;
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		elapsed = (t1.tv_sec - t0.tv_sec) * 1000 +
+			  (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		if (elapsed >= wait_s * 1000)
+			break;
+		/* Sessions that started while we wait count too. */
+		if (n < MAX_SESSIONS) {
+			char more[MAX_SESSIONS][37];
+			size_t m = client_sessions(ctx, more, MAX_SESSIONS), j, k;
+
+			for (j = 0; j < m && n < MAX_SESSIONS; j++) {
+				for (k = 0; k < n; k++)
+					if (strcmp(ids[k], more[j]) == 0)
+						break;
+				if (k < n)
+					continue;
+				memcpy(ids[n], more[j], 37);
+				if (client_attach(ctx, ids[n], &conns[n],
+						  3000) < 0) {
+					client_close(&conns[n]);
+					conns[n].fd = -1;
+				}
+				n++;
+			}
+		}
+		for (i = 0; i < n && found == 0; i++) {
+			struct tdm_msg m;
+
+			if (conns[i].fd < 0)
+				continue;
+			if (conns[i].pending == NULL &&
+			    client_next(&conns[i], &m, 50) == 1)
+				tdm_msg_clear(&m);
+			if (conns[i].pending != NULL && !seen[i]) {
+				print_pending(conns[i].pending, json);
+				seen[i] = true;
+				found++;
+			}
+		}
+	}
+	for (i = 0; i < n; i++)
+		client_close(&conns[i]);
+	if (!json && found == 0)
+		printf("Nothing is pending.\n");
+	return 0;
+}
+
+static int parse_seq(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v == 0 || v > 0xffffffffUL)
+		return TDM_ERR_INVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* approve S SEQ | deny S SEQ [--reason T] | kill S [--reason T] | raw S on|off */
+int cmd_decide(const struct escort_ctx *ctx, int argc, char **argv)
+{
+	const char *verb = argv[0], *reason = NULL;
+	struct session_conn c;
+	struct tdm_msg m;
+	unsigned seq = 0;
+	bool need_seq = strcmp(verb, "approve") == 0 ||
+			strcmp(verb, "deny") == 0;
+	bool raw = strcmp(verb, "raw") == 0;
+	int a, rc, status = 1;
+	json_t *req;
+	uint8_t type;
+
+	if (argc < 2 || ((need_seq || raw) && argc < 3)) {
+		fprintf(stderr, "tandem-escort: usage: %s SESSION%s\n", verb,
+			need_seq ? " SEQ" : raw ? " on|off" : "");
+		return 2;
+	}
+	a = 2;
+	if (need_seq) {
+		if (parse_seq(argv[2], &seq) < 0) {
+			fprintf(stderr, "tandem-escort: %s is not a command "
+				"number; `pending` shows them\n", argv[2]);
+			return 2;
+		}
+		a = 3;
+	} else if (raw) {
+		if (strcmp(argv[2], "on") != 0 && strcmp(argv[2], "off") != 0) {
+			fprintf(stderr, "tandem-escort: raw takes on or off\n");
+			return 2;
+		}
+		a = 3;
+	}
+	for (; a < argc; a++) {
+		if (strcmp(argv[a], "--reason") == 0 && a + 1 < argc &&
+		    strcmp(verb, "approve") != 0 && !raw) {
+			reason = argv[++a];
+		} else {
+			fprintf(stderr, "tandem-escort: %s: unexpected %s\n",
+				verb, argv[a]);
+			return 2;
+		}
+	}
+	if (client_attach(ctx, argv[1], &c, 5000) < 0) {
+		fprintf(stderr, "tandem-escort: %s\n", c.error);
+		client_close(&c);
+		return 1;
+	}
+	if (strcmp(verb, "approve") == 0) {
+		type = TDM_MSG_APPROVE;
+		req = json_pack("{s:I}", "seq", (json_int_t)seq);
+	} else if (strcmp(verb, "deny") == 0) {
+		type = TDM_MSG_DENY;
+		req = json_pack("{s:I,s:s?}", "seq", (json_int_t)seq,
+				"reason", reason);
+	} else if (strcmp(verb, "kill") == 0) {
+		type = TDM_MSG_KILL;
+		req = json_pack("{s:s?}", "reason", reason);
+	} else {
+		type = TDM_MSG_RAW;
+		req = json_pack("{s:b}", "on", strcmp(argv[2], "on") == 0);
+	}
+	rc = client_send(&c, type, req);
+	while (rc == 0) {
+		rc = client_next(&c, &m, 10000);
+		if (rc != 1) {
+			fprintf(stderr, "tandem-escort: session %s did not "
+				"confirm; check with `pending`\n", c.id);
+			break;
+		}
+		rc = 0;
+		if (m.type == TDM_MSG_OK) {
+			status = 0;
+			tdm_msg_clear(&m);
+			break;
+		}
+		if (m.type == TDM_MSG_ERROR) {
+			fprintf(stderr, "tandem-escort: %s\n",
+				tdm_msg_str(&m, "error") ?
+					tdm_msg_str(&m, "error") : "refused");
+			tdm_msg_clear(&m);
+			break;
+		}
+		tdm_msg_clear(&m);
+	}
+	client_close(&c);
+	return status;
+}
