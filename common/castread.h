@@ -67,6 +67,9 @@ struct tdm_verify {
 	uint64_t bad_offset;    /* and its byte offset */
 	int sealed;
 	uint8_t signer[TDM_ED25519_PUB]; /* sealed: who signed */
+	char last_link[65];     /* sealed: the message the seal signs */
+	uint8_t seal[TDM_SEAL_MAX]; /* sealed: the SSHSIG blob */
+	size_t seal_len;
 	char why[320];          /* tampered or unsealed: what and where */
 };
 

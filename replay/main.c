@@ -1,24 +1,50 @@
 /*
- * tandem-replay: the investigator's tool.  This build reads nothing yet;
- * recordings are standard zstd-compressed asciicast v2 files that
- * `zstd -dc FILE | asciinema play -` plays.
+ * tandem-replay: the investigator's tool.  main() picks the subcommand;
+ * each lives in its own file and holds its own logic.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "replay.h"
 #include "version.h"
+
+struct subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *what;
+};
+
+static const struct subcommand subcommands[] = {
+	{ "play", rp_cmd_play, "play FILE [--speed X] [--idle-limit S] "
+			       "[--raw]: play in the terminal" },
+	{ "cat", rp_cmd_cat, "cat FILE [--raw]: all output at once" },
+	{ "export", rp_cmd_export, "export FILE -o OUT.cast: plain "
+				   "asciicast v2" },
+	{ "commands", rp_cmd_commands, "commands FILE|DIR... [--json]: who "
+				       "ran what, approved by whom" },
+	{ "verify", rp_cmd_verify, "verify FILE|DIR... [--key PUBFILE]: "
+				   "check chain and seal" },
+	{ "seal", rp_cmd_seal, "seal FILE -o SIG: the seal for ssh-keygen "
+			       "-Y verify" },
+	{ "info", rp_cmd_info, "info FILE: header and summary" },
+};
+
+#define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: tandem-replay SUBCOMMAND FILE\n"
-		"\n"
-		"This build has no subcommands yet.  A recording is a zstd\n"
-		"stream of asciicast v2: zstd -dc FILE | asciinema play -\n");
+	size_t i;
+
+	fprintf(f, "usage: tandem-replay SUBCOMMAND ...\n\n");
+	for (i = 0; i < NSUB; i++)
+		fprintf(f, "  %s\n", subcommands[i].what);
+	fprintf(f, "\n`tandem-replay SUBCOMMAND --help` for more.\n");
 }
 
 int main(int argc, char **argv)
 {
+	size_t i;
+
 	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
 		usage(stdout);
 		return 0;
@@ -27,6 +53,15 @@ int main(int argc, char **argv)
 		printf("tandem-replay %s\n", TDM_VERSION);
 		return 0;
 	}
+	if (argc < 2) {
+		usage(stderr);
+		return RP_EXIT_USAGE;
+	}
+	for (i = 0; i < NSUB; i++)
+		if (strcmp(argv[1], subcommands[i].name) == 0)
+			return subcommands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "tandem-replay: unknown subcommand \"%s\"\n\n",
+		argv[1]);
 	usage(stderr);
-	return 2;
+	return RP_EXIT_USAGE;
 }

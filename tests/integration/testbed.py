@@ -129,7 +129,7 @@ class Bed:
     """A target, a bastion, a policy and the keys of alice (engineer)."""
 
     def __init__(self, build="build", policy_extra="", flush="200ms",
-                 recordings_kb=None):
+                 recordings_kb=None, approval_timeout="30s"):
         ensure_accounts()
         self.dir = tempfile.mkdtemp(prefix="tandem-bed-")
         os.chmod(self.dir, 0o755)
@@ -166,7 +166,7 @@ class Bed:
         os.chmod(self.identity, 0o600)
 
         self.users = {}
-        for name in ("alice", "bob", "mallory"):
+        for name in ("alice", "bob", "mallory", "carol", "carol-escort", "dave"):
             path = os.path.join(self.dir, name + "_ed25519")
             self.users[name] = (path, keygen(path, name + "@test"))
 
@@ -193,7 +193,7 @@ recordings        {self.recordings}
 sessions          {self.sessions}
 signing-key       {self.dir}/signing_ed25519
 escort-user       escort
-approval-timeout  30s
+approval-timeout  {approval_timeout}
 idle-timeout      15m
 flush-interval    {flush}
 
@@ -207,10 +207,27 @@ engineer mallory
     attr     country=XX
     targets  db01 web-1
 
+engineer carol
+    key      {self.users['carol'][1]}
+    attr     clearance=secret
+    targets  db01
+
 escort bob
     key      {self.users['bob'][1]}
     attr     citizen=US clearance=secret
     targets  db01 web-*
+
+# carol may also escort, but never her own sessions (four-eyes)
+escort carol
+    key      {self.users['carol-escort'][1]}
+    attr     citizen=US
+    targets  db01
+
+# dave may escort db01 by his targets, but db01 requires citizen=US
+escort dave
+    key      {self.users['dave'][1]}
+    attr     citizen=XX
+    targets  db01
 
 target db01
     address      127.0.0.1
@@ -219,6 +236,7 @@ target db01
     host-key     {pubkey_body(self.target.hostpub)}
     identity     {self.identity}
     require      engineer clearance=secret
+    require      escort citizen=US
     interactive  vim less top
     raw-limit    10m
 
@@ -284,7 +302,10 @@ target db03
 
     def escort(self, *args, who="bob", timeout=60, input=None):
         """ssh escort@bastion ARGS… as escort `who`; returns CompletedProcess."""
-        return subprocess.run(self.ssh_argv(who, user="escort") + list(args),
+        # One shell-quoted string, as a person types it: the escort's
+        # forced command splits SSH_ORIGINAL_COMMAND like shell words.
+        import shlex
+        return subprocess.run(self.ssh_argv(who, user="escort") + [shlex.join(args)],
                               input=input, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, timeout=timeout)
 
@@ -409,6 +430,40 @@ class Recording:
 
     def markers(self):
         return [e[2] for e in self.events if e[1] == "m"]
+
+
+class Tmux:
+    """A program in a detached tmux pane: keys in, screen out, as a person."""
+
+    def __init__(self, command, cols=120, rows=40):
+        self.sock = f"tandem-test-{os.getpid()}"
+        self.name = "s%d" % int(time.time() * 1000)
+        run(["tmux", "-L", self.sock, "new-session", "-d", "-s", self.name,
+             "-x", str(cols), "-y", str(rows), command],
+            env=dict(os.environ, TERM="xterm-256color"))
+
+    def keys(self, text, enter=False):
+        run(["tmux", "-L", self.sock, "send-keys", "-t", self.name, "-l", text])
+        if enter:
+            run(["tmux", "-L", self.sock, "send-keys", "-t", self.name, "Enter"])
+
+    def screen(self):
+        return run(["tmux", "-L", self.sock, "capture-pane", "-p", "-t", self.name],
+                   stdout=subprocess.PIPE, text=True).stdout
+
+    def wait_for(self, pattern, timeout=15):
+        rx = re.compile(pattern)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            text = self.screen()
+            if rx.search(text):
+                return text
+            time.sleep(0.1)
+        raise AssertionError(f"screen never showed {pattern!r}:\n{self.screen()}")
+
+    def close(self):
+        subprocess.run(["tmux", "-L", self.sock, "kill-server"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def asciinema_cat(path):

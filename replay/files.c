@@ -1,0 +1,177 @@
+/*
+ * files.c: finding and opening recordings for tandem-replay.
+ *
+ * Directories are searched for *.cast.zst without following symbolic
+ * links, and the paths are sorted, so the same tree always gives the
+ * same order of output.
+ */
+#include "replay.h"
+#include "err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RP_SUFFIX ".cast.zst"
+
+static int paths_add(struct rp_paths *p, const char *path)
+{
+	char **grown;
+	size_t cap;
+
+	if (p->n == p->cap) {
+		cap = p->cap ? p->cap * 2 : 64;
+		grown = realloc(p->path, cap * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		p->path = grown;
+		p->cap = cap;
+	}
+	p->path[p->n] = strdup(path);
+	if (p->path[p->n] == NULL)
+		return -1;
+	p->n++;
+	return 0;
+}
+
+/* nftw has no context argument: the walk's list lives here meanwhile. */
+static struct rp_paths *walk_out;
+static int walk_failed;
+
+static int walk_one(const char *path, const struct stat *st, int type,
+		    struct FTW *ftw)
+{
+	size_t n = strlen(path), sn = strlen(RP_SUFFIX);
+
+	(void)st;
+	(void)ftw;
+	if (type == FTW_DNR) {
+		fprintf(stderr, "tandem-replay: cannot read directory %s: "
+			"permission denied (investigators need group "
+			"tandem-audit)\n", path);
+		walk_failed = 1;
+		return 0;
+	}
+	if (type != FTW_F || n < sn || strcmp(path + n - sn, RP_SUFFIX) != 0)
+		return 0;
+	if (paths_add(walk_out, path) < 0)
+		return -1;
+	return 0;
+}
+
+static int cmp_path(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int rp_paths_collect(char **args, int nargs, struct rp_paths *out)
+{
+	struct stat st;
+	size_t first;
+	int i;
+
+	walk_failed = 0;
+	for (i = 0; i < nargs; i++) {
+		if (stat(args[i], &st) < 0) {
+			fprintf(stderr, "tandem-replay: %s: %s (give a "
+				"recording file or a directory of them)\n",
+				args[i], strerror(errno));
+			return -1;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			if (paths_add(out, args[i]) < 0)
+				goto nomem;
+			continue;
+		}
+		first = out->n;
+		walk_out = out;
+		if (nftw(args[i], walk_one, 32, FTW_PHYS) < 0)
+			goto nomem;
+		walk_out = NULL;
+		qsort(out->path + first, out->n - first, sizeof(char *),
+		      cmp_path);
+	}
+	return walk_failed ? -1 : 0;
+nomem:
+	fprintf(stderr, "tandem-replay: out of memory listing %s\n", args[i]);
+	return -1;
+}
+
+void rp_paths_free(struct rp_paths *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		free(p->path[i]);
+	free(p->path);
+	p->path = NULL;
+	p->n = p->cap = 0;
+}
+
+int rp_open(const char *path, int *fd, struct tdm_castread **r)
+{
+	struct stat st;
+	int rc;
+
+	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (*fd < 0) {
+		fprintf(stderr, "tandem-replay: cannot open %s: %s%s\n", path,
+			strerror(errno),
+			errno == EACCES ? " (investigators need group "
+					  "tandem-audit)" : "");
+		return -1;
+	}
+	if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "tandem-replay: %s is not a regular file; give "
+			"a recording (*.cast.zst)\n", path);
+		close(*fd);
+		return -1;
+	}
+	rc = tdm_castread_open(*fd, path, r);
+	if (rc < 0) {
+		fprintf(stderr, "tandem-replay: cannot read %s: %s\n", path,
+			tdm_strerror(rc));
+		close(*fd);
+		return -1;
+	}
+	return 0;
+}
+
+void rp_close(int fd, struct tdm_castread *r)
+{
+	tdm_castread_free(r);
+	if (fd >= 0)
+		close(fd);
+}
+
+void rp_iso_time(int64_t start, uint64_t t_us, char *out, size_t size)
+{
+	time_t t = (time_t)(start + (int64_t)(t_us / 1000000));
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, size, "?");
+}
+
+int rp_write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}

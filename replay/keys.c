@@ -1,0 +1,244 @@
+/*
+ * keys.c: the keys an investigator trusts to have sealed recordings.
+ *
+ * A seal proves only that whoever held the key named in the header signed
+ * the chain; someone who rewrites a recording can sign it again with a key
+ * of their own and name that key.  So verify can pin keys: --key FILE
+ * (any key listed may seal any recording) or --allowed-signers FILE
+ * (ssh-keygen's format; a key seals only the bastions whose names match
+ * its principals).
+ */
+#include "replay.h"
+#include "sign.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct trusted {
+	uint8_t pub[TDM_ED25519_PUB];
+	char *principals;       /* NULL: any bastion */
+};
+
+struct rp_keys {
+	struct trusted *k;
+	size_t n, cap;
+};
+
+static int keys_add(struct rp_keys **keys, const uint8_t *pub,
+		    const char *principals, size_t plen)
+{
+	struct rp_keys *ks = *keys;
+	struct trusted *grown;
+	size_t cap;
+
+	if (ks == NULL) {
+		ks = calloc(1, sizeof(*ks));
+		if (ks == NULL)
+			return -1;
+		*keys = ks;
+	}
+	if (ks->n == ks->cap) {
+		cap = ks->cap ? ks->cap * 2 : 8;
+		grown = realloc(ks->k, cap * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		ks->k = grown;
+		ks->cap = cap;
+	}
+	memcpy(ks->k[ks->n].pub, pub, TDM_ED25519_PUB);
+	ks->k[ks->n].principals = NULL;
+	if (principals != NULL) {
+		ks->k[ks->n].principals = strndup(principals, plen);
+		if (ks->k[ks->n].principals == NULL)
+			return -1;
+	}
+	ks->n++;
+	return 0;
+}
+
+/* Calls line_fn on each line of path that is not blank or a comment. */
+static int each_line(const char *path, struct rp_keys **keys,
+		     int (*line_fn)(struct rp_keys **, const char *,
+				    const char *, unsigned))
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	unsigned lineno = 0;
+	const char *s;
+	FILE *f;
+	int rc = 0;
+
+	f = fopen(path, "re");
+	if (f == NULL) {
+		fprintf(stderr, "tandem-replay: cannot open key file %s: %s\n",
+			path, strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
+		lineno++;
+		if (n > 0 && line[n - 1] == '\n')
+			line[n - 1] = '\0';
+		for (s = line; *s == ' ' || *s == '\t'; s++)
+			;
+		if (*s == '\0' || *s == '#')
+			continue;
+		rc = line_fn(keys, path, s, lineno);
+	}
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+static int pub_line(struct rp_keys **keys, const char *path, const char *s,
+		    unsigned lineno)
+{
+	uint8_t pub[TDM_ED25519_PUB];
+
+	if (tdm_pubkey_parse(s, pub, NULL) < 0) {
+		fprintf(stderr, "tandem-replay: %s:%u: not an ssh-ed25519 "
+			"public key line (use the bastion's signing key .pub "
+			"file)\n", path, lineno);
+		return -1;
+	}
+	return keys_add(keys, pub, NULL, 0);
+}
+
+int rp_keys_add_file(struct rp_keys **keys, const char *path)
+{
+	return each_line(path, keys, pub_line);
+}
+
+/* End of the options field, which may hold quoted strings with blanks. */
+static const char *skip_options(const char *s)
+{
+	int quoted = 0;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '"')
+			quoted = !quoted;
+		else if (!quoted && (*s == ' ' || *s == '\t'))
+			break;
+	}
+	return s;
+}
+
+/* namespaces="a,b" must list ours; a CA line is not a signing key. */
+static int options_allow(const char *opt, size_t n)
+{
+	const char *ns, *end;
+	char list[512];
+	char *tok, *save = NULL;
+
+	if (n >= sizeof(list))
+		return 0;
+	memcpy(list, opt, n);
+	list[n] = '\0';
+	if (strstr(list, "cert-authority") != NULL)
+		return 0;
+	ns = strstr(list, "namespaces=\"");
+	if (ns == NULL)
+		return 1;
+	ns += strlen("namespaces=\"");
+	end = strchr(ns, '"');
+	if (end == NULL)
+		return 0;
+	list[end - list] = '\0';
+	for (tok = strtok_r(list + (ns - list), ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save))
+		if (fnmatch(tok, TDM_SIGN_NAMESPACE, 0) == 0)
+			return 1;
+	return 0;
+}
+
+static int signer_line(struct rp_keys **keys, const char *path,
+		       const char *s, unsigned lineno)
+{
+	uint8_t pub[TDM_ED25519_PUB];
+	const char *principals = s, *rest, *opt_end;
+	size_t plen;
+
+	plen = strcspn(s, " \t");
+	rest = s + plen;
+	while (*rest == ' ' || *rest == '\t')
+		rest++;
+	if (strncmp(rest, "ssh-", 4) != 0 && strncmp(rest, "ecdsa-", 6) != 0 &&
+	    strncmp(rest, "sk-", 3) != 0) {
+		opt_end = skip_options(rest);
+		if (!options_allow(rest, (size_t)(opt_end - rest)))
+			return 0;
+		rest = opt_end;
+	}
+	if (tdm_pubkey_parse(rest, pub, NULL) < 0) {
+		/* Other key types may sign other things; not ours. */
+		if (strncmp(rest, "ssh-ed25519", 11) == 0) {
+			fprintf(stderr, "tandem-replay: %s:%u: damaged "
+				"ssh-ed25519 key\n", path, lineno);
+			return -1;
+		}
+		return 0;
+	}
+	return keys_add(keys, pub, principals, plen);
+}
+
+int rp_keys_add_allowed_signers(struct rp_keys **keys, const char *path)
+{
+	return each_line(path, keys, signer_line);
+}
+
+/* OpenSSH's pattern lists: comma-separated, '!' negates and wins. */
+static int principals_match(const char *list, const char *name)
+{
+	char buf[1024], *tok, *save = NULL;
+	int match = 0;
+
+	size_t n = strlen(list);
+
+	if (n >= sizeof(buf))
+		return 0;
+	memcpy(buf, list, n + 1);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (tok[0] == '!') {
+			if (fnmatch(tok + 1, name, 0) == 0)
+				return 0;
+		} else if (fnmatch(tok, name, 0) == 0) {
+			match = 1;
+		}
+	}
+	return match;
+}
+
+int rp_keys_trust(const struct rp_keys *keys, const uint8_t *pub,
+		  const char *bastion)
+{
+	size_t i;
+
+	if (keys == NULL)
+		return 0;
+	for (i = 0; i < keys->n; i++) {
+		if (memcmp(keys->k[i].pub, pub, TDM_ED25519_PUB) != 0)
+			continue;
+		if (keys->k[i].principals == NULL)
+			return 1;
+		if (bastion != NULL &&
+		    principals_match(keys->k[i].principals, bastion))
+			return 1;
+	}
+	return 0;
+}
+
+void rp_keys_free(struct rp_keys *keys)
+{
+	size_t i;
+
+	if (keys == NULL)
+		return;
+	for (i = 0; i < keys->n; i++)
+		free(keys->k[i].principals);
+	free(keys->k);
+	free(keys);
+}

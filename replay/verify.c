@@ -1,0 +1,271 @@
+/*
+ * verify.c: `tandem-replay verify` and `tandem-replay seal`.
+ *
+ * verify recomputes each recording's hash chain and checks its seal; one
+ * line per file, and the exit status of the worst: 0 all sealed and
+ * intact, 3 some only unsealed, 4 any tampered (1 when a file could not be
+ * read at all).  seal hands the seal to stock ssh-keygen.  Neither may call
+ * a recording good that the chain and the seal do not prove good.
+ */
+#include "replay.h"
+#include "base64.h"
+#include "buf.h"
+#include "sign.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RP_EXIT_UNSEALED 3
+#define RP_EXIT_TAMPERED 4
+
+static void verify_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tandem-replay verify [--key PUBFILE] "
+		"[--allowed-signers FILE] [--quiet] FILE|DIR...\n"
+		"\n"
+		"Recomputes each recording's hash chain and checks its seal.\n"
+		"Exit 0: all sealed and intact; 3: some intact but unsealed;\n"
+		"4: some tampered; 1: some could not be read.\n"
+		"  --key PUBFILE          trust only seals by these public "
+		"keys\n"
+		"  --allowed-signers FILE trust a key only for the bastions "
+		"its\n"
+		"                         principals match (ssh-keygen "
+		"format)\n"
+		"  --quiet                print only recordings that are not "
+		"sealed\n"
+		"Without --key or --allowed-signers a seal is checked against "
+		"the\nkey its own header names, which proves no one changed "
+		"the file\nunless they could also sign it again.\n");
+}
+
+/* Worse outcomes have higher rank; the exit status is the worst one. */
+static int rank(int status)
+{
+	switch (status) {
+	case 0:
+		return 0;
+	case RP_EXIT_UNSEALED:
+		return 1;
+	case RP_EXIT_ERROR:
+		return 2;
+	default:
+		return 3;
+	}
+}
+
+static int worst(int a, int b)
+{
+	return rank(b) > rank(a) ? b : a;
+}
+
+/* Verifies one file and prints its line; returns its exit status. */
+static int verify_one(const char *path, const struct rp_keys *keys,
+		      int quiet, int *unpinned)
+{
+	const struct tdm_rec_header *h;
+	struct tdm_castread *r;
+	struct tdm_verify v;
+	char fp[TDM_FINGERPRINT_SIZE];
+	const char *bastion;
+	int fd;
+
+	if (rp_open(path, &fd, &r) < 0)
+		return RP_EXIT_ERROR;
+	tdm_castread_verify(r, &v);
+	h = tdm_castread_header(r);
+	bastion = h != NULL && h->bastion != NULL ? h->bastion : "?";
+	switch (v.verdict) {
+	case TDM_VERDICT_SEALED:
+		tdm_pubkey_fingerprint(v.signer, fp);
+		if (keys != NULL && !rp_keys_trust(keys, v.signer, bastion)) {
+			printf("%s: TAMPERED: sealed by key %s, which is not "
+			       "trusted for bastion %s (re-signed, or add the "
+			       "bastion's key to the trusted keys)\n", path,
+			       fp, bastion);
+			rp_close(fd, r);
+			return RP_EXIT_TAMPERED;
+		}
+		if (!quiet)
+			printf("%s: sealed and intact: %.6f s, %llu links, "
+			       "signed by %s (%s)\n", path,
+			       (double)v.good_us / 1e6,
+			       (unsigned long long)v.links, fp,
+			       keys != NULL ? "trusted key" :
+					      "key named in its header");
+		if (keys == NULL)
+			*unpinned = 1;
+		rp_close(fd, r);
+		return 0;
+	case TDM_VERDICT_UNSEALED:
+		printf("%s: UNSEALED: intact up to %.6f s; %s\n", path,
+		       (double)v.good_us / 1e6, v.why);
+		rp_close(fd, r);
+		return RP_EXIT_UNSEALED;
+	case TDM_VERDICT_TAMPERED:
+		break;
+	}
+	printf("%s: TAMPERED: %s\n", path, v.why);
+	rp_close(fd, r);
+	return RP_EXIT_TAMPERED;
+}
+
+/* Reads --key and --allowed-signers; -1 (said why) or the next argv. */
+static int key_options(int argc, char **argv, struct rp_keys **keys,
+		       int *quiet, void (*usage)(FILE *))
+{
+	static const struct option opts[] = {
+		{ "key", required_argument, NULL, 'k' },
+		{ "allowed-signers", required_argument, NULL, 'a' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "k:a:q", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			if (rp_keys_add_file(keys, optarg) < 0)
+				return -1;
+			break;
+		case 'a':
+			if (rp_keys_add_allowed_signers(keys, optarg) < 0)
+				return -1;
+			break;
+		case 'q':
+			if (quiet == NULL)
+				goto usage;
+			*quiet = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			goto usage;
+		}
+	}
+	return optind;
+usage:
+	usage(stderr);
+	return -2;
+}
+
+int rp_cmd_verify(int argc, char **argv)
+{
+	struct rp_keys *keys = NULL;
+	struct rp_paths paths = { 0 };
+	int first, quiet = 0, unpinned = 0, status = 0;
+	size_t i;
+
+	first = key_options(argc, argv, &keys, &quiet, verify_usage);
+	if (first < 0) {
+		rp_keys_free(keys);
+		return first == -2 ? RP_EXIT_USAGE : RP_EXIT_ERROR;
+	}
+	if (first >= argc) {
+		verify_usage(stderr);
+		rp_keys_free(keys);
+		return RP_EXIT_USAGE;
+	}
+	if (rp_paths_collect(argv + first, argc - first, &paths) < 0)
+		status = RP_EXIT_ERROR;
+	for (i = 0; i < paths.n; i++)
+		status = worst(status, verify_one(paths.path[i], keys, quiet,
+						  &unpinned));
+	if (paths.n == 0 && status == 0) {
+		fprintf(stderr, "tandem-replay: no recordings (*.cast.zst) "
+			"found in what was given\n");
+		status = RP_EXIT_ERROR;
+	}
+	fflush(stdout);
+	if (unpinned)
+		fprintf(stderr, "note: seals were checked against the key "
+			"each recording's header names; to be sure your "
+			"bastion made them, pass --key "
+			"/etc/tandem/signing_ed25519.pub or "
+			"--allowed-signers FILE\n");
+	rp_paths_free(&paths);
+	rp_keys_free(keys);
+	return status;
+}
+
+static void seal_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tandem-replay seal FILE -o SIG\n"
+		"\n"
+		"Writes FILE's seal as an armored SSH signature to SIG and "
+		"prints the\nmessage it signs (the last chain link), so "
+		"OpenSSH can check it:\n"
+		"  tandem-replay seal F -o sig | ssh-keygen -Y verify -f "
+		"allowed_signers \\\n"
+		"      -I BASTION -n tandem-recording -s sig\n");
+}
+
+int rp_cmd_seal(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tdm_castread *r;
+	struct tdm_verify v;
+	struct tdm_buf armor;
+	const char *out = NULL;
+	int c, fd, sig_fd, status = RP_EXIT_ERROR;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'h':
+			seal_usage(stdout);
+			return 0;
+		default:
+			seal_usage(stderr);
+			return RP_EXIT_USAGE;
+		}
+	}
+	if (out == NULL || optind != argc - 1) {
+		seal_usage(stderr);
+		return RP_EXIT_USAGE;
+	}
+	if (rp_open(argv[optind], &fd, &r) < 0)
+		return RP_EXIT_ERROR;
+	tdm_castread_verify(r, &v);
+	if (v.verdict != TDM_VERDICT_SEALED) {
+		fprintf(stderr, "tandem-replay: %s has no good seal to hand "
+			"over: %s\n", argv[optind], v.why);
+		rp_close(fd, r);
+		return v.verdict == TDM_VERDICT_UNSEALED ? RP_EXIT_UNSEALED :
+							   RP_EXIT_TAMPERED;
+	}
+	tdm_buf_init(&armor, 0);
+	if (tdm_sshsig_armor(v.seal, v.seal_len, &armor) < 0)
+		goto out;
+	sig_fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (sig_fd < 0 || rp_write_all(sig_fd, armor.data, armor.len) < 0 ||
+	    close(sig_fd) < 0) {
+		fprintf(stderr, "tandem-replay: cannot write %s: %s\n", out,
+			strerror(errno));
+		goto out;
+	}
+	/* No newline: ssh-keygen -Y verify signs exactly what it reads. */
+	fputs(v.last_link, stdout);
+	status = fflush(stdout) == 0 ? 0 : RP_EXIT_ERROR;
+out:
+	tdm_buf_free(&armor);
+	rp_close(fd, r);
+	return status;
+}

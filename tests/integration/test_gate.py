@@ -1,0 +1,335 @@
+"""The escort gate, through a real bastion sshd, with real ssh clients."""
+import json
+import os
+import socket
+import subprocess
+import time
+import unittest
+
+from testbed import Bed, Recording, Term, Tmux, TARGET_USER
+
+bed = None
+
+
+def setUpModule():
+    global bed
+    bed = Bed(os.environ.get("TANDEM_BUILD", "build"))
+
+
+def tearDownModule():
+    if bed:
+        bed.stop()
+
+
+def marker(name):
+    path = os.path.join("/home", TARGET_USER, "gate-" + name)
+    if os.path.exists(path):
+        os.unlink(path)
+    return path
+
+
+def shell(who="alice"):
+    t = Term(bed.ssh_argv(who=who, tty=True) + ["db01"])
+    t.expect(r"no escort attached")
+    t.expect(r"\$ $")
+    return t
+
+
+def end(t):
+    t.send("exit\r")
+    bed.decide_next()
+    t.wait()
+    t.close()
+
+
+def current_session():
+    socks = [f[:-5] for f in os.listdir(bed.sessions) if f.endswith(".sock")]
+    assert len(socks) == 1, socks
+    return socks[0]
+
+
+class Gate(unittest.TestCase):
+    def test_nothing_typed_reaches_target_before_approval(self):
+        m = marker("unapproved")
+        t = shell()
+        try:
+            t.send(f"touch {m}\r")
+            t.expect(r"#1 waiting for escort")
+            time.sleep(1.0)
+            self.assertFalse(os.path.exists(m))
+            item = bed.decide_next()
+            self.assertEqual(item["command"], f"touch {m}")
+            deadline = time.time() + 10
+            while not os.path.exists(m) and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertTrue(os.path.exists(m))
+            end(t)
+        finally:
+            t.close()
+
+    def test_denied_line_never_reaches_target(self):
+        m = marker("denied")
+        before = bed.recordings_now()
+        t = shell()
+        try:
+            t.send(f"touch {m}\r")
+            item = bed.decide_next("deny", reason="not now")
+            t.expect(r"#1 denied by bob \(not now\); nothing was sent")
+            time.sleep(0.5)
+            self.assertFalse(os.path.exists(m))
+            end(t)
+        finally:
+            t.close()
+        rec = Recording(bed.new_recording(before))
+        self.assertNotIn(b"touch", rec.stream("i"))
+        self.assertIn(f"denied #1 by bob (not now): touch {m}",
+                      [x.split("\t")[0] for x in rec.markers()])
+        detail = [json.loads(x.split("\t", 1)[1]) for x in rec.markers()
+                  if x.startswith("denied #1")][0]
+        self.assertEqual(detail["decision"], "denied")
+        self.assertEqual(detail["escort"], "bob")
+        self.assertEqual(detail["escort_attrs"], {"citizen": "US", "clearance": "secret"})
+        self.assertEqual(detail["reason"], "not now")
+        self.assertEqual(detail["command"], f"touch {m}")
+        self.assertEqual(item["session"], rec.header["tandem"]["session"])
+
+    def test_line_typed_while_pending_never_reaches_target(self):
+        m = marker("typed-ahead")
+        t = shell()
+        try:
+            t.send("echo first-line\r")
+            t.expect(r"#1 waiting for escort")
+            t.send(f"touch {m}\r")
+            first = bed.decide_next()
+            self.assertEqual(first["command"], "echo first-line")
+            t.expect(r"first-line\r\n")
+            # The typed-ahead line is now its own pending command: not sent.
+            second = bed.pending()
+            self.assertEqual([(p["seq"], p["command"]) for p in second],
+                             [(2, f"touch {m}")])
+            time.sleep(0.5)
+            self.assertFalse(os.path.exists(m))
+            bed.decide_next("deny")
+            time.sleep(0.3)
+            self.assertFalse(os.path.exists(m))
+            end(t)
+        finally:
+            t.close()
+
+    def test_approved_line_reaches_target_once_byte_for_byte_and_shows_once(self):
+        out = marker("exact")
+        line = f"printf '%s\\n' 'αβγ \"q\" $HOME \\ x' >> {out}; echo done-$((3*5))"
+        before = bed.recordings_now()
+        tm = Tmux(" ".join(bed.ssh_argv(tty=True)) + " db01")
+        try:
+            tm.wait_for(r"\$ $|\$\s*$")
+            tm.keys(line, enter=True)
+            tm.wait_for("waiting for escort")
+            bed.decide_next()
+            screen = tm.wait_for(r"done-15")
+            # Once on the screen: tandem's rendering gave way to the echo.
+            self.assertEqual(screen.count("done-$((3*5))"), 1, screen)
+            self.assertNotIn("waiting for escort", screen)
+            with open(out, "rb") as f:
+                self.assertEqual(f.read(), "αβγ \"q\" $HOME \\ x\n".encode())
+            tm.keys("exit", enter=True)
+            bed.decide_next()
+        finally:
+            tm.close()
+        rec = Recording(bed.new_recording(before))
+        self.assertEqual(rec.stream("i").count(line.encode() + b"\r"), 1)
+
+    def test_bracketed_paste_is_one_pending_unit(self):
+        ms = [marker(f"paste-{i}") for i in range(3)]
+        t = shell()
+        try:
+            t.send("\x1b[200~" + "\r".join(f"touch {m}" for m in ms) + "\x1b[201~")
+            t.send("\r")
+            items = bed.pending()
+            self.assertEqual(len(items), 1, items)
+            self.assertEqual(items[0]["command"], "\r".join(f"touch {m}" for m in ms))
+            self.assertIn("\\r", items[0]["visible"])
+            for m in ms:
+                self.assertFalse(os.path.exists(m))
+            bed.decide_next()
+            deadline = time.time() + 10
+            while not all(map(os.path.exists, ms)) and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertTrue(all(map(os.path.exists, ms)))
+            end(t)
+        finally:
+            t.close()
+
+    def test_ctrl_c_passes_without_approval(self):
+        t = shell()
+        try:
+            t.send("sleep 60; echo not-interrupted\r")
+            bed.decide_next()
+            time.sleep(0.5)
+            t.send("\x03")
+            t.expect(r"\$ $", timeout=5)
+            self.assertNotIn(b"not-interrupted", t.out)
+            self.assertEqual(bed.pending(wait=1), [])
+            end(t)
+        finally:
+            t.close()
+
+    def test_ctrl_d_needs_approval(self):
+        t = shell()
+        try:
+            t.send("\x04")
+            items = bed.pending()
+            self.assertEqual(items[0]["command"], "^D")
+            self.assertEqual(items[0]["kind"], "eof")
+            self.assertIsNone(t.proc.poll())
+            bed.decide_next()
+            self.assertEqual(t.wait(), 0)
+        finally:
+            t.close()
+
+    def test_four_eyes_engineer_cannot_escort_own_session(self):
+        m = marker("four-eyes")
+        before = bed.recordings_now()
+        t = shell(who="carol")
+        try:
+            t.send(f"touch {m}\r")
+            t.expect(r"#1 waiting for escort")
+            sid = current_session()
+            self.assertEqual(bed.pending(wait=1, who="carol-escort"), [])
+            p = bed.escort("approve", sid, "1", who="carol-escort")
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(b"four-eyes", p.stderr)
+            time.sleep(0.3)
+            self.assertFalse(os.path.exists(m))
+            bed.decide_next("deny")
+            end(t)
+        finally:
+            t.close()
+        rec = Recording(bed.new_recording(before))
+        self.assertTrue(any(x.startswith("escort refused: carol") for x in rec.markers()))
+
+    def test_escort_the_policy_does_not_allow_is_refused(self):
+        m = marker("policy-escort")
+        t = shell()
+        try:
+            t.send(f"touch {m}\r")
+            t.expect(r"#1 waiting for escort")
+            sid = current_session()
+            self.assertEqual(bed.pending(wait=1, who="dave"), [])
+            p = bed.escort("approve", sid, "1", who="dave")
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(b"requires escorts with citizen=US", p.stderr)
+            time.sleep(0.3)
+            self.assertFalse(os.path.exists(m))
+            bed.decide_next("deny")
+            end(t)
+        finally:
+            t.close()
+
+    def test_socket_refuses_processes_of_other_users(self):
+        t = shell()
+        try:
+            path = os.path.join(bed.sessions, current_session() + ".sock")
+            st = os.stat(path)
+            self.assertEqual(st.st_mode & 0o777, 0o660)
+            # root may open the file, but SO_PEERCRED shows it is not escort.
+            hello = b'{"escort":"bob"}'
+            msg = bytes([1, 1]) + len(hello).to_bytes(4, "big") + hello
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+                c.settimeout(5)
+                c.connect(path)
+                try:
+                    c.sendall(msg)
+                    got = c.recv(65536)
+                except (BrokenPipeError, ConnectionResetError):
+                    got = b""
+                self.assertEqual(got, b"")
+            # Another user cannot even connect.
+            p = subprocess.run(["su", TARGET_USER, "-s", "/bin/sh", "-c",
+                                f"python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); s.connect(\"{path}\")'"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(b"Permission denied", p.stderr)
+            end(t)
+        finally:
+            t.close()
+
+    def test_pending_json_fields_and_decision_errors(self):
+        t = shell()
+        try:
+            t.send("echo json-fields\r")
+            items = bed.pending()
+            self.assertEqual(len(items), 1)
+            p = items[0]
+            for k in ("session", "seq", "engineer", "target", "command", "risks"):
+                self.assertIn(k, p)
+            self.assertEqual((p["seq"], p["engineer"], p["target"], p["command"], p["risks"]),
+                             (1, "alice", "db01", "echo json-fields", []))
+            bad = bed.escort("approve", p["session"], "99")
+            self.assertEqual(bad.returncode, 1)
+            self.assertIn(b"no command #99 is pending", bad.stderr)
+            bad = bed.escort("approve", "00000000-0000-0000-0000-000000000000", "1")
+            self.assertEqual(bad.returncode, 1)
+            self.assertIn(b"no live session", bad.stderr)
+            bad = bed.escort("approve", "../../etc/passwd", "1")
+            self.assertEqual(bad.returncode, 1)
+            self.assertIn(b"not a session id", bad.stderr)
+            bad = bed.escort("approve", p["session"])
+            self.assertEqual(bad.returncode, 2)
+            ok = bed.escort("deny", p["session"], "1", "--reason", "not today, thanks")
+            self.assertEqual(ok.returncode, 0, ok.stderr)
+            t.expect(r"denied by bob \(not today, thanks\)")
+            lst = bed.escort("list", "--json")
+            rows = [json.loads(l) for l in lst.stdout.decode().splitlines()]
+            self.assertEqual(len(rows), 1)
+            for k in ("session", "engineer", "target", "started", "pending", "escorts", "raw"):
+                self.assertIn(k, rows[0])
+            self.assertRegex(rows[0]["started"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+            end(t)
+        finally:
+            t.close()
+
+    def test_escort_can_kill_a_session(self):
+        t = shell()
+        try:
+            sid = current_session()
+            p = bed.escort("kill", sid, "--reason", "end of shift")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            t.expect(r"escort bob ended this session: end of shift")
+            self.assertEqual(t.wait(), 255)
+        finally:
+            t.close()
+
+    def test_noninteractive_command_and_stdin_wait_for_approval(self):
+        m = marker("exec")
+        dest = marker("exec-upload")
+        data = b"#!/bin/sh\necho patched\n" + os.urandom(10000)
+        proc = subprocess.Popen(bed.ssh_argv() + ["db01", f"touch {m}; cat > {dest}"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        try:
+            proc.stdin.write(data)
+            proc.stdin.close()
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                items = bed.pending(wait=2)
+                if items and items[0].get("stdin_complete"):
+                    break
+            p = items[0]
+            self.assertEqual(p["command"], f"touch {m}; cat > {dest}")
+            self.assertEqual(p["stdin_bytes"], len(data))
+            self.assertTrue(p["stdin_preview"].startswith("#!/bin/sh\necho patched\n"))
+            self.assertFalse(os.path.exists(m))
+            self.assertFalse(os.path.exists(dest))
+            self.assertEqual(bed.escort("deny", p["session"], str(p["seq"])).returncode, 0)
+            self.assertEqual(proc.wait(20), 255)
+            self.assertIn(b"denied by bob", proc.stderr.read())
+            self.assertFalse(os.path.exists(m))
+            self.assertFalse(os.path.exists(dest))
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+if __name__ == "__main__":
+    unittest.main()
