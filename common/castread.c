@@ -52,6 +52,7 @@ struct tdm_castread {
 	uint64_t off;
 	int eof;
 	size_t cur_len;         /* the current frame, at buf[start] */
+	uint32_t magic;         /* of the frame being read, 0 if unknown */
 	struct frame cur;
 	uint64_t nframes;
 	int done;               /* no more frames can be read */
@@ -65,6 +66,7 @@ struct tdm_castread {
 	int seal_seen;
 	int tampered;
 	int tail_bad;           /* bytes after the last frame are not one */
+	int torn;               /* the file ends inside a frame */
 	uint64_t tail_offset;
 	struct tdm_verify v;
 
@@ -258,7 +260,7 @@ static void chain_link(struct tdm_castread *r, const uint8_t *p, size_t len)
 		       (unsigned long long)r->cur.offset, secs(r->v.good_us));
 		return;
 	}
-	if (counter != r->v.links || t < r->v.good_us) {
+	if (counter != r->v.links) {
 		tamper(r, r->pending_index, r->pending_offset, "frame %llu at "
 		       "byte %llu (after %.6f s) is out of place: link %llu "
 		       "comes where link %llu belongs; frames were deleted, "
@@ -270,7 +272,7 @@ static void chain_link(struct tdm_castread *r, const uint8_t *p, size_t len)
 	}
 	if (!r->hash_ok ||
 	    tdm_link_hash_end(&r->hash, counter, t, want) < 0 ||
-	    memcmp(want, link, sizeof(want)) != 0) {
+	    memcmp(want, link, sizeof(want)) != 0 || t < r->v.good_us) {
 		tamper(r, r->pending_index, r->pending_offset, "frame %llu at "
 		       "byte %llu (after %.6f s) does not match chain link "
 		       "%llu: it was changed, replaced or moved",
@@ -283,6 +285,7 @@ static void chain_link(struct tdm_castread *r, const uint8_t *p, size_t len)
 	r->v.links++;
 	r->v.good_us = t;
 	r->v.good_bytes = r->cur.offset + len;
+	r->v.good_frames = r->cur.index + 1;
 	r->pending = 0;
 	r->hash_ok = tdm_link_hash_begin(&r->hash, r->prev) == 0;
 }
@@ -373,7 +376,13 @@ static void chain_feed(struct tdm_castread *r)
 		r->v.data_frames++;
 		break;
 	case TDM_FRAME_SKIP:
-		break;
+		tamper(r, r->cur.index, r->cur.offset, "frame %llu at byte "
+		       "%llu (after %.6f s) is a skippable frame of a kind "
+		       "tandem never writes (magic 0x%08x)",
+		       (unsigned long long)r->cur.index,
+		       (unsigned long long)r->cur.offset, secs(r->v.good_us),
+		       (unsigned)get_le32(p));
+		return;
 	}
 	if (r->pending++ == 0) {
 		r->pending_index = r->cur.index;
@@ -431,17 +440,60 @@ out:
 	return found;
 }
 
+/* 1 when every byte of the file from `from` on is zero (or unreadable). */
+static int cr_rest_is_zero(struct tdm_castread *r, uint64_t from)
+{
+	uint8_t chunk[65536];
+	off_t at = (off_t)from;
+	ssize_t got, i;
+
+	for (;;) {
+		got = pread(r->fd, chunk, sizeof(chunk), at);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return 1;
+		for (i = 0; i < got; i++)
+			if (chunk[i] != 0)
+				return 0;
+		at += got;
+	}
+}
+
 /* The bytes at off are not a whole frame: decide what that means. */
 static void cr_bad_tail(struct tdm_castread *r, int rc)
 {
 	r->done = 1;
 	r->tail_bad = 1;
 	r->tail_offset = r->off;
+	/* The seal is written last, whole, after the chain is synced: a
+	 * damaged or cut-off seal is not what a crash leaves. */
+	if ((r->magic == TDM_CHAIN_SEAL_MAGIC && rc != TDM_ERR_TRUNCATED) ||
+	    ((r->magic & CR_SKIP_MASK) == CR_SKIP_START &&
+	     r->magic != TDM_CHAIN_LINK_MAGIC &&
+	     r->magic != TDM_CHAIN_SEAL_MAGIC)) {
+		tamper(r, r->nframes, r->off, "frame %llu at byte %llu (after "
+		       "%.6f s) is a damaged %s", (unsigned long long)r->nframes,
+		       (unsigned long long)r->off, secs(r->v.good_us),
+		       r->magic == TDM_CHAIN_SEAL_MAGIC ?
+			       "or cut-off seal" :
+			       "skippable frame of a kind tandem never writes");
+		return;
+	}
 	if (rc == TDM_ERR_TRUNCATED) {
+		r->torn = 1;
 		problem(r, "%s: the last %llu bytes (from byte %llu) are a "
 			"cut-off frame", r->name,
 			(unsigned long long)(r->end - r->start),
 			(unsigned long long)r->off);
+		/* A torn write holds no whole link after its start; a frame
+		 * whose size was altered to swallow the rest does. */
+		if (r->seal_seen || cr_more_frames_after(r, r->off + 1))
+			tamper(r, r->nframes, r->off, "frame %llu at byte "
+			       "%llu (after %.6f s) is damaged and the "
+			       "recording goes on after it",
+			       (unsigned long long)r->nframes,
+			       (unsigned long long)r->off, secs(r->v.good_us));
 		return;
 	}
 	if (rc == TDM_ERR_IO || rc == TDM_ERR_NOMEM) {
@@ -450,19 +502,22 @@ static void cr_bad_tail(struct tdm_castread *r, int rc)
 		       tdm_strerror(rc));
 		return;
 	}
-	problem(r, "%s: byte %llu does not start a zstd frame; the rest of "
-		"the file cannot be read", r->name,
+	problem(r, "%s: byte %llu does not start a readable zstd frame; the "
+		"rest of the file cannot be read", r->name,
 		(unsigned long long)r->off);
 	if (r->nframes == 0) {
 		tamper(r, 0, 0, "it does not start with a zstd frame; not a "
 		       "tandem recording");
 		return;
 	}
-	if (r->seal_seen || cr_more_frames_after(r, r->off + 1))
-		tamper(r, r->nframes, r->off, "frame %llu at byte %llu "
-		       "(after %.6f s) is damaged and the recording goes on "
-		       "after it", (unsigned long long)r->nframes,
-		       (unsigned long long)r->off, secs(r->v.good_us));
+	/* A crash leaves a torn frame (read as cut off, above) or zeros;
+	 * any other bytes that are not a frame were put there. */
+	if (!cr_rest_is_zero(r, r->off))
+		tamper(r, r->nframes, r->off, "the bytes at %llu (after "
+		       "%.6f s) are not a frame tandem writes: frame %llu is "
+		       "damaged or the file was altered there",
+		       (unsigned long long)r->off, secs(r->v.good_us),
+		       (unsigned long long)r->nframes);
 }
 
 /*
@@ -488,9 +543,11 @@ static int cr_next_frame(struct tdm_castread *r)
 	}
 	if (rc == 0)
 		rc = cr_ensure(r, 4);
+	r->magic = 0;
 	if (rc < 0)
 		goto bad;
 	magic = get_le32(r->buf + r->start);
+	r->magic = magic;
 	if (magic == CR_ZSTD_MAGIC) {
 		r->cur.kind = TDM_FRAME_DATA;
 		rc = cr_zstd_frame_len(r, &len);
@@ -507,7 +564,9 @@ static int cr_next_frame(struct tdm_castread *r)
 			r->cur.kind = TDM_FRAME_SEAL;
 		else
 			r->cur.kind = TDM_FRAME_SKIP;
-		if ((r->cur.kind == TDM_FRAME_SEAL && size > TDM_SEAL_MAX) ||
+		if ((r->cur.kind == TDM_FRAME_SEAL && size != TDM_SEAL_SIZE) ||
+		    (r->cur.kind == TDM_FRAME_LINK &&
+		     size != TDM_LINK_PAYLOAD) ||
 		    size > TDM_CASTREAD_FRAME_MAX - 8) {
 			rc = TDM_ERR_RANGE;
 			goto bad;
@@ -806,8 +865,8 @@ static json_t *cr_fetch(struct tdm_castread *r, uint64_t *frame)
 
 static uint64_t ev_time(json_t *j)
 {
-	return (uint64_t)llround(json_number_value(json_array_get(j, 0)) *
-				 1e6);
+	/* Checked finite and within CR_TIME_MAX when parsed; no -lm. */
+	return (uint64_t)(json_number_value(json_array_get(j, 0)) * 1e6 + 0.5);
 }
 
 static char ev_code(json_t *j)
@@ -877,13 +936,15 @@ void tdm_castread_verify(struct tdm_castread *r, struct tdm_verify *v)
 {
 	struct stat st;
 
-	/* The header names the key the seal must match. */
+	/* The header names the key the seal must match: read it first. */
 	if (!r->header_tried)
 		cr_read_header(r);
-	if (r->header.json == NULL && !r->tampered)
-		tamper(r, 0, 0, "%s", r->header_why);
 	while (cr_next_frame(r) == 1)
 		;
+	/* No header: a crash while writing it, or not a recording. */
+	if (r->header.json == NULL && !r->tampered &&
+	    !(r->v.links == 0 && (r->torn || r->nframes == 0)))
+		tamper(r, 0, 0, "%s", r->header_why);
 	*v = r->v;
 	if (r->tampered) {
 		v->verdict = TDM_VERDICT_TAMPERED;
@@ -899,17 +960,17 @@ void tdm_castread_verify(struct tdm_castread *r, struct tdm_verify *v)
 	    (uint64_t)st.st_size > v->file_bytes)
 		v->file_bytes = (uint64_t)st.st_size;
 	if (v->links == 0)
-		snprintf(v->why, sizeof(v->why), "no chain link: nothing in "
-			 "it can be verified");
+		snprintf(v->why, sizeof(v->why), "no seal and no chain link: "
+			 "nothing in it can be verified");
 	else if (v->file_bytes > v->good_bytes)
-		snprintf(v->why, sizeof(v->why), "no seal; intact up to "
-			 "%.6f s, the last %llu bytes are not covered by the "
+		snprintf(v->why, sizeof(v->why), "intact up to %.6f s, "
+			 "no seal; the last %llu bytes are not covered by the "
 			 "chain (the recorder stopped mid-write or the file "
 			 "was truncated)", secs(v->good_us),
 			 (unsigned long long)(v->file_bytes - v->good_bytes));
 	else
-		snprintf(v->why, sizeof(v->why), "no seal; intact up to "
-			 "%.6f s (the recorder stopped before sealing, or the "
+		snprintf(v->why, sizeof(v->why), "intact up to %.6f s, "
+			 "no seal (the recorder stopped before sealing, or the "
 			 "end was cut off)", secs(v->good_us));
 }
 

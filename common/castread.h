@@ -60,6 +60,7 @@ struct tdm_verify {
 	uint64_t links;         /* links that matched */
 	uint64_t good_us;       /* time of the last matching link */
 	uint64_t good_bytes;    /* bytes covered by matching links */
+	uint64_t good_frames;   /* frames [0, good_frames) are covered */
 	uint64_t file_bytes;    /* bytes read */
 	uint64_t frames;        /* frames read (every kind) */
 	uint64_t data_frames;

@@ -33,6 +33,12 @@ struct tdm_signer;
 /* magic, size, payload */
 #define TDM_LINK_FRAME (8 + TDM_LINK_PAYLOAD)
 #define TDM_SEAL_MAX 4096
+/*
+ * The seal's payload with an ed25519 key: "SSHSIG", version, public key
+ * blob (4 + 51), namespace (4 + 16), reserved (4), "sha512" (4 + 6),
+ * signature blob (4 + 83).  A seal frame of any other size was altered.
+ */
+#define TDM_SEAL_SIZE 186
 
 /* ---- writing ------------------------------------------------------------ */
 

@@ -87,6 +87,7 @@ void client_close(struct session_conn *c)
 		close(c->fd);
 	c->fd = -1;
 	tdm_buf_free(&c->in);
+	tdm_buf_free(&c->early);
 	json_decref(c->welcome);
 	json_decref(c->pending);
 	c->welcome = NULL;
@@ -142,6 +143,12 @@ static void track(struct session_conn *c, const struct tdm_msg *m)
 	case TDM_MSG_SYNC:
 		c->synced = true;
 		break;
+	case TDM_MSG_SCREEN:
+	case TDM_MSG_OUTPUT:
+		/* Kept only until attached; later output is the caller's. */
+		if (!c->synced)
+			tdm_buf_put(&c->early, m->payload, m->len);
+		break;
 	case TDM_MSG_ENDED:
 		c->ended = true;
 		break;
@@ -181,8 +188,9 @@ int client_next(struct session_conn *c, struct tdm_msg *m, int timeout_ms)
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		left = timeout_ms - ((t1.tv_sec - t0.tv_sec) * 1000 +
 				     (t1.tv_nsec - t0.tv_nsec) / 1000000);
-		if (timeout_ms >= 0 && left <= 0)
-			return 0;
+		if (timeout_ms >= 0 && left < 0)
+			left = 0;
+		/* Even with no time left, look once at what has arrived. */
 		rc = poll(&pfd, 1, timeout_ms < 0 ? -1 : (int)left);
 		if (rc < 0 && errno == EINTR)
 			continue;
@@ -211,6 +219,7 @@ int client_attach(const struct escort_ctx *ctx, const char *id,
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	tdm_buf_init(&c->in, TDM_PROTO_MAX + TDM_PROTO_HEADER + 16384);
+	tdm_buf_init(&c->early, 2 * TDM_PROTO_MAX);
 	if (!client_valid_id(id)) {
 		snprintf(c->error, sizeof(c->error), "%s is not a session "
 			 "id; `list` shows them", id);

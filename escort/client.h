@@ -32,6 +32,7 @@ struct session_conn {
 	bool synced;
 	bool ended;
 	char error[512];        /* the recorder's refusal, if any */
+	struct tdm_buf early;   /* screen and output received while attaching */
 };
 
 /* Looks up the accounts; errors are printed. */

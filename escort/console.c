@@ -1,16 +1,634 @@
 /*
- * console.c: the escort's full-screen console.  (Being written: for now it
- * explains the subcommands.)
+ * console.c: the escort's full-screen console.
+ *
+ * The engineer's screen is shown through a screen model (libvterm): target
+ * output only ever changes the model, and the console draws the model's
+ * cells itself, with printable characters and its own colour codes.  So no
+ * byte the target sends can reach the escort's terminal: no clipboard
+ * write, no title, no device query, no escape of any kind.  The model's
+ * answers to device queries are discarded.
+ *
+ * Keys: a approve, d deny (asks a reason), k kill (asks to confirm),
+ * n / Tab next session, p previous, q quit.
  */
-#include <stdio.h>
-
 #include "commands.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vterm.h>
+
+#include "err.h"
+#include "visible.h"
+
+#define MAX_WATCHED 64
+/* A new pending command must be on screen this long before 'a' works. */
+#define LOOK_FIRST_MS 700
+
+struct watched {
+	struct session_conn c;
+	VTerm *vt;
+	int rows, cols;
+	long long shown_seq;     /* pending seq on screen, and since when */
+	uint64_t shown_ms;
+};
+
+enum mode { MODE_KEYS, MODE_REASON, MODE_KILL };
+
+struct console {
+	const struct escort_ctx *ctx;
+	struct watched *w[MAX_WATCHED];
+	size_t n, cur;
+	int rows, cols;
+	enum mode mode;
+	char input[200];
+	size_t ilen;
+	char status[600];
+	struct tdm_buf out;
+	bool quit;
+	bool dirty;             /* something changed since the last draw */
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void discard_output(const char *s, size_t len, void *user)
+{
+	(void)s;
+	(void)len;
+	(void)user;
+}
+
+static int json_int(json_t *o, const char *k, int dflt)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_integer(v) ? (int)json_integer_value(v) : dflt;
+}
+
+static const char *json_text(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static void watched_free(struct watched *w)
+{
+	if (w->vt != NULL)
+		vterm_free(w->vt);
+	client_close(&w->c);
+	free(w);
+}
+
+static void feed(struct watched *w, const uint8_t *p, size_t n)
+{
+	if (n > 0)
+		vterm_input_write(w->vt, (const char *)p, n);
+}
+
+static void attach_new(struct console *con)
+{
+	static char ids[MAX_WATCHED][37];
+	size_t i, j, n = client_sessions(con->ctx, ids, MAX_WATCHED);
+
+	for (i = 0; i < n && con->n < MAX_WATCHED; i++) {
+		struct watched *w;
+
+		for (j = 0; j < con->n; j++)
+			if (strcmp(con->w[j]->c.id, ids[i]) == 0)
+				break;
+		if (j < con->n)
+			continue;
+		w = calloc(1, sizeof(*w));
+		if (w == NULL)
+			return;
+		if (client_attach(con->ctx, ids[i], &w->c, 2000) < 0) {
+			/* Not one this escort may supervise, or gone. */
+			client_close(&w->c);
+			free(w);
+			continue;
+		}
+		w->rows = json_int(w->c.welcome, "rows", 24);
+		w->cols = json_int(w->c.welcome, "cols", 80);
+		if (w->rows < 1 || w->rows > 500 || w->cols < 1 ||
+		    w->cols > 1000) {
+			w->rows = 24;
+			w->cols = 80;
+		}
+		w->vt = vterm_new(w->rows, w->cols);
+		if (w->vt == NULL) {
+			watched_free(w);
+			continue;
+		}
+		vterm_set_utf8(w->vt, 1);
+		vterm_output_set_callback(w->vt, discard_output, NULL);
+		vterm_screen_reset(vterm_obtain_screen(w->vt), 1);
+		feed(w, w->c.early.data, w->c.early.len);
+		tdm_buf_free(&w->c.early);
+		w->shown_seq = -1;
+		con->w[con->n++] = w;
+	}
+}
+
+static void on_message(struct console *con, struct watched *w,
+		       const struct tdm_msg *m)
+{
+	int rows, cols;
+
+	con->dirty = true;
+	switch (m->type) {
+	case TDM_MSG_OUTPUT:
+	case TDM_MSG_SCREEN:
+		feed(w, m->payload, m->len);
+		break;
+	case TDM_MSG_STATE:
+		rows = (int)tdm_msg_int(m, "rows");
+		cols = (int)tdm_msg_int(m, "cols");
+		if (rows > 0 && rows <= 500 && cols > 0 && cols <= 1000 &&
+		    (rows != w->rows || cols != w->cols)) {
+			w->rows = rows;
+			w->cols = cols;
+			vterm_set_size(w->vt, rows, cols);
+		}
+		break;
+	case TDM_MSG_OK:
+		snprintf(con->status, sizeof(con->status), "%s #%lld",
+			 tdm_msg_str(m, "what") ? tdm_msg_str(m, "what") :
+						  "done",
+			 tdm_msg_int(m, "seq"));
+		break;
+	case TDM_MSG_ERROR:
+		snprintf(con->status, sizeof(con->status), "refused: %s",
+			 w->c.error);
+		break;
+	case TDM_MSG_DECIDED:
+		snprintf(con->status, sizeof(con->status), "#%lld %s by %s",
+			 tdm_msg_int(m, "seq"),
+			 tdm_msg_str(m, "decision") ?
+				 tdm_msg_str(m, "decision") : "?",
+			 tdm_msg_str(m, "escort") ?
+				 tdm_msg_str(m, "escort") : "tandem");
+		break;
+	}
+}
+
+/* Text from the recorder or policy, drawn with control characters shown. */
+static void put_safe(struct tdm_buf *out, const char *s, size_t max_cols)
+{
+	struct tdm_buf vis;
+	size_t i, cols = 0;
+
+	tdm_buf_init(&vis, 0);
+	if (tdm_visible((const uint8_t *)s, strlen(s), &vis) == 0) {
+		for (i = 0; i < vis.len; i++) {
+			if ((vis.data[i] & 0xc0) != 0x80 && ++cols > max_cols)
+				break;
+			tdm_buf_putc(out, vis.data[i]);
+		}
+	}
+	tdm_buf_free(&vis);
+}
+
+static void put_cp(struct tdm_buf *out, uint32_t cp)
+{
+	uint8_t b[4];
+
+	if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff)) {
+		tdm_buf_putc(out, '?');
+		return;
+	}
+	if (cp < 0x80) {
+		tdm_buf_putc(out, (uint8_t)cp);
+	} else if (cp < 0x800) {
+		b[0] = (uint8_t)(0xc0 | cp >> 6);
+		b[1] = (uint8_t)(0x80 | (cp & 0x3f));
+		tdm_buf_put(out, b, 2);
+	} else if (cp < 0x10000) {
+		b[0] = (uint8_t)(0xe0 | cp >> 12);
+		b[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+		b[2] = (uint8_t)(0x80 | (cp & 0x3f));
+		tdm_buf_put(out, b, 3);
+	} else {
+		b[0] = (uint8_t)(0xf0 | cp >> 18);
+		b[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
+		b[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+		b[3] = (uint8_t)(0x80 | (cp & 0x3f));
+		tdm_buf_put(out, b, 4);
+	}
+}
+
+static void put_color(struct tdm_buf *out, const VTermColor *c, int base)
+{
+	if (base == 30 ? VTERM_COLOR_IS_DEFAULT_FG(c) :
+			 VTERM_COLOR_IS_DEFAULT_BG(c))
+		tdm_buf_printf(out, ";%d", base + 9);
+	else if (VTERM_COLOR_IS_INDEXED(c))
+		tdm_buf_printf(out, ";%d;5;%u", base + 8, c->indexed.idx);
+	else
+		tdm_buf_printf(out, ";%d;2;%u;%u;%u", base + 8, c->rgb.red,
+			       c->rgb.green, c->rgb.blue);
+}
+
+/* The model's cells, drawn by us: only text and our own colour codes. */
+static void draw_pane(struct console *con, struct watched *w, int top,
+		      int height)
+{
+	VTermScreen *scr = vterm_obtain_screen(w->vt);
+	VTermState *st = vterm_obtain_state(w->vt);
+	VTermScreenCell cell;
+	VTermPos pos, cursor;
+	int first, r, c, width = con->cols;
+
+	struct tdm_buf sgr, last;
+
+	tdm_buf_init(&sgr, 0);
+	tdm_buf_init(&last, 0);
+	vterm_state_get_cursorpos(st, &cursor);
+	/* A taller screen than the pane: keep the cursor's part in view. */
+	first = 0;
+	if (w->rows > height)
+		first = cursor.row - height + 1 > 0 ? cursor.row - height + 1 :
+						       0;
+	if (first + height > w->rows && w->rows > height)
+		first = w->rows - height;
+	for (r = 0; r < height; r++) {
+		tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[0m\x1b[K", top + r);
+		tdm_buf_reset(&last);
+		pos.row = first + r;
+		if (pos.row >= w->rows)
+			continue;
+		for (c = 0; c < w->cols && c < width; c++) {
+			int i;
+
+			pos.col = c;
+			if (!vterm_screen_get_cell(scr, pos, &cell))
+				continue;
+			/* A colour code only where the look changes. */
+			tdm_buf_reset(&sgr);
+			tdm_buf_printf(&sgr, "\x1b[0%s%s%s%s",
+				       cell.attrs.bold ? ";1" : "",
+				       cell.attrs.italic ? ";3" : "",
+				       cell.attrs.underline ? ";4" : "",
+				       cell.attrs.reverse ? ";7" : "");
+			put_color(&sgr, &cell.fg, 30);
+			put_color(&sgr, &cell.bg, 40);
+			tdm_buf_putc(&sgr, 'm');
+			if (sgr.len != last.len ||
+			    memcmp(sgr.data, last.data, sgr.len) != 0) {
+				tdm_buf_put(&con->out, sgr.data, sgr.len);
+				tdm_buf_reset(&last);
+				tdm_buf_put(&last, sgr.data, sgr.len);
+			}
+			if (cell.chars[0] == 0)
+				tdm_buf_putc(&con->out, ' ');
+			for (i = 0; i < VTERM_MAX_CHARS_PER_CELL &&
+				    cell.chars[i] != 0; i++)
+				put_cp(&con->out, cell.chars[i]);
+			if (cell.width == 2)
+				c++;
+		}
+		tdm_buf_puts(&con->out, "\x1b[0m");
+	}
+	tdm_buf_free(&sgr);
+	tdm_buf_free(&last);
+}
+
+static void draw_pending(struct console *con, struct watched *w, int top)
+{
+	json_t *p = w->c.pending, *risks, *r;
+	size_t i, width = (size_t)(con->cols > 4 ? con->cols - 4 : 1);
+
+	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[0m\x1b[K", top);
+	if (p == NULL) {
+		tdm_buf_puts(&con->out, "\x1b[2mNothing pending.\x1b[0m");
+		tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K\x1b[%d;1H\x1b[K",
+			       top + 1, top + 2);
+		return;
+	}
+	tdm_buf_printf(&con->out, "\x1b[1;33m#%d %s wants to run%s:\x1b[0m",
+		       json_int(p, "seq", 0), json_text(p, "engineer"),
+		       strcmp(json_text(p, "kind"), "exec") == 0 ?
+			       " (non-interactive)" : "");
+	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K  \x1b[1m", top + 1);
+	put_safe(&con->out, json_text(p, "command"), width);
+	tdm_buf_puts(&con->out, "\x1b[0m");
+	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K", top + 2);
+	risks = json_object_get(p, "risks");
+	if (json_array_size(risks) == 0)
+		tdm_buf_puts(&con->out, "  \x1b[2mno risks known to the "
+			     "policy\x1b[0m");
+	json_array_foreach(risks, i, r) {
+		if (i > 0)
+			break;
+		tdm_buf_printf(&con->out, "  \x1b[1;31m%s:\x1b[0m ",
+			       json_text(r, "level"));
+		put_safe(&con->out, json_text(r, "why"), width);
+		if (json_array_size(risks) > 1)
+			tdm_buf_printf(&con->out, " (+%zu more)",
+				       json_array_size(risks) - 1);
+	}
+}
+
+static void draw(struct console *con)
+{
+	struct watched *w = con->n > 0 ? con->w[con->cur] : NULL;
+	int pane = con->rows - 6;
+
+	tdm_buf_reset(&con->out);
+	tdm_buf_puts(&con->out, "\x1b[?25l\x1b[1;1H\x1b[0;7m\x1b[K");
+	if (w == NULL) {
+		tdm_buf_printf(&con->out, " tandem escort %s: no live "
+			       "sessions you may escort", con->ctx->me->name);
+	} else {
+		tdm_buf_printf(&con->out, " tandem escort %s | session %zu/"
+			       "%zu: %s@%s | %s", con->ctx->me->name,
+			       con->cur + 1, con->n,
+			       json_text(w->c.welcome, "engineer"),
+			       json_text(w->c.welcome, "target"), w->c.id);
+	}
+	tdm_buf_puts(&con->out, "\x1b[0m");
+	if (w != NULL && pane > 0)
+		draw_pane(con, w, 2, pane);
+	else
+		tdm_buf_puts(&con->out, "\x1b[2;1H\x1b[J");
+	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[0;2m\x1b[K", con->rows - 4);
+	tdm_buf_puts(&con->out, "---- pending ----\x1b[0m");
+	if (w != NULL)
+		draw_pending(con, w, con->rows - 3);
+	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[0;7m\x1b[K", con->rows);
+	if (con->mode == MODE_REASON) {
+		tdm_buf_puts(&con->out, " reason for denying (Enter sends, "
+			     "Esc cancels): ");
+		put_safe(&con->out, con->input, sizeof(con->input));
+	} else if (con->mode == MODE_KILL) {
+		tdm_buf_puts(&con->out, " end this session? y to confirm, "
+			     "any other key cancels");
+	} else {
+		tdm_buf_puts(&con->out, " a approve  d deny  k kill  n/p "
+			     "next/prev  q quit  | ");
+		put_safe(&con->out, con->status, 60);
+	}
+	tdm_buf_puts(&con->out, "\x1b[0m");
+	if (write(STDOUT_FILENO, con->out.data, con->out.len) < 0)
+		con->quit = true;
+}
+
+static void act(struct console *con, uint8_t type, json_t *req)
+{
+	struct watched *w = con->n > 0 ? con->w[con->cur] : NULL;
+
+	if (w == NULL) {
+		json_decref(req);
+		return;
+	}
+	if (client_send(&w->c, type, req) < 0)
+		snprintf(con->status, sizeof(con->status), "the session is "
+			 "gone");
+}
+
+static void key(struct console *con, uint8_t k)
+{
+	struct watched *w = con->n > 0 ? con->w[con->cur] : NULL;
+	long long seq = -1;
+
+	con->dirty = true;
+	if (w != NULL && w->c.pending != NULL)
+		seq = json_integer_value(json_object_get(w->c.pending, "seq"));
+	if (con->mode == MODE_REASON) {
+		if (k == '\r' || k == '\n') {
+			if (seq > 0)
+				act(con, TDM_MSG_DENY,
+				    json_pack("{s:I,s:s?}", "seq",
+					      (json_int_t)seq, "reason",
+					      con->ilen ? con->input : NULL));
+			con->mode = MODE_KEYS;
+		} else if (k == 0x1b) {
+			con->mode = MODE_KEYS;
+		} else if ((k == 0x7f || k == 0x08) && con->ilen > 0) {
+			con->input[--con->ilen] = '\0';
+		} else if (k >= 0x20 && k != 0x7f &&
+			   con->ilen + 1 < sizeof(con->input)) {
+			con->input[con->ilen++] = (char)k;
+			con->input[con->ilen] = '\0';
+		}
+		return;
+	}
+	if (con->mode == MODE_KILL) {
+		if (k == 'y')
+			act(con, TDM_MSG_KILL,
+			    json_pack("{s:s}", "reason", "ended by escort"));
+		con->mode = MODE_KEYS;
+		return;
+	}
+	switch (k) {
+	case 'a':
+		if (seq <= 0) {
+			snprintf(con->status, sizeof(con->status),
+				 "nothing to approve");
+		} else if (now_ms() - w->shown_ms < LOOK_FIRST_MS) {
+			snprintf(con->status, sizeof(con->status),
+				 "#%lld just arrived: read it first", seq);
+		} else {
+			act(con, TDM_MSG_APPROVE,
+			    json_pack("{s:I}", "seq", (json_int_t)seq));
+		}
+		break;
+	case 'd':
+		if (seq > 0) {
+			con->mode = MODE_REASON;
+			con->ilen = 0;
+			con->input[0] = '\0';
+		}
+		break;
+	case 'k':
+		if (w != NULL)
+			con->mode = MODE_KILL;
+		break;
+	case 'n':
+	case '\t':
+		if (con->n > 0)
+			con->cur = (con->cur + 1) % con->n;
+		break;
+	case 'p':
+		if (con->n > 0)
+			con->cur = (con->cur + con->n - 1) % con->n;
+		break;
+	case 'q':
+		con->quit = true;
+		break;
+	}
+}
+
+static void window_size(struct console *con)
+{
+	struct winsize ws;
+
+	con->rows = 24;
+	con->cols = 80;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row >= 8 &&
+	    ws.ws_col >= 20) {
+		con->rows = ws.ws_row;
+		con->cols = ws.ws_col;
+	}
+}
+
+static void drop_ended(struct console *con)
+{
+	size_t i = 0;
+
+	while (i < con->n) {
+		if (!con->w[i]->c.ended) {
+			i++;
+			continue;
+		}
+		watched_free(con->w[i]);
+		con->dirty = true;
+		memmove(con->w + i, con->w + i + 1,
+			(con->n - i - 1) * sizeof(con->w[0]));
+		con->n--;
+		if (con->cur >= con->n && con->n > 0)
+			con->cur = con->n - 1;
+		if (con->n == 0)
+			con->cur = 0;
+	}
+}
+
+static void loop(struct console *con, int sigfd)
+{
+	uint64_t last_scan = 0;
+
+	while (!con->quit) {
+		struct pollfd pfd[MAX_WATCHED + 2];
+		size_t i, n = 0;
+		uint8_t keys[256];
+		ssize_t got;
+
+		if (now_ms() - last_scan >= 1000) {
+			size_t had = con->n;
+
+			attach_new(con);
+			last_scan = now_ms();
+			if (con->n != had)
+				con->dirty = true;
+		}
+		for (i = 0; i < con->n; i++) {
+			struct watched *w = con->w[i];
+			long long seq = w->c.pending ?
+				json_integer_value(json_object_get(
+					w->c.pending, "seq")) : -1;
+
+			if (seq != w->shown_seq) {
+				w->shown_seq = seq;
+				w->shown_ms = now_ms();
+				con->dirty = true;
+			}
+		}
+		if (con->dirty) {
+			draw(con);
+			con->dirty = false;
+		}
+		pfd[n].fd = STDIN_FILENO;
+		pfd[n++].events = POLLIN;
+		pfd[n].fd = sigfd;
+		pfd[n++].events = POLLIN;
+		for (i = 0; i < con->n; i++) {
+			pfd[n].fd = con->w[i]->c.fd;
+			pfd[n++].events = POLLIN;
+		}
+		if (poll(pfd, (nfds_t)n, 500) < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents & (POLLHUP | POLLERR))
+			break;
+		if (pfd[0].revents & POLLIN) {
+			got = read(STDIN_FILENO, keys, sizeof(keys));
+			if (got <= 0)
+				break;
+			for (i = 0; i < (size_t)got; i++)
+				key(con, keys[i]);
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			while (read(sigfd, &si, sizeof(si)) > 0)
+				if (si.ssi_signo != SIGWINCH)
+					con->quit = true;
+			window_size(con);
+			con->dirty = true;
+		}
+		for (i = 0; i + 2 < n && i < con->n; i++) {
+			struct watched *w = con->w[i];
+			struct tdm_msg m;
+			int rc;
+
+			if (!(pfd[i + 2].revents & (POLLIN | POLLHUP)))
+				continue;
+			while ((rc = client_next(&w->c, &m, 0)) == 1) {
+				on_message(con, w, &m);
+				tdm_msg_clear(&m);
+			}
+			if (rc < 0)
+				w->c.ended = true;
+		}
+		drop_ended(con);
+	}
+}
 
 int cmd_console(const struct escort_ctx *ctx)
 {
-	(void)ctx;
-	fprintf(stderr, "tandem-escort: the console is not in this build; "
-		"use the subcommands: list, pending, approve, deny, kill "
-		"(see --help)\n");
-	return 2;
+	struct console con;
+	struct termios saved, raw;
+	sigset_t set;
+	size_t i;
+	int sigfd;
+
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "tandem-escort: the console needs a terminal "
+			"(ssh -t escort@BASTION); without one use the "
+			"subcommands (see --help)\n");
+		return 2;
+	}
+	memset(&con, 0, sizeof(con));
+	con.ctx = ctx;
+	tdm_buf_init(&con.out, 0);
+	window_size(&con);
+	sigemptyset(&set);
+	sigaddset(&set, SIGWINCH);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	tcgetattr(STDIN_FILENO, &saved);
+	raw = saved;
+	cfmakeraw(&raw);
+	tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+	if (write(STDOUT_FILENO, "\x1b[?1049h\x1b[2J", 12) < 0)
+		con.quit = true;
+	snprintf(con.status, sizeof(con.status), "watching");
+	con.dirty = true;
+	loop(&con, sigfd);
+	if (write(STDOUT_FILENO, "\x1b[0m\x1b[?25h\x1b[?1049l", 18) < 0)
+		con.quit = true;
+	tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	for (i = 0; i < con.n; i++)
+		watched_free(con.w[i]);
+	tdm_buf_free(&con.out);
+	if (sigfd >= 0)
+		close(sigfd);
+	return 0;
 }

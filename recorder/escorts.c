@@ -501,8 +501,11 @@ size_t escorts_pollfds(struct session *s, struct pollfd *pfd, size_t max)
 
 static void drop_closed(struct session *s)
 {
-	size_t i = 0;
-	bool was = escorts_any_attached(s);
+	size_t i = 0, attached_before = 0, attached_after = 0;
+
+	for (i = 0; i < s->nescorts; i++)
+		attached_before += s->escorts[i]->attached;
+	i = 0;
 
 	while (i < s->nescorts) {
 		struct escort_conn *c = s->escorts[i];
@@ -526,10 +529,12 @@ static void drop_closed(struct session *s)
 		conn_free(c);
 		s->escorts[i] = s->escorts[--s->nescorts];
 	}
-	if (was && !escorts_any_attached(s)) {
+	for (i = 0; i < s->nescorts; i++)
+		attached_after += s->escorts[i]->attached;
+	if (attached_before > 0 && attached_after == 0) {
 		session_notice(s, "no escort attached: nothing is sent until "
 			       "one attaches");
-	} else if (was) {
+	} else if (attached_after != attached_before) {
 		escorts_send_state(s);
 	}
 }

@@ -51,6 +51,18 @@ int rp_keys_trust(const struct rp_keys *keys, const uint8_t *pub,
 		  const char *bastion);
 void rp_keys_free(struct rp_keys *keys);
 
+/* ---- commands.c ---- */
+
+/* The JSON object after the TAB of a marker event, or NULL. */
+json_t *rp_marker_json(const struct tdm_event *ev);
+/*
+ * Appends one audit entry per decision in path to entries (the --json
+ * shape, plus "verify" and "intact") and fills v; -1 if it cannot be
+ * opened.
+ */
+int rp_decisions_read(const char *path, json_t *entries,
+		      struct tdm_verify *v);
+
 /* ---- subcommands ---- */
 int rp_cmd_verify(int argc, char **argv);
 int rp_cmd_seal(int argc, char **argv);

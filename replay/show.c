@@ -8,6 +8,7 @@
  */
 #include "replay.h"
 #include "buf.h"
+#include "visible.h"
 #include "vt.h"
 
 #include <errno.h>
@@ -271,20 +272,23 @@ static void tally_event(struct tally *t, const struct tdm_event *ev)
 {
 	static const char codes[] = "oirmx";
 	const char *at = strchr(codes, ev->code);
-	const char *tab;
+	json_t *m;
 
 	t->events[at != NULL && ev->code != '\0' ? at - codes : 5]++;
+	if (ev->exact)
+		t->events[4]++;
 	if (ev->t_us > t->last_us)
 		t->last_us = ev->t_us;
 	if (ev->code == 'o')
 		t->bytes_out += ev->len;
 	else if (ev->code == 'i')
 		t->bytes_in += ev->len;
-	else if (ev->code == 'm') {
-		tab = memchr(ev->text, '\t', ev->text_len);
-		if (tab != NULL && ev->text + ev->text_len - tab > 20 &&
-		    strstr(tab, "\"event\":\"decision\"") != NULL)
+	else if (ev->code == 'm' && (m = rp_marker_json(ev)) != NULL) {
+		if (json_is_string(json_object_get(m, "event")) &&
+		    strcmp(json_string_value(json_object_get(m, "event")),
+			   "decision") == 0)
 			t->decisions++;
+		json_decref(m);
 	}
 }
 
@@ -371,8 +375,7 @@ int rp_cmd_info(int argc, char **argv)
 		       fp);
 		break;
 	case TDM_VERDICT_UNSEALED:
-		printf("%-10s UNSEALED: intact up to %.6f s; %s\n", "verify",
-		       (double)v.good_us / 1e6, v.why);
+		printf("%-10s UNSEALED: %s\n", "verify", v.why);
 		break;
 	case TDM_VERDICT_TAMPERED:
 		printf("%-10s TAMPERED: %s\n", "verify", v.why);

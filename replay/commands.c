@@ -1,0 +1,297 @@
+/*
+ * commands.c: `tandem-replay commands`, the audit list.
+ *
+ * Every decision marker (docs/recording.md) becomes one entry: when, which
+ * session, engineer and target, which escort decided what and why, the
+ * risks the escort was shown and the exact command.  Commands are shown
+ * with control and invisible characters made visible; nothing recorded is
+ * ever written raw to the investigator's terminal.
+ */
+#include "replay.h"
+#include "base64.h"
+#include "buf.h"
+#include "visible.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+json_t *rp_marker_json(const struct tdm_event *ev)
+{
+	const char *tab;
+	json_t *j;
+
+	if (ev->code != 'm')
+		return NULL;
+	tab = memchr(ev->text, '\t', ev->text_len);
+	if (tab == NULL)
+		return NULL;
+	tab++;
+	j = json_loadb(tab, ev->text_len - (size_t)(tab - ev->text), 0, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+static const char *verdict_name(enum tdm_verdict v)
+{
+	switch (v) {
+	case TDM_VERDICT_SEALED:
+		return "sealed";
+	case TDM_VERDICT_UNSEALED:
+		return "unsealed";
+	case TDM_VERDICT_TAMPERED:
+		break;
+	}
+	return "tampered";
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+/* A field of m copied when it has the expected type, else null. */
+static json_t *field(json_t *m, const char *key, int (*is)(const json_t *))
+{
+	json_t *v = json_object_get(m, key);
+
+	return v != NULL && is(v) ? json_incref(v) : json_null();
+}
+
+static int is_string(const json_t *v)
+{
+	return json_is_string(v);
+}
+
+static int is_integer(const json_t *v)
+{
+	return json_is_integer(v);
+}
+
+static int is_array(const json_t *v)
+{
+	return json_is_array(v);
+}
+
+/* The audit entry for a decision marker, in the pinned --json shape. */
+static json_t *decision_entry(const struct tdm_rec_header *h,
+			      const struct tdm_event *ev, json_t *m,
+			      const char *path)
+{
+	char when[32];
+	json_t *e;
+
+	rp_iso_time(h != NULL ? h->timestamp : 0, ev->t_us, when,
+		    sizeof(when));
+	e = json_object();
+	if (e == NULL)
+		return NULL;
+	json_object_set_new(e, "time", json_string(when));
+	json_object_set_new(e, "session", str_or_null(h ? h->session : NULL));
+	json_object_set_new(e, "seq", field(m, "seq", is_integer));
+	json_object_set_new(e, "engineer",
+			    str_or_null(h ? h->engineer : NULL));
+	json_object_set_new(e, "target", str_or_null(h ? h->target : NULL));
+	json_object_set_new(e, "escort", field(m, "escort", is_string));
+	json_object_set_new(e, "decision", field(m, "decision", is_string));
+	json_object_set_new(e, "reason", field(m, "reason", is_string));
+	json_object_set_new(e, "risks", field(m, "risks", is_array));
+	json_object_set_new(e, "command", field(m, "command", is_string));
+	json_object_set_new(e, "command_b64",
+			    field(m, "command_b64", is_string));
+	json_object_set_new(e, "bastion", str_or_null(h ? h->bastion : NULL));
+	json_object_set_new(e, "t", json_real((double)ev->t_us / 1e6));
+	json_object_set_new(e, "file", json_string(path));
+	/* Which frame it came from: set "intact" once the file is read. */
+	json_object_set_new(e, "frame", json_integer((json_int_t)ev->frame));
+	return e;
+}
+
+int rp_decisions_read(const char *path, json_t *entries,
+		      struct tdm_verify *v)
+{
+	const struct tdm_rec_header *h;
+	struct tdm_castread *r;
+	struct tdm_event ev;
+	size_t i, first = json_array_size(entries);
+	json_t *m, *e, *decision;
+	json_int_t frame;
+	int fd;
+
+	if (rp_open(path, &fd, &r) < 0)
+		return -1;
+	h = tdm_castread_header(r);
+	while (tdm_castread_next(r, &ev) == 1) {
+		m = rp_marker_json(&ev);
+		if (m == NULL)
+			continue;
+		decision = json_object_get(m, "event");
+		if (json_is_string(decision) &&
+		    strcmp(json_string_value(decision), "decision") == 0) {
+			e = decision_entry(h, &ev, m, path);
+			if (e != NULL)
+				json_array_append_new(entries, e);
+		}
+		json_decref(m);
+	}
+	tdm_castread_verify(r, v);
+	if (tdm_castread_problems(r) > 0)
+		fprintf(stderr, "tandem-replay: warning: %s\n",
+			tdm_castread_problem(r));
+	for (i = first; i < json_array_size(entries); i++) {
+		e = json_array_get(entries, i);
+		frame = json_integer_value(json_object_get(e, "frame"));
+		json_object_del(e, "frame");
+		json_object_set_new(e, "verify",
+				    json_string(verdict_name(v->verdict)));
+		/* Covered by a link that matched: not changed since. */
+		json_object_set_new(e, "intact",
+				    json_boolean((uint64_t)frame <
+						 v->good_frames));
+	}
+	rp_close(fd, r);
+	return 0;
+}
+
+static void put_visible(struct tdm_buf *b, const char *s)
+{
+	if (s != NULL)
+		tdm_visible((const uint8_t *)s, strlen(s), b);
+}
+
+/* One line for a person: time, who, where, decision, risks, command. */
+static void print_entry(json_t *e)
+{
+	const char *decision = json_string_value(json_object_get(e,
+							"decision"));
+	const char *escort = json_string_value(json_object_get(e, "escort"));
+	const char *reason = json_string_value(json_object_get(e, "reason"));
+	const char *b64 = json_string_value(json_object_get(e, "command_b64"));
+	const char *cmd = json_string_value(json_object_get(e, "command"));
+	json_t *risks = json_object_get(e, "risks"), *risk;
+	struct tdm_buf line, exact;
+	size_t i;
+
+	tdm_buf_init(&line, 0);
+	tdm_buf_init(&exact, 0);
+	tdm_buf_printf(&line, "%s  ",
+		       json_string_value(json_object_get(e, "time")));
+	put_visible(&line, json_string_value(json_object_get(e, "engineer")));
+	tdm_buf_putc(&line, '@');
+	put_visible(&line, json_string_value(json_object_get(e, "target")));
+	tdm_buf_printf(&line, "  #%lld  ",
+		       (long long)json_integer_value(json_object_get(e,
+							"seq")));
+	put_visible(&line, decision != NULL ? decision : "?");
+	if (escort != NULL) {
+		tdm_buf_puts(&line, " by ");
+		put_visible(&line, escort);
+	}
+	if (reason != NULL) {
+		tdm_buf_puts(&line, " (");
+		put_visible(&line, reason);
+		tdm_buf_putc(&line, ')');
+	}
+	tdm_buf_puts(&line, "  [");
+	json_array_foreach(risks, i, risk) {
+		if (i > 0)
+			tdm_buf_puts(&line, "; ");
+		put_visible(&line, json_string_value(json_object_get(risk,
+							"level")));
+		tdm_buf_puts(&line, ": ");
+		put_visible(&line, json_string_value(json_object_get(risk,
+							"why")));
+	}
+	tdm_buf_puts(&line, "]  ");
+	/* The exact bytes when recorded, so nothing hides in repair. */
+	if (b64 != NULL && tdm_b64_decode(&exact, b64, strlen(b64)) == 0)
+		tdm_visible(exact.data != NULL ? exact.data :
+						 (const uint8_t *)"",
+			    exact.len, &line);
+	else
+		put_visible(&line, cmd);
+	if (!json_is_true(json_object_get(e, "intact")))
+		tdm_buf_puts(&line, "  (NOT VERIFIED)");
+	printf("%s\n", line.data != NULL ? (const char *)line.data : "");
+	tdm_buf_free(&line);
+	tdm_buf_free(&exact);
+}
+
+static void commands_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tandem-replay commands FILE|DIR... [--json]\n"
+		"\n"
+		"The audit list: every decision on a command, with time, "
+		"engineer,\ntarget, escort, decision, risks and the exact "
+		"command.  --json: one\nobject per line.\n");
+}
+
+int rp_cmd_commands(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct rp_paths paths = { 0 };
+	struct tdm_verify v;
+	json_t *entries, *e;
+	size_t i, k;
+	char *line;
+	int c, as_json = 0, status = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			as_json = 1;
+			break;
+		case 'h':
+			commands_usage(stdout);
+			return 0;
+		default:
+			commands_usage(stderr);
+			return RP_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		commands_usage(stderr);
+		return RP_EXIT_USAGE;
+	}
+	if (rp_paths_collect(argv + optind, argc - optind, &paths) < 0)
+		status = RP_EXIT_ERROR;
+	for (i = 0; i < paths.n; i++) {
+		entries = json_array();
+		if (entries == NULL ||
+		    rp_decisions_read(paths.path[i], entries, &v) < 0) {
+			json_decref(entries);
+			status = RP_EXIT_ERROR;
+			continue;
+		}
+		json_array_foreach(entries, k, e) {
+			if (!as_json) {
+				print_entry(e);
+				continue;
+			}
+			line = json_dumps(e, JSON_COMPACT |
+						     JSON_PRESERVE_ORDER |
+						     JSON_REAL_PRECISION(15));
+			if (line != NULL)
+				printf("%s\n", line);
+			free(line);
+		}
+		json_decref(entries);
+		if (v.verdict != TDM_VERDICT_SEALED)
+			fprintf(stderr, "tandem-replay: warning: %s is %s: "
+				"%s\n", paths.path[i],
+				v.verdict == TDM_VERDICT_TAMPERED ?
+					"TAMPERED" : "UNSEALED", v.why);
+	}
+	rp_paths_free(&paths);
+	return status;
+}

@@ -1,0 +1,148 @@
+"""The escort console: a real ssh -t escort@bastion session, driven by keys."""
+import os
+import time
+import unittest
+
+from testbed import Bed, Recording, Term, Tmux, TARGET_USER
+
+bed = None
+
+
+def setUpModule():
+    global bed
+    bed = Bed(os.environ.get("TANDEM_BUILD", "build"))
+
+
+def tearDownModule():
+    if bed:
+        bed.stop()
+
+
+def marker(name):
+    path = os.path.join("/home", TARGET_USER, "console-" + name)
+    if os.path.exists(path):
+        os.unlink(path)
+    return path
+
+
+def shell():
+    t = Term(bed.ssh_argv(tty=True) + ["db01"])
+    t.expect(r"\$ $")
+    return t
+
+
+def console_cmd():
+    return " ".join(bed.ssh_argv("bob", user="escort", tty=True))
+
+
+class Console(unittest.TestCase):
+    def test_console_shows_screen_and_pending_and_approves_with_a_key(self):
+        t = shell()
+        con = Tmux(console_cmd())
+        try:
+            t.send("echo before-escort\r")
+            con.wait_for(r"alice@db01")
+            con.wait_for(r"#1 alice wants to run:")
+            con.wait_for(r"echo before-escort")
+            time.sleep(1.0)  # the console makes escorts read before 'a'
+            con.keys("a")
+            t.expect(r"before-escort\r\n")
+            # The screen pane follows the engineer's screen live.
+            screen = con.wait_for(r"(?m)^before-escort")
+            self.assertIn("Nothing pending", screen)
+            t.send("exit\r")
+            con.wait_for(r"#2 alice wants to run:")
+            time.sleep(1.0)
+            con.keys("a")
+            self.assertEqual(t.wait(), 0)
+        finally:
+            con.close()
+            t.close()
+
+    def test_console_denies_with_a_reason(self):
+        m = marker("deny")
+        t = shell()
+        con = Tmux(console_cmd())
+        try:
+            t.send(f"touch {m}\r")
+            con.wait_for(r"#1 alice wants to run:")
+            con.keys("d")
+            con.wait_for("reason for denying")
+            con.keys("wrong host", enter=True)
+            t.expect(r"#1 denied by bob \(wrong host\); nothing was sent")
+            self.assertFalse(os.path.exists(m))
+        finally:
+            con.close()
+            t.close()
+
+    def test_console_shows_control_characters_in_pending_visibly(self):
+        t = shell()
+        con = Tmux(console_cmd())
+        try:
+            # An engineer hides "rm" behind a carriage return and a
+            # right-to-left override; the escort sees both as escapes.
+            t.send("echo safe\x16\rrm -rf x \u202eoof\r")
+            screen = con.wait_for(r"#1 alice wants to run:")
+            screen = con.wait_for(r"echo safe\\r")
+            self.assertIn("\\u202e", screen)
+            self.assertIn("invisible or control characters", screen)
+            bed.decide_next("deny")
+        finally:
+            con.close()
+            t.close()
+
+    def test_hostile_output_never_reaches_the_escort_terminal(self):
+        t = shell()
+        esc = Term(bed.ssh_argv("bob", user="escort", tty=True), cols=100, rows=30)
+        try:
+            esc.expect(r"alice@db01")
+            hostile = ("printf '\\033]52;c;ZXZpbA==\\007\\033]0;owned-title\\007"
+                       "\\033[c\\033[6n\\033[>c\\033]8;;http://x/\\033\\\\link\\033]8;;\\033\\\\"
+                       "\\033Pq#0;2;0;0;0\\033\\\\\\033[5n'; echo after-hostile")
+            t.send(hostile + "\r")
+            bed.decide_next()
+            t.expect(r"after-hostile\r\n")
+            esc.expect(r"after-hostile", timeout=15)
+            esc.drain(1.0)
+            out = esc.out
+            for bad in (b"\x1b]", b"\x1bP", b"\x1b[c", b"\x1b[>c", b"\x1b[6n",
+                        b"\x1b[5n", b"\x07", b"\x9b", b"\x9d"):
+                self.assertFalse(bad in out, bad)
+            # ... while the engineer's own terminal got them as sent.
+            self.assertIn(b"\x1b]52;c;ZXZpbA==\x07", t.out)
+        finally:
+            esc.close()
+            t.close()
+
+    def test_killing_escort_ssh_mid_approval_freezes_input(self):
+        m = marker("frozen")
+        before = bed.recordings_now()
+        t = shell()
+        esc = Term(bed.ssh_argv("bob", user="escort", tty=True))
+        try:
+            t.expect(r"escort bob is watching")
+            t.send(f"touch {m}\r")
+            esc.expect(r"#1 alice wants to run:")
+            esc.proc.kill()
+            esc.wait()
+            t.expect(r"no escort attached: nothing is sent")
+            time.sleep(0.5)
+            self.assertFalse(os.path.exists(m))
+            # Still pending, for the next escort to decide.
+            items = bed.pending()
+            self.assertEqual([(i["seq"], i["command"]) for i in items], [(1, f"touch {m}")])
+            bed.decide_next("deny")
+            t.send("exit\r")
+            bed.decide_next()
+            t.wait()
+        finally:
+            esc.close()
+            t.close()
+        rec = Recording(bed.new_recording(before))
+        labels = [x.split("\t")[0] for x in rec.markers()]
+        self.assertIn("escort left: bob", labels)
+        self.assertFalse(os.path.exists(m))
+
+
+if __name__ == "__main__":
+    unittest.main()
