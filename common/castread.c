@@ -323,7 +323,7 @@ static void chain_seal(struct tdm_castread *r, const uint8_t *p, size_t len)
 		       (unsigned long long)r->cur.offset);
 		return;
 	}
-	h = tdm_castread_header(r);
+	h = r->header.json != NULL ? &r->header : NULL;
 	if (h == NULL || h->pubkey == NULL ||
 	    tdm_pubkey_parse(h->pubkey, header_key, NULL) < 0) {
 		tamper(r, 0, 0, "the header names no ed25519 signing key, yet "

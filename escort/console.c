@@ -9,7 +9,7 @@
  * answers to device queries are discarded.
  *
  * Keys: a approve, d deny (asks a reason), k kill (asks to confirm),
- * n / Tab next session, p previous, q quit.
+ * r raw mode on/off, n / Tab next session, p previous, q quit.
  */
 #include "commands.h"
 
@@ -38,6 +38,7 @@ struct watched {
 	struct session_conn c;
 	VTerm *vt;
 	int rows, cols;
+	bool raw;                /* supervised raw mode is on */
 	long long shown_seq;     /* pending seq on screen, and since when */
 	uint64_t shown_ms;
 };
@@ -157,6 +158,7 @@ static void on_message(struct console *con, struct watched *w,
 		feed(w, m->payload, m->len);
 		break;
 	case TDM_MSG_STATE:
+		w->raw = json_is_true(json_object_get(m->json, "raw"));
 		rows = (int)tdm_msg_int(m, "rows");
 		cols = (int)tdm_msg_int(m, "cols");
 		if (rows > 0 && rows <= 500 && cols > 0 && cols <= 1000 &&
@@ -357,10 +359,12 @@ static void draw(struct console *con)
 			       "sessions you may escort", con->ctx->me->name);
 	} else {
 		tdm_buf_printf(&con->out, " tandem escort %s | session %zu/"
-			       "%zu: %s@%s | %s", con->ctx->me->name,
+			       "%zu: %s@%s | %s%s", con->ctx->me->name,
 			       con->cur + 1, con->n,
 			       json_text(w->c.welcome, "engineer"),
-			       json_text(w->c.welcome, "target"), w->c.id);
+			       json_text(w->c.welcome, "target"), w->c.id,
+			       w->raw ? " | RAW MODE: keys pass unapproved" :
+					"");
 	}
 	tdm_buf_puts(&con->out, "\x1b[0m");
 	if (w != NULL && pane > 0)
@@ -380,8 +384,8 @@ static void draw(struct console *con)
 		tdm_buf_puts(&con->out, " end this session? y to confirm, "
 			     "any other key cancels");
 	} else {
-		tdm_buf_puts(&con->out, " a approve  d deny  k kill  n/p "
-			     "next/prev  q quit  | ");
+		tdm_buf_puts(&con->out, " a approve  d deny  k kill  r raw "
+			     "on/off  n/p next/prev  q quit  | ");
 		put_safe(&con->out, con->status, 60);
 	}
 	tdm_buf_puts(&con->out, "\x1b[0m");
@@ -459,6 +463,10 @@ static void key(struct console *con, uint8_t k)
 	case 'k':
 		if (w != NULL)
 			con->mode = MODE_KILL;
+		break;
+	case 'r':
+		if (w != NULL)
+			act(con, TDM_MSG_RAW, json_pack("{s:b}", "on", !w->raw));
 		break;
 	case 'n':
 	case '\t':

@@ -217,7 +217,7 @@ void escorts_send_state(struct session *s)
 {
 	broadcast_json(s, TDM_MSG_STATE,
 		       json_pack("{s:s,s:o,s:b,s:i,s:i}", "session", s->id,
-				 "escorts", escort_names(s), "raw", 0,
+				 "escorts", escort_names(s), "raw", s->raw,
 				 "cols", (int)s->cols, "rows",
 				 (int)s->rows));
 }
@@ -257,7 +257,7 @@ static json_t *welcome(const struct session *s)
 	return json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:b,s:o,s:i,s:s?}",
 			 "session", s->id, "engineer", s->engineer->name,
 			 "target", s->target->name, "started", started,
-			 "cols", (int)s->cols, "rows", (int)s->rows, "raw", 0,
+			 "cols", (int)s->cols, "rows", (int)s->rows, "raw", s->raw,
 			 "escorts", escort_names(s), "pending",
 			 s->pending.active ? 1 : 0, "command", s->command);
 }
@@ -381,6 +381,32 @@ static void kill_session(struct session *s, struct escort_conn *c,
 	s->stop = true;
 }
 
+static void raw(struct session *s, struct escort_conn *c,
+		const struct tdm_msg *m)
+{
+	json_t *on = json_object_get(m->json, "on");
+	char why[512];
+
+	if (!json_is_boolean(on)) {
+		send_json(c, TDM_MSG_ERROR,
+			  json_pack("{s:s}", "error", "raw needs on or off"));
+		return;
+	}
+	if (json_is_true(on)) {
+		if (gate_raw_on(s, c->person, why, sizeof(why)) < 0) {
+			send_json(c, TDM_MSG_ERROR,
+				  json_pack("{s:s}", "error", why));
+			return;
+		}
+	} else {
+		snprintf(why, sizeof(why), "revoked by %s", c->person->name);
+		gate_raw_off(s, c->person->name, why);
+	}
+	send_json(c, TDM_MSG_OK,
+		  json_pack("{s:s}", "what",
+			    json_is_true(on) ? "raw on" : "raw off"));
+}
+
 static void on_message(struct session *s, struct escort_conn *c,
 		       const struct tdm_msg *m)
 {
@@ -403,10 +429,7 @@ static void on_message(struct session *s, struct escort_conn *c,
 		kill_session(s, c, m);
 		break;
 	case TDM_MSG_RAW:
-		send_json(c, TDM_MSG_ERROR,
-			  json_pack("{s:s}", "error",
-				    "supervised raw mode is not available "
-				    "in this build of tandem"));
+		raw(s, c, m);
 		break;
 	default:
 		/* A recorder-to-escort type from an escort is malformed. */
@@ -532,6 +555,8 @@ static void drop_closed(struct session *s)
 	for (i = 0; i < s->nescorts; i++)
 		attached_after += s->escorts[i]->attached;
 	if (attached_before > 0 && attached_after == 0) {
+		/* Nobody watches: raw mode cannot go on for a moment. */
+		gate_raw_off(s, NULL, "no escort attached");
 		session_notice(s, "no escort attached: nothing is sent until "
 			       "one attaches");
 	} else if (attached_after != attached_before) {

@@ -380,12 +380,102 @@ static int run_keys(struct session *s, const uint8_t *p, size_t n)
 	return 0;
 }
 
+static int raw_keys(struct session *s, const uint8_t *p, size_t n)
+{
+	const uint8_t *esc = memchr(p, 0x1d, n);
+	size_t pass = esc != NULL ? (size_t)(esc - p) : n;
+	int rc = 0;
+
+	if (pass > 0)
+		rc = gate_release(s, p, pass);
+	if (rc < 0 || esc == NULL)
+		return rc;
+	/* Ctrl-]: the engineer leaves raw mode; the rest is line mode. */
+	gate_raw_off(s, s->engineer->name, "engineer pressed Ctrl-]");
+	return run_keys(s, esc + 1, n - pass - 1);
+}
+
 int gate_keys(struct session *s, const uint8_t *p, size_t n)
 {
 	s->last_activity_ms = session_now_ms();
 	if (!s->line_mode)
 		return gate_stdin(s, p, n);
+	if (s->raw)
+		return raw_keys(s, p, n);
 	return run_keys(s, p, n);
+}
+
+static bool listed_interactive(const struct session *s, const char *prog)
+{
+	size_t i;
+
+	for (i = 0; prog[0] != '\0' && i < s->target->ninteractive; i++)
+		if (strcmp(s->target->interactive[i], prog) == 0)
+			return true;
+	return false;
+}
+
+int gate_raw_on(struct session *s, const struct tdm_person *escort,
+		char *why, size_t why_size)
+{
+	if (escorts_same_person(escort, s->engineer)) {
+		snprintf(why, why_size, "four-eyes: %s cannot grant raw mode "
+			 "in their own session", escort->name);
+		return TDM_ERR_DENIED;
+	}
+	if (!s->tty || s->channel == NULL) {
+		snprintf(why, why_size, "raw mode needs an interactive "
+			 "session");
+		return TDM_ERR_DENIED;
+	}
+	if (s->pending.active) {
+		snprintf(why, why_size, "decide #%u first", s->pending.seq);
+		return TDM_ERR_DENIED;
+	}
+	if (!listed_interactive(s, s->last_program)) {
+		snprintf(why, why_size, "raw mode is only for the programs "
+			 "the policy lists as interactive for %s, approved "
+			 "just before; the last approved command runs %s",
+			 s->target->name,
+			 s->last_program[0] ? s->last_program : "none of them");
+		return TDM_ERR_DENIED;
+	}
+	if (s->raw)
+		return 0;
+	if (session_mark(s, LOG_NOTICE,
+			 json_pack("{s:s,s:b,s:s,s:s,s:I}", "event", "raw",
+				   "on", 1, "escort", escort->name,
+				   "program", s->last_program, "limit_ms",
+				   (json_int_t)s->target->raw_limit_ms),
+			 "raw mode on by %s for %s", escort->name,
+			 s->last_program) < 0) {
+		s->frozen = true;
+		snprintf(why, why_size, "the recording cannot be written");
+		return TDM_ERR_IO;
+	}
+	s->raw = true;
+	s->raw_deadline_ms = session_now_ms() + s->target->raw_limit_ms;
+	lineedit_clear(&s->le);
+	session_notice(s, "raw mode granted by %s: keys go straight to %s, "
+		       "every one recorded; Ctrl-] ends it", escort->name,
+		       s->target->name);
+	escorts_send_state(s);
+	return 0;
+}
+
+void gate_raw_off(struct session *s, const char *who, const char *why)
+{
+	if (!s->raw)
+		return;
+	s->raw = false;
+	if (session_mark(s, LOG_NOTICE,
+			 json_pack("{s:s,s:b,s:s?,s:s}", "event", "raw", "on",
+				   0, "escort", who, "why", why),
+			 "raw mode off (%s)", why) < 0)
+		s->frozen = true;
+	session_notice(s, "raw mode ended (%s): each line waits for an "
+		       "escort again", why);
+	escorts_send_state(s);
 }
 
 int gate_stdin(struct session *s, const uint8_t *p, size_t n)
@@ -459,11 +549,41 @@ static json_t *attrs_json(const struct tdm_person *p)
 	return o;
 }
 
+/* The program a command runs: the first word's last path part. */
+static void note_program(struct session *s, const struct tdm_buf *cmd)
+{
+	size_t i = 0, start, end;
+
+	while (i < cmd->len && (cmd->data[i] == ' ' || cmd->data[i] == '\t'))
+		i++;
+	start = end = i;
+	while (end < cmd->len && cmd->data[end] != ' ' &&
+	       cmd->data[end] != '\t' && cmd->data[end] != ';' &&
+	       cmd->data[end] != '\r' && cmd->data[end] != '|' &&
+	       cmd->data[end] != '&') {
+		if (cmd->data[end] == '/')
+			start = end + 1;
+		end++;
+	}
+	/* Anything after the program (a pipe, a second command) is not the
+	 * interactive program itself: raw mode is not offered for it. */
+	for (i = end; i < cmd->len; i++)
+		if (strchr(";|&\r\n`$<>", cmd->data[i]) != NULL) {
+			s->last_program[0] = '\0';
+			return;
+		}
+	if (end - start >= sizeof(s->last_program))
+		end = start;
+	memcpy(s->last_program, cmd->data + start, end - start);
+	s->last_program[end - start] = '\0';
+}
+
 static int after_approval(struct session *s, struct pending_cmd *pc)
 {
 	char why[1024];
 	int rc;
 
+	note_program(s, &pc->command);
 	if (pc->kind == PENDING_EXEC) {
 		rc = target_open(s, why, sizeof(why));
 		if (rc < 0) {
@@ -580,6 +700,10 @@ int gate_tick(struct session *s)
 	uint64_t now = session_now_ms();
 	char why[256];
 
+	if (s->raw && now >= s->raw_deadline_ms)
+		gate_raw_off(s, NULL, "raw-limit reached");
+	if (s->raw)
+		return (int)(s->raw_deadline_ms - now);
 	if (!s->pending.active)
 		return -1;
 	if (now >= s->pending.deadline_ms) {

@@ -39,6 +39,16 @@ int gate_submit_exec(struct session *s);
 int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
 		const struct tdm_person *escort, const char *reason,
 		char *why, size_t why_size);
+/*
+ * Supervised raw mode: an escort grants it after approving a program the
+ * policy lists as interactive for this target; keys then pass straight to
+ * the target, recorded, until revoked, raw-limit, Ctrl-] or the last
+ * escort leaving.
+ */
+int gate_raw_on(struct session *s, const struct tdm_person *escort,
+		char *why, size_t why_size);
+void gate_raw_off(struct session *s, const char *who, const char *why);
+
 /* Timeouts; returns ms until the next deadline, or -1. */
 int gate_tick(struct session *s);
 

@@ -97,6 +97,10 @@ struct session {
 	bool channel_wanted;        /* exec channel opens on approval */
 	bool killed;
 	char end_why[32];
+	/* Supervised raw mode. */
+	bool raw;
+	uint64_t raw_deadline_ms;
+	char last_program[64];      /* program of the last approved command */
 	uint64_t last_activity_ms;
 
 	/* What the engineer sees. */

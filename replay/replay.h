@@ -38,19 +38,6 @@ void rp_iso_time(int64_t start, uint64_t t_us, char *out, size_t size);
 /* Writes all n bytes to fd; -1 on error. */
 int rp_write_all(int fd, const void *p, size_t n);
 
-/* ---- keys.c: keys an investigator trusts to have sealed recordings ---- */
-
-struct rp_keys;
-
-/* --key FILE (public key lines) */
-int rp_keys_add_file(struct rp_keys **keys, const char *path);
-/* --allowed-signers FILE (ssh-keygen's format; principals = bastions) */
-int rp_keys_add_allowed_signers(struct rp_keys **keys, const char *path);
-/* 1 when pub is trusted to seal recordings of bastion, else 0. */
-int rp_keys_trust(const struct rp_keys *keys, const uint8_t *pub,
-		  const char *bastion);
-void rp_keys_free(struct rp_keys *keys);
-
 /* ---- commands.c ---- */
 
 /* The JSON object after the TAB of a marker event, or NULL. */

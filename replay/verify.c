@@ -11,6 +11,7 @@
 #include "base64.h"
 #include "buf.h"
 #include "sign.h"
+#include "trust.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -66,7 +67,7 @@ static int worst(int a, int b)
 }
 
 /* Verifies one file and prints its line; returns its exit status. */
-static int verify_one(const char *path, const struct rp_keys *keys,
+static int verify_one(const char *path, const struct tdm_trust *keys,
 		      int quiet, int *unpinned)
 {
 	const struct tdm_rec_header *h;
@@ -84,7 +85,7 @@ static int verify_one(const char *path, const struct rp_keys *keys,
 	switch (v.verdict) {
 	case TDM_VERDICT_SEALED:
 		tdm_pubkey_fingerprint(v.signer, fp);
-		if (keys != NULL && !rp_keys_trust(keys, v.signer, bastion)) {
+		if (keys != NULL && !tdm_trust_check(keys, v.signer, bastion)) {
 			printf("%s: TAMPERED: sealed by key %s, which is not "
 			       "trusted for bastion %s (re-signed, or add the "
 			       "bastion's key to the trusted keys)\n", path,
@@ -116,7 +117,7 @@ static int verify_one(const char *path, const struct rp_keys *keys,
 }
 
 /* Reads --key and --allowed-signers; -1 (said why) or the next argv. */
-static int key_options(int argc, char **argv, struct rp_keys **keys,
+static int key_options(int argc, char **argv, struct tdm_trust **keys,
 		       int *quiet, void (*usage)(FILE *))
 {
 	static const struct option opts[] = {
@@ -126,18 +127,23 @@ static int key_options(int argc, char **argv, struct rp_keys **keys,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
+	char why[512];
+	int c, pinned = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "k:a:q", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
-			if (rp_keys_add_file(keys, optarg) < 0)
-				return -1;
+			pinned = 1;
+			if (tdm_trust_add_keys(keys, optarg, why,
+					       sizeof(why)) < 0)
+				goto bad_keys;
 			break;
 		case 'a':
-			if (rp_keys_add_allowed_signers(keys, optarg) < 0)
-				return -1;
+			pinned = 1;
+			if (tdm_trust_add_allowed_signers(keys, optarg, why,
+							  sizeof(why)) < 0)
+				goto bad_keys;
 			break;
 		case 'q':
 			if (quiet == NULL)
@@ -151,7 +157,16 @@ static int key_options(int argc, char **argv, struct rp_keys **keys,
 			goto usage;
 		}
 	}
+	if (*keys == NULL && pinned) {
+		fprintf(stderr, "tandem-replay: the key files given hold no "
+			"ssh-ed25519 key for namespace tandem-recording; "
+			"nothing could be trusted\n");
+		return -1;
+	}
 	return optind;
+bad_keys:
+	fprintf(stderr, "tandem-replay: %s\n", why);
+	return -1;
 usage:
 	usage(stderr);
 	return -2;
@@ -159,19 +174,19 @@ usage:
 
 int rp_cmd_verify(int argc, char **argv)
 {
-	struct rp_keys *keys = NULL;
+	struct tdm_trust *keys = NULL;
 	struct rp_paths paths = { 0 };
 	int first, quiet = 0, unpinned = 0, status = 0;
 	size_t i;
 
 	first = key_options(argc, argv, &keys, &quiet, verify_usage);
 	if (first < 0) {
-		rp_keys_free(keys);
+		tdm_trust_free(keys);
 		return first == -2 ? RP_EXIT_USAGE : RP_EXIT_ERROR;
 	}
 	if (first >= argc) {
 		verify_usage(stderr);
-		rp_keys_free(keys);
+		tdm_trust_free(keys);
 		return RP_EXIT_USAGE;
 	}
 	if (rp_paths_collect(argv + first, argc - first, &paths) < 0)
@@ -192,7 +207,7 @@ int rp_cmd_verify(int argc, char **argv)
 			"/etc/tandem/signing_ed25519.pub or "
 			"--allowed-signers FILE\n");
 	rp_paths_free(&paths);
-	rp_keys_free(keys);
+	tdm_trust_free(keys);
 	return status;
 }
 

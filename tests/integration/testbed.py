@@ -129,7 +129,7 @@ class Bed:
     """A target, a bastion, a policy and the keys of alice (engineer)."""
 
     def __init__(self, build="build", policy_extra="", flush="200ms",
-                 recordings_kb=None, approval_timeout="30s"):
+                 recordings_kb=None, approval_timeout="30s", raw_limit="10m"):
         ensure_accounts()
         self.dir = tempfile.mkdtemp(prefix="tandem-bed-")
         os.chmod(self.dir, 0o755)
@@ -253,6 +253,8 @@ target web-1
     user         {TARGET_USER}
     host-key     {pubkey_body(self.target.hostpub)}
     identity     {self.identity}
+    interactive  cat less
+    raw-limit    {raw_limit}
 
 target db03
     address      127.0.0.1

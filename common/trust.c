@@ -1,5 +1,5 @@
 /*
- * keys.c: the keys an investigator trusts to have sealed recordings.
+ * trust.c: the keys an investigator trusts to have sealed recordings.
  *
  * A seal proves only that whoever held the key named in the header signed
  * the chain; someone who rewrites a recording can sign it again with a key
@@ -8,8 +8,11 @@
  * (ssh-keygen's format; a key seals only the bastions whose names match
  * its principals).
  */
-#include "replay.h"
+#include "trust.h"
 #include "sign.h"
+
+#include <stdarg.h>
+#include <stdint.h>
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -22,15 +25,15 @@ struct trusted {
 	char *principals;       /* NULL: any bastion */
 };
 
-struct rp_keys {
+struct tdm_trust {
 	struct trusted *k;
 	size_t n, cap;
 };
 
-static int keys_add(struct rp_keys **keys, const uint8_t *pub,
+static int keys_add(struct tdm_trust **keys, const uint8_t *pub,
 		    const char *principals, size_t plen)
 {
-	struct rp_keys *ks = *keys;
+	struct tdm_trust *ks = *keys;
 	struct trusted *grown;
 	size_t cap;
 
@@ -59,10 +62,25 @@ static int keys_add(struct rp_keys **keys, const uint8_t *pub,
 	return 0;
 }
 
+static void say(char *why, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void say(char *why, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL || size == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, size, fmt, ap);
+	va_end(ap);
+}
+
 /* Calls line_fn on each line of path that is not blank or a comment. */
-static int each_line(const char *path, struct rp_keys **keys,
-		     int (*line_fn)(struct rp_keys **, const char *,
-				    const char *, unsigned))
+static int each_line(const char *path, struct tdm_trust **keys,
+		     int (*line_fn)(struct tdm_trust **, const char *,
+				    const char *, unsigned, char *, size_t),
+		     char *why, size_t why_size)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -74,8 +92,8 @@ static int each_line(const char *path, struct rp_keys **keys,
 
 	f = fopen(path, "re");
 	if (f == NULL) {
-		fprintf(stderr, "tandem-replay: cannot open key file %s: %s\n",
-			path, strerror(errno));
+		say(why, why_size, "cannot open key file %s: %s", path,
+		    strerror(errno));
 		return -1;
 	}
 	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
@@ -86,30 +104,35 @@ static int each_line(const char *path, struct rp_keys **keys,
 			;
 		if (*s == '\0' || *s == '#')
 			continue;
-		rc = line_fn(keys, path, s, lineno);
+		rc = line_fn(keys, path, s, lineno, why, why_size);
 	}
 	free(line);
 	fclose(f);
 	return rc;
 }
 
-static int pub_line(struct rp_keys **keys, const char *path, const char *s,
-		    unsigned lineno)
+static int pub_line(struct tdm_trust **keys, const char *path, const char *s,
+		    unsigned lineno, char *why, size_t why_size)
 {
 	uint8_t pub[TDM_ED25519_PUB];
 
 	if (tdm_pubkey_parse(s, pub, NULL) < 0) {
-		fprintf(stderr, "tandem-replay: %s:%u: not an ssh-ed25519 "
-			"public key line (use the bastion's signing key .pub "
-			"file)\n", path, lineno);
+		say(why, why_size, "%s:%u: not an ssh-ed25519 public key line "
+		    "(give the bastion's signing key .pub file)", path,
+		    lineno);
 		return -1;
 	}
-	return keys_add(keys, pub, NULL, 0);
+	if (keys_add(keys, pub, NULL, 0) < 0) {
+		say(why, why_size, "out of memory reading %s", path);
+		return -1;
+	}
+	return 0;
 }
 
-int rp_keys_add_file(struct rp_keys **keys, const char *path)
+int tdm_trust_add_keys(struct tdm_trust **keys, const char *path, char *why,
+		       size_t why_size)
 {
-	return each_line(path, keys, pub_line);
+	return each_line(path, keys, pub_line, why, why_size);
 }
 
 /* End of the options field, which may hold quoted strings with blanks. */
@@ -154,8 +177,9 @@ static int options_allow(const char *opt, size_t n)
 	return 0;
 }
 
-static int signer_line(struct rp_keys **keys, const char *path,
-		       const char *s, unsigned lineno)
+static int signer_line(struct tdm_trust **keys, const char *path,
+		       const char *s, unsigned lineno, char *why,
+		       size_t why_size)
 {
 	uint8_t pub[TDM_ED25519_PUB];
 	const char *principals = s, *rest, *opt_end;
@@ -175,18 +199,24 @@ static int signer_line(struct rp_keys **keys, const char *path,
 	if (tdm_pubkey_parse(rest, pub, NULL) < 0) {
 		/* Other key types may sign other things; not ours. */
 		if (strncmp(rest, "ssh-ed25519", 11) == 0) {
-			fprintf(stderr, "tandem-replay: %s:%u: damaged "
-				"ssh-ed25519 key\n", path, lineno);
+			say(why, why_size, "%s:%u: damaged ssh-ed25519 key; "
+			    "copy the line again from the key's .pub file",
+			    path, lineno);
 			return -1;
 		}
 		return 0;
 	}
-	return keys_add(keys, pub, principals, plen);
+	if (keys_add(keys, pub, principals, plen) < 0) {
+		say(why, why_size, "out of memory reading %s", path);
+		return -1;
+	}
+	return 0;
 }
 
-int rp_keys_add_allowed_signers(struct rp_keys **keys, const char *path)
+int tdm_trust_add_allowed_signers(struct tdm_trust **keys, const char *path,
+				  char *why, size_t why_size)
 {
-	return each_line(path, keys, signer_line);
+	return each_line(path, keys, signer_line, why, why_size);
 }
 
 /* OpenSSH's pattern lists: comma-separated, '!' negates and wins. */
@@ -212,7 +242,7 @@ static int principals_match(const char *list, const char *name)
 	return match;
 }
 
-int rp_keys_trust(const struct rp_keys *keys, const uint8_t *pub,
+int tdm_trust_check(const struct tdm_trust *keys, const uint8_t *pub,
 		  const char *bastion)
 {
 	size_t i;
@@ -231,7 +261,7 @@ int rp_keys_trust(const struct rp_keys *keys, const uint8_t *pub,
 	return 0;
 }
 
-void rp_keys_free(struct rp_keys *keys)
+void tdm_trust_free(struct tdm_trust *keys)
 {
 	size_t i;
 
