@@ -1,8 +1,9 @@
-"""make demo: a loopback target and bastion, an engineer's session, its replay.
+"""make demo: a loopback target and bastion, an engineer, an escort, a replay.
 
-With a terminal, it opens tmux: the engineer's ssh on the left, the live
-recording of that session on the right.  Without one, it runs a scripted
-session and prints its replay and the session's audit trail.
+With a terminal, it opens tmux: the engineer's ssh session on the left, the
+escort's console on the right (keys: a approve, d deny, k kill, r raw, q quit).
+Without one, it runs a scripted session, an escort deciding each command, and
+prints the session's replay and audit trail.
 """
 import os
 import subprocess
@@ -10,22 +11,31 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testbed import Bed, Recording, Term  # noqa: E402
+from testbed import Bed, Recording, Term, asciinema_cat  # noqa: E402
 
 
 def scripted(bed):
     print("== engineer alice runs a command on db01 through the bastion")
     print("   $ ssh tandem@bastion db01 'uname -s; echo hello from $(hostname)'")
     before = bed.recordings_now()
-    p = bed.ssh("db01", "uname -s; echo hello from $(hostname)")
+    p = bed.ssh_approved("db01", "uname -s; echo hello from $(hostname)")
+    print(f"   escort bob approved #{p.pending['seq']}: {p.pending['visible']}")
     sys.stdout.write(p.stdout.decode(errors="replace"))
     print(f"   (exit {p.returncode})")
 
-    print("== alice opens an interactive shell on db01")
+    print("== alice opens an interactive shell on db01; every line waits for bob")
     t = Term(bed.ssh_argv(tty=True) + ["db01"])
-    t.send("printf '\\033[1;32m%s\\033[0m\\n' 'colours survive'; ls / | head -3\r")
+    t.expect(r"\$ $")
+    t.send("printf '\\033[1;32m%s\\033[0m\\n' 'colours survive'\r")
+    item = bed.decide_next()
+    print(f"   bob approved #{item['seq']}: {item['visible']}")
     t.expect("colours survive")
+    t.send("rm -rf /tmp/demo-scratch\r")
+    item = bed.decide_next("deny", reason="no deletes during the demo")
+    print(f"   bob denied #{item['seq']}: {item['visible']}")
+    t.expect("nothing was sent")
     t.send("exit\r")
+    bed.decide_next()
     t.wait()
     t.close()
     print("== alice asks for db03, which the policy does not grant her")
@@ -41,32 +51,30 @@ def scripted(bed):
         print(f"   {tdm['engineer']}@{tdm['target']} session {tdm['session']}"
               f" command {tdm['command']!r}")
         print("   replay (zstd -dc FILE | asciinema cat -):")
-        cat = subprocess.run(f"zstd -dc {path} | asciinema cat -", shell=True,
-                             stdout=subprocess.PIPE)
+        cat = asciinema_cat(path)
         for line in cat.stdout.decode(errors="replace").splitlines()[-8:]:
             print("   | " + line)
-        print("   audit trail:")
+        print("   audit trail (session events and decisions):")
         for e in rec.events:
             if e[1] == "m":
-                print(f"   {e[0]:9.3f}s  {e[2]}")
-            elif e[1] == "i":
-                print(f"   {e[0]:9.3f}s  sent to target: {e[2]!r}")
+                print(f"   {e[0]:9.3f}s  {e[2].split(chr(9))[0]}")
 
 
 def interactive(bed):
     session = "tandem-demo"
+    # Works from inside another tmux too, as a nested client.
+    os.environ.pop("TMUX", None)
     eng = " ".join(bed.ssh_argv(tty=True)) + " db01"
-    watch = (f"while :; do clear; echo 'Recordings on the bastion ({bed.recordings}):';"
-             f" find {bed.recordings} -name '*.cast.zst' -printf '%TT  %s bytes  %P\\n';"
-             " f=$(ls -t $(find " + bed.recordings + " -name '*.cast.zst') 2>/dev/null | head -1);"
-             " [ -n \"$f\" ] && { echo; echo \"Live replay of $f:\";"
-             " zstd -dcq \"$f\" 2>/dev/null | asciinema cat - 2>/dev/null | tail -15; }; sleep 1; done")
+    esc = " ".join(bed.ssh_argv("bob", user="escort", tty=True))
     subprocess.run(["tmux", "kill-session", "-t", session], stderr=subprocess.DEVNULL)
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50",
                     f"echo 'Engineer alice: ssh tandem@bastion db01 (type exit to end)';"
                     f" {eng}; echo; echo 'Session ended. Ctrl-b d leaves the demo.'; sleep 3600"])
-    subprocess.run(["tmux", "split-window", "-h", "-t", session, watch])
+    subprocess.run(["tmux", "split-window", "-h", "-t", session,
+                    f"echo 'Escort bob: the console (a approve, d deny, k kill, q quit)';"
+                    f" sleep 1; {esc}; sleep 3600"])
     subprocess.run(["tmux", "select-pane", "-t", f"{session}:0.0"])
+    print("Opening tmux: engineer left, escort right. Ctrl-b d leaves the demo.")
     subprocess.run(["tmux", "attach", "-t", session])
     subprocess.run(["tmux", "kill-session", "-t", session], stderr=subprocess.DEVNULL)
 
