@@ -1,9 +1,11 @@
 """The recording fails closed: when it cannot be written, nothing more is relayed."""
+import base64
 import os
 import subprocess
+import time
 import unittest
 
-from testbed import Bed, Recording
+from testbed import Bed, Recording, Term, TARGET_USER
 
 bed = None
 
@@ -42,6 +44,39 @@ class FailClosed(unittest.TestCase):
         recorded = rec.stream("o")
         self.assertIn(b"slow-line-3", recorded)
         self.assertTrue(p.stdout.startswith(recorded))
+
+    def test_decision_that_cannot_be_recorded_is_never_sent(self):
+        m = os.path.join("/home", TARGET_USER, "failclosed-marker")
+        if os.path.exists(m):
+            os.unlink(m)
+        filler = os.path.join(bed.recordings, "filler")
+        t = Term(bed.ssh_argv(tty=True) + ["db01"])
+        try:
+            t.expect(r"\$ $")
+            noise = base64.b64encode(os.urandom(6000)).decode()
+            t.send(f"touch {m}; : {noise}\r")
+            t.expect(r"#1 waiting for escort")
+            # The recordings filesystem fills up before the escort decides.
+            # (The decision repeats the long command, so it needs new pages
+            # on the filesystem, not just the slack of the file's last one.)
+            fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                while os.write(fd, b"\0" * 4096) > 0:
+                    pass
+            except OSError:
+                pass
+            os.close(fd)
+            p = bed.escort("approve", bed.pending()[0]["session"], "1")
+            self.assertNotEqual(p.returncode, 0)
+            t.expect(r"recording cannot be written")
+            self.assertEqual(t.wait(), 255)
+            time.sleep(0.5)
+            # Write-ahead: without its decision on disk, nothing was sent.
+            self.assertFalse(os.path.exists(m))
+        finally:
+            t.close()
+            if os.path.exists(filler):
+                os.unlink(filler)
 
 
 if __name__ == "__main__":

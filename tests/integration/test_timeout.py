@@ -10,7 +10,8 @@ bed = None
 
 def setUpModule():
     global bed
-    bed = Bed(os.environ.get("TANDEM_BUILD", "build"), approval_timeout="2s")
+    bed = Bed(os.environ.get("TANDEM_BUILD", "build"), approval_timeout="2s",
+              idle_timeout="4s")
 
 
 def tearDownModule():
@@ -37,6 +38,18 @@ class Timeout(unittest.TestCase):
         rec = Recording(bed.new_recording(before))
         self.assertTrue(any(x.startswith(f"timeout #1: touch {m}") for x in rec.markers()))
         self.assertNotIn(b"touch", rec.stream("i"))
+
+    def test_idle_session_ends(self):
+        before = bed.recordings_now()
+        t = Term(bed.ssh_argv(tty=True) + ["db01"])
+        try:
+            t.expect(r"\$ $")
+            t.expect(r"idle for 4 s; the session ends", timeout=15)
+            self.assertEqual(t.wait(), 255)
+        finally:
+            t.close()
+        rec = Recording(bed.new_recording(before))
+        self.assertTrue(rec.markers()[-1].startswith("session end: idle"), rec.markers())
 
 
 if __name__ == "__main__":

@@ -129,7 +129,8 @@ class Bed:
     """A target, a bastion, a policy and the keys of alice (engineer)."""
 
     def __init__(self, build="build", policy_extra="", flush="200ms",
-                 recordings_kb=None, approval_timeout="30s", raw_limit="10m"):
+                 recordings_kb=None, approval_timeout="30s", raw_limit="10m",
+                 idle_timeout="15m"):
         ensure_accounts()
         self.dir = tempfile.mkdtemp(prefix="tandem-bed-")
         os.chmod(self.dir, 0o755)
@@ -194,7 +195,7 @@ sessions          {self.sessions}
 signing-key       {self.dir}/signing_ed25519
 escort-user       escort
 approval-timeout  {approval_timeout}
-idle-timeout      15m
+idle-timeout      {idle_timeout}
 flush-interval    {flush}
 
 engineer alice
