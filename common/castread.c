@@ -164,7 +164,10 @@ static int cr_ensure(struct tdm_castread *r, size_t need)
 			r->buf = p;
 			r->cap = cap;
 		}
-		got = read(r->fd, r->buf + r->end, r->cap - r->end);
+		/* pread: the file is read from its start whatever the fd's
+		 * offset, and cr_more_frames_after can look ahead. */
+		got = pread(r->fd, r->buf + r->end, r->cap - r->end,
+			    (off_t)(r->off + (r->end - r->start)));
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -27,6 +29,57 @@
 
 /* An escort that falls this far behind is dropped, not waited for. */
 #define ESCORT_MAX_BACKLOG (8u * 1024u * 1024u)
+
+static void reap(int fd, const char *path)
+{
+	char b;
+
+	/* Alone: no terminal, no signals from the session, no other fds. */
+	setsid();
+	prctl(PR_SET_NAME, "tandem-reaper", 0, 0, 0);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (dup2(fd, 3) < 0)
+		_exit(1);
+	close_range(4, ~0U, 0);
+	close(0);
+	close(1);
+	close(2);
+	while (read(3, &b, 1) != 0 && errno == EINTR)
+		;
+	unlink(path);
+	_exit(0);
+}
+
+int escorts_start_reaper(struct session *s)
+{
+	char path[PATH_MAX];
+	int fds[2], n;
+	pid_t pid;
+
+	s->reaper_fd = -1;
+	n = snprintf(path, sizeof(path), "%s/%s.sock", s->policy->sessions,
+		     s->id);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return TDM_ERR_RANGE;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return TDM_ERR_IO;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return TDM_ERR_IO;
+	}
+	if (pid == 0) {
+		close(fds[1]);
+		reap(fds[0], path);
+	}
+	close(fds[0]);
+	s->reaper_fd = fds[1];
+	return 0;
+}
 
 int escorts_open(struct session *s, char *why, size_t why_size)
 {
@@ -96,8 +149,12 @@ void escorts_close(struct session *s)
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	s->listen_fd = -1;
-	if (s->sock_path[0] != '\0')
+	/* The reaper unlinks the socket once this end of its pipe closes. */
+	if (s->reaper_fd >= 0)
+		close(s->reaper_fd);
+	else if (s->sock_path[0] != '\0')
 		unlink(s->sock_path);
+	s->reaper_fd = -1;
 	s->sock_path[0] = '\0';
 }
 

@@ -14,6 +14,13 @@
 
 #include "session.h"
 
+/*
+ * Starts the reaper: a small process, outside the sandbox, that removes
+ * the session socket when the recorder ends, however it ends (the sandbox
+ * forbids the recorder to unlink anything itself).  Call before any key
+ * is in memory.
+ */
+int escorts_start_reaper(struct session *s);
 int escorts_open(struct session *s, char *why, size_t why_size);
 void escorts_close(struct session *s);
 /* Adds the listening socket and every connection to pfd; returns count. */

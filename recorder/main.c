@@ -24,6 +24,7 @@
 #include "log.h"
 #include "policy.h"
 #include "relay.h"
+#include "sandbox.h"
 #include "session.h"
 #include "target.h"
 #include "version.h"
@@ -161,7 +162,7 @@ static int open_recording(struct session *s)
 		.attrs = s->engineer->attrs,
 		.nattrs = s->engineer->nattrs,
 		.command = s->command,
-		.pubkey = NULL,
+		.pubkey = tdm_signer_pubkey(s->signer),
 		.version = TDM_VERSION,
 	};
 
@@ -195,6 +196,22 @@ static int end_status(const struct session *s, int rc)
 	return s->have_status ? s->exit_status : EXIT_TANDEM;
 }
 
+/*
+ * Everything the session needs is open: from here on the recorder can
+ * read, write and poll what it has, and nothing else.
+ */
+static int enter_sandbox(char *why, size_t why_size)
+{
+	/* The policy file, the key files and the recording's directories
+	 * were closed as they were read; the identity key is freed. */
+	if (tdm_sandbox_enter(&tdm_sandbox_recorder) < 0) {
+		snprintf(why, why_size, "cannot enter the sandbox (%s); the "
+			 "session does not run unconfined", strerror(errno));
+		return TDM_ERR_IO;
+	}
+	return 0;
+}
+
 static int run_session(struct session *s)
 {
 	char why[1024];
@@ -210,9 +227,29 @@ static int run_session(struct session *s)
 	read_terminal(s);
 	tdm_buf_init(&s->to_target, 0);
 	gate_init(s);
+	if (escorts_start_reaper(s) < 0) {
+		session_say(s, "cannot start the session's socket reaper: %s",
+			    strerror(errno));
+		goto early_out;
+	}
+	/* No session runs without a seal to make at its end. */
+	if (tdm_signer_load_why(s->policy->signing_key, &s->signer, why,
+				sizeof(why)) < 0) {
+		session_say(s, "%s", why);
+		tdm_log(LOG_ERR, "engineer %s target %s refused: %s",
+			s->engineer->name, s->target->name, why);
+		goto early_out;
+	}
 
 	errno = 0;
 	rc = open_recording(s);
+	if (rc == 0) {
+		rc = tdm_chain_attach(s->cast, s->signer, &s->chain);
+		if (rc < 0) {
+			tdm_cast_free(s->cast);
+			s->cast = NULL;
+		}
+	}
 	if (rc < 0) {
 		session_say(s, "cannot create a recording in %s: %s; no "
 			    "session runs unrecorded (ask an admin to check "
@@ -221,9 +258,7 @@ static int run_session(struct session *s)
 		tdm_log(LOG_ERR, "engineer %s target %s refused: cannot "
 			"create recording in %s", s->engineer->name,
 			s->target->name, s->policy->recordings);
-		gate_free(s);
-		tdm_buf_free(&s->to_target);
-		return EXIT_TANDEM;
+		goto early_out;
 	}
 	if (session_mark(s, LOG_NOTICE,
 			 json_pack("{s:s,s:s,s:s,s:s,s:i,s:s?,s:b}", "event",
@@ -248,6 +283,17 @@ static int run_session(struct session *s)
 		session_say(s, "%s", why);
 		snprintf(s->end_why, sizeof(s->end_why), "refused");
 		if (session_mark(s, LOG_WARNING,
+				 json_pack("{s:s,s:s}", "event", "refused",
+					   "why", why),
+				 "refused: %s", why) < 0)
+			goto write_failed;
+		goto end;
+	}
+	rc = enter_sandbox(why, sizeof(why));
+	if (rc < 0) {
+		session_say(s, "%s", why);
+		snprintf(s->end_why, sizeof(s->end_why), "refused");
+		if (session_mark(s, LOG_ERR,
 				 json_pack("{s:s,s:s}", "event", "refused",
 					   "why", why),
 				 "refused: %s", why) < 0)
@@ -284,13 +330,23 @@ end:
 			 "bytes in", s->end_why, status, s->bytes_out,
 			 s->bytes_in) < 0)
 		goto write_failed;
-	if (tdm_cast_close(s->cast) < 0)
+	if (tdm_chain_seal(s->chain, s->cast) < 0 ||
+	    tdm_cast_close(s->cast) < 0)
 		goto write_failed;
 out:
 	escorts_close(s);
 	target_close(s);
+	/* The chain only after the cast: closing a cast calls the chain. */
 	tdm_cast_free(s->cast);
 	s->cast = NULL;
+	tdm_chain_free(s->chain);
+	s->chain = NULL;
+early_out:
+	tdm_signer_free(s->signer);
+	s->signer = NULL;
+	if (s->reaper_fd >= 0)
+		close(s->reaper_fd);
+	s->reaper_fd = -1;
 	gate_free(s);
 	tdm_buf_free(&s->to_target);
 	return status;

@@ -16,6 +16,8 @@
 
 #include "buf.h"
 #include "cast.h"
+#include "chain.h"
+#include "sign.h"
 #include "lineedit.h"
 #include "policy.h"
 
@@ -70,6 +72,8 @@ struct session {
 
 	struct tdm_cast *cast;
 	char rec_path[PATH_MAX];
+	struct tdm_signer *signer;  /* the bastion's key: seals the recording */
+	struct tdm_chain *chain;
 
 	ssh_session ssh;
 	ssh_channel channel;
@@ -110,6 +114,7 @@ struct session {
 	/* Escorts. */
 	int listen_fd;
 	char sock_path[PATH_MAX];
+	int reaper_fd;              /* closing it makes the reaper unlink */
 	uid_t escort_uid;
 	struct escort_conn *escorts[SESSION_MAX_ESCORTS];
 	size_t nescorts;

@@ -166,6 +166,12 @@ class Bed:
         os.chown(self.identity, tandem.pw_uid, tandem.pw_gid)
         os.chmod(self.identity, 0o600)
 
+        # The bastion's signing key: it seals every recording.
+        self.signing_key = os.path.join(keys, "signing_ed25519")
+        self.signing_pub = keygen(self.signing_key, "bastion-signing")
+        os.chown(self.signing_key, tandem.pw_uid, tandem.pw_gid)
+        os.chmod(self.signing_key, 0o600)
+
         self.users = {}
         for name in ("alice", "bob", "mallory", "carol", "carol-escort", "dave"):
             path = os.path.join(self.dir, name + "_ed25519")
@@ -192,7 +198,7 @@ class Bed:
             f.write(f"""# tandem test bed policy
 recordings        {self.recordings}
 sessions          {self.sessions}
-signing-key       {self.dir}/signing_ed25519
+signing-key       {self.signing_key}
 escort-user       escort
 approval-timeout  {approval_timeout}
 idle-timeout      {idle_timeout}
