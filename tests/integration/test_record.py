@@ -1,0 +1,112 @@
+"""Recordings made through the real bastion: sealed, verifiable, auditable."""
+import json
+import os
+import subprocess
+import time
+import unittest
+
+from testbed import Bed, Recording, Term
+
+bed = None
+
+
+def setUpModule():
+    global bed
+    bed = Bed(os.environ.get("TANDEM_BUILD", "build"))
+
+
+def tearDownModule():
+    if bed:
+        bed.stop()
+
+
+def replay(*args):
+    return subprocess.run([os.path.join(bed.bin, "tandem-replay")] + list(args),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+
+
+class Record(unittest.TestCase):
+    def test_session_recording_is_sealed_and_verifies_with_the_bastion_key(self):
+        before = bed.recordings_now()
+        t = Term(bed.ssh_argv(tty=True) + ["db01"])
+        try:
+            t.expect(r"\$ $")
+            t.send("echo sealed\r")
+            bed.decide_next()
+            t.expect(r"sealed\r\n")
+            t.send("rm -rf /tmp/nothing-here\r")
+            bed.decide_next("deny", reason="not on my watch")
+            t.expect("nothing was sent")
+            t.send("exit\r")
+            bed.decide_next()
+            self.assertEqual(t.wait(), 0)
+        finally:
+            t.close()
+        path = bed.new_recording(before)
+        rec = Recording(path)
+        self.assertEqual(rec.header["tandem"]["pubkey"].split()[:2],
+                         bed.signing_pub.split()[:2])
+        v = replay("verify", "--key", bed.signing_key + ".pub", path)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        # An auditor's own tool agrees: stock ssh-keygen checks the seal.
+        sig = os.path.join(bed.dir, "seal.sig")
+        signers = os.path.join(bed.dir, "allowed_signers")
+        with open(signers, "w") as f:
+            f.write(f"{rec.header['tandem']['bastion']} namespaces=\"tandem-recording\" "
+                    f"{' '.join(bed.signing_pub.split()[:2])}\n")
+        s = replay("seal", path, "-o", sig)
+        self.assertEqual(s.returncode, 0, s.stderr)
+        k = subprocess.run(["ssh-keygen", "-Y", "verify", "-f", signers, "-I",
+                            rec.header["tandem"]["bastion"], "-n", "tandem-recording",
+                            "-s", sig], input=s.stdout, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        self.assertEqual(k.returncode, 0, k.stdout + k.stderr)
+        # The audit list has every decision with its escort and command.
+        c = replay("commands", "--json", path)
+        self.assertEqual(c.returncode, 0, c.stderr)
+        rows = [json.loads(l) for l in c.stdout.decode().splitlines()]
+        self.assertEqual([(r["seq"], r["decision"], r["escort"], r["command"]) for r in rows],
+                         [(1, "approved", "bob", "echo sealed"),
+                          (2, "denied", "bob", "rm -rf /tmp/nothing-here"),
+                          (3, "approved", "bob", "exit")])
+        self.assertEqual(rows[1]["reason"], "not on my watch")
+        for r in rows:
+            self.assertEqual((r["engineer"], r["target"]), ("alice", "db01"))
+
+    def test_killed_recorder_leaves_an_unsealed_but_intact_recording(self):
+        before = bed.recordings_now()
+        t = Term(bed.ssh_argv(tty=True) + ["db01"])
+        try:
+            t.expect(r"\$ $")
+            t.send("echo crash-soon\r")
+            bed.decide_next()
+            t.expect(r"crash-soon\r\n")
+            time.sleep(0.6)
+            pids = subprocess.run(["pgrep", "-u", "tandem", "-f", bed.bin + "/tandem-recorder"],
+                                  stdout=subprocess.PIPE, text=True).stdout.split()
+            pids = [p for p in pids if open(f"/proc/{p}/comm").read().strip() == "tandem-recorder"]
+            self.assertEqual(len(pids), 1)
+            os.kill(int(pids[0]), 9)
+            t.wait()
+        finally:
+            t.close()
+        path = bed.new_recording(before)
+        v = replay("verify", "--key", bed.signing_key + ".pub", path)
+        self.assertEqual(v.returncode, 3, v.stdout + v.stderr)
+        # The socket is gone too: its reaper outlived the recorder.
+        deadline = time.time() + 5
+        while os.listdir(bed.sessions) and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(os.listdir(bed.sessions), [])
+
+    def test_session_socket_is_removed_when_the_session_ends(self):
+        p = bed.ssh_approved("db01", "true")
+        self.assertEqual(p.returncode, 0)
+        deadline = time.time() + 5
+        while os.listdir(bed.sessions) and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(os.listdir(bed.sessions), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
