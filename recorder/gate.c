@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base64.h"
 #include "err.h"
 #include "escorts.h"
 #include "log.h"
@@ -111,33 +112,12 @@ json_t *gate_risks(const struct session *s, const uint8_t *p, size_t n)
 
 static json_t *b64(const uint8_t *p, size_t n)
 {
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
 	struct tdm_buf out;
 	json_t *j;
-	size_t i;
 
 	tdm_buf_init(&out, 0);
-	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 |
-			     p[i + 2];
-		char q[4] = { tbl[v >> 18], tbl[(v >> 12) & 63],
-			      tbl[(v >> 6) & 63], tbl[v & 63] };
-
-		tdm_buf_put(&out, q, 4);
-	}
-	if (n - i == 1) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		char q[4] = { tbl[v >> 18], tbl[(v >> 12) & 63], '=', '=' };
-
-		tdm_buf_put(&out, q, 4);
-	} else if (n - i == 2) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-		char q[4] = { tbl[v >> 18], tbl[(v >> 12) & 63],
-			      tbl[(v >> 6) & 63], '=' };
-
-		tdm_buf_put(&out, q, 4);
-	}
+	if (tdm_b64_encode(&out, p, n) < 0)
+		tdm_buf_reset(&out);
 	j = json_stringn(out.data ? (char *)out.data : "", out.len);
 	tdm_buf_free(&out);
 	return j;
