@@ -65,8 +65,11 @@ $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(LIB) \
-		$(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< \
+		$(filter %.o,$^) $(LIB) $(LDLIBS) -lcmocka
+
+# Unit tests of a program's own modules link those objects too.
+$(BUILD)/tests/test_lineedit: $(BUILD)/recorder/lineedit.o
 
 unit: $(UNIT_BINS)
 

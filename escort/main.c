@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 	struct tdm_policy *policy = NULL;
 	struct tdm_diag diag = { 0 };
 	struct escort_ctx ctx;
-	char *words[WORDS_MAX + 1] = { NULL };
+	char *words[TDM_WORDS_MAX + 1] = { NULL };
 	size_t i;
 	int c, n, status = 1;
 
@@ -126,7 +126,7 @@ int main(int argc, char **argv)
 	if (optind < argc) {
 		status = run(&ctx, argc - optind, argv + optind);
 	} else if (orig != NULL && orig[0] != '\0') {
-		n = words_split(orig, words);
+		n = tdm_words_split(orig, words);
 		if (n < 0) {
 			fprintf(stderr, "tandem-escort: cannot split the "
 				"command (an unclosed quote?): %s\n", orig);
@@ -134,7 +134,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		status = run(&ctx, n, words);
-		words_free(words);
+		tdm_words_free(words);
 	} else {
 		status = run(&ctx, 0, NULL);
 	}

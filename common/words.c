@@ -8,7 +8,7 @@
 #include "buf.h"
 #include "err.h"
 
-void words_free(char **argv)
+void tdm_words_free(char **argv)
 {
 	size_t i;
 
@@ -22,7 +22,7 @@ static int finish(struct tdm_buf *w, char **argv, int *n)
 {
 	char *copy;
 
-	if (*n == WORDS_MAX)
+	if (*n == TDM_WORDS_MAX)
 		return TDM_ERR_RANGE;
 	copy = malloc(w->len + 1);
 	if (copy == NULL)
@@ -36,7 +36,7 @@ static int finish(struct tdm_buf *w, char **argv, int *n)
 	return 0;
 }
 
-int words_split(const char *line, char **argv)
+int tdm_words_split(const char *line, char **argv)
 {
 	struct tdm_buf w;
 	bool in_word = false;
@@ -93,7 +93,7 @@ int words_split(const char *line, char **argv)
 		rc = finish(&w, argv, &n);
 	tdm_buf_free(&w);
 	if (rc < 0) {
-		words_free(argv);
+		tdm_words_free(argv);
 		return rc;
 	}
 	return n;
