@@ -330,6 +330,42 @@ class Gate(unittest.TestCase):
             proc.kill()
             proc.wait()
 
+    def test_malformed_message_closes_only_that_connection(self):
+        import pwd
+        t = shell()
+        try:
+            path = os.path.join(bed.sessions, current_session() + ".sock")
+            pw = pwd.getpwnam("escort")
+            probe = ("import socket,sys\n"
+                     "s=socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(sys.argv[1])\n"
+                     "s.sendall(bytes([1,1,0,0,0,1])+b'{')\n"
+                     "print(len(s.recv(65536)))\n")
+            p = subprocess.run(["/usr/bin/python3", "-c", probe, path], user=pw.pw_uid,
+                               group=pw.pw_gid, extra_groups=[], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=20)
+            self.assertEqual(p.stdout.strip(), b"0", p.stderr)
+            # The session goes on; a real escort still decides.
+            t.send("echo still-alive\r")
+            bed.decide_next()
+            t.expect(r"still-alive\r\n")
+            end(t)
+        finally:
+            t.close()
+
+    def test_every_attached_escort_sees_each_decision(self):
+        t = shell()
+        watcher = Term(bed.ssh_argv("bob", user="escort", tty=True), cols=100, rows=30)
+        try:
+            watcher.expect(r"alice@db01")
+            t.send("echo seen-by-all\r")
+            watcher.expect(r"#1 alice wants to run:")
+            bed.decide_next()
+            watcher.expect(r"#1 approved by bob")
+            end(t)
+        finally:
+            watcher.close()
+            t.close()
+
 
 if __name__ == "__main__":
     unittest.main()
