@@ -71,6 +71,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 # Unit tests of a program's own modules link those objects too.
 $(BUILD)/tests/test_lineedit: $(BUILD)/recorder/lineedit.o
 
+# The recorder with its test-only sandbox probe (recorder/probe.h).
+PROBE_OBJ := $(patsubst %.c,$(BUILD)/probe/%.o,$(wildcard recorder/*.c))
+$(BUILD)/probe/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DTDM_TEST_HOOKS -c $< -o $@
+$(BUILD)/probe/tandem-recorder: $(PROBE_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 unit: $(UNIT_BINS)
 
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -78,7 +86,7 @@ ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 # Unit tests run twice: plain, and under ASan+UBSan with leak checking.
 check: deps
-	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory all unit $(BUILD)/probe/tandem-recorder
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN="$(ASAN)" \
 		OPT="-O1 -g" unit
 	@sh tests/run-all.sh $(BUILD) $(BUILD)/asan
@@ -112,12 +120,44 @@ fuzz: $(FUZZ_BINS)
 		rm -rf $$work; \
 	done
 
+# Where the deployment files go; the defaults suit a bastion whose admin
+# installs into /usr/local and configures in /etc.
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+UNITDIR     ?= /etc/systemd/system
+SYSUSERSDIR ?= /etc/sysusers.d
+TMPFILESDIR ?= /etc/tmpfiles.d
+SSHDCONFDIR ?= /etc/ssh/sshd_config.d
+CONFDIR     ?= /etc/tandem
+MAN1 := $(wildcard docs/man/*.1)
+MAN5 := $(wildcard docs/man/*.5)
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+		$(DESTDIR)$(SSHDCONFDIR) $(DESTDIR)$(CONFDIR)
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	$(if $(MAN1),install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
+	$(if $(MAN5),install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
+	sed 's|@BINDIR@|$(BINDIR)|g' systemd/tandem-verify.service.in \
+		> $(DESTDIR)$(UNITDIR)/tandem-verify.service
+	install -m 0644 systemd/tandem-verify.timer $(DESTDIR)$(UNITDIR)/
+	install -m 0644 systemd/tandem.sysusers $(DESTDIR)$(SYSUSERSDIR)/tandem.conf
+	install -m 0644 systemd/tandem.tmpfiles $(DESTDIR)$(TMPFILESDIR)/tandem.conf
+	install -m 0644 systemd/tandem-sshd.conf $(DESTDIR)$(SSHDCONFDIR)/tandem.conf
+	install -m 0644 docs/policy.conf.example $(DESTDIR)$(CONFDIR)/policy.conf.example
 
 uninstall:
-	rm -f $(PROGS:%=$(DESTDIR)$(PREFIX)/bin/tandem-%)
+	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/tandem-%)
+	rm -f $(MAN1:docs/man/%=$(DESTDIR)$(MANDIR)/man1/%)
+	rm -f $(MAN5:docs/man/%=$(DESTDIR)$(MANDIR)/man5/%)
+	rm -f $(DESTDIR)$(UNITDIR)/tandem-verify.service \
+		$(DESTDIR)$(UNITDIR)/tandem-verify.timer \
+		$(DESTDIR)$(SYSUSERSDIR)/tandem.conf \
+		$(DESTDIR)$(TMPFILESDIR)/tandem.conf \
+		$(DESTDIR)$(SSHDCONFDIR)/tandem.conf \
+		$(DESTDIR)$(CONFDIR)/policy.conf.example
 
 lint:
 	clang-format --dry-run -Werror common/*.[ch] recorder/*.[ch] \
@@ -126,4 +166,4 @@ lint:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' -not -path '$(BUILD)/asan/*' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -not -path '$(BUILD)/asan/*' -not -path '$(BUILD)/probe/*' 2>/dev/null)

@@ -17,6 +17,7 @@
 #include "err.h"
 #include "escorts.h"
 #include "log.h"
+#include "probe.h"
 #include "target.h"
 #include "visible.h"
 
@@ -641,6 +642,7 @@ int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
 	session_to_engineer(s, out.data, out.len);
 	tdm_buf_free(&out);
 	if (d == GATE_APPROVED) {
+		probe_fire();
 		rc = after_approval(s, pc);
 		if (!s->tty && rc == 0)
 			session_notice(s, "#%u approved by %s", seq,

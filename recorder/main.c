@@ -23,6 +23,7 @@
 #include "gate.h"
 #include "log.h"
 #include "policy.h"
+#include "probe.h"
 #include "relay.h"
 #include "sandbox.h"
 #include "session.h"
@@ -289,6 +290,7 @@ static int run_session(struct session *s)
 			goto write_failed;
 		goto end;
 	}
+	probe_arm();
 	rc = enter_sandbox(why, sizeof(why));
 	if (rc < 0) {
 		session_say(s, "%s", why);
