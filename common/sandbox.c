@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "sandbox-recorder.h"
+#include "sandbox-escort.h"
 
 static scmp_filter_ctx build(const struct tdm_sb_table *t, uint32_t deny)
 {

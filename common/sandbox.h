@@ -28,6 +28,7 @@ struct tdm_sb_table {
 };
 
 extern const struct tdm_sb_table tdm_sandbox_recorder;
+extern const struct tdm_sb_table tdm_sandbox_escort;
 
 /*
  * Sets no_new_privs and dumpable 0, then loads the table's filter.  After

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -37,6 +38,14 @@ int client_init(struct escort_ctx *ctx, const struct tdm_policy *p,
 		return TDM_ERR_NOTFOUND;
 	}
 	ctx->tandem_uid = pw->pw_uid;
+	ctx->sessions_fd = open(p->sessions, O_RDONLY | O_DIRECTORY |
+					     O_CLOEXEC);
+	if (ctx->sessions_fd < 0) {
+		fprintf(stderr, "tandem-escort: cannot open the sessions "
+			"directory %s: %s; ask an admin to check it\n",
+			p->sessions, strerror(errno));
+		return TDM_ERR_IO;
+	}
 	return 0;
 }
 
@@ -63,10 +72,18 @@ size_t client_sessions(const struct escort_ctx *ctx, char ids[][37],
 	struct dirent *e;
 	size_t n = 0;
 	DIR *d;
+	int fd;
 
-	d = opendir(ctx->policy->sessions);
-	if (d == NULL)
+	/* A fresh listing from the directory opened before the sandbox. */
+	fd = dup(ctx->sessions_fd);
+	if (fd < 0)
 		return 0;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return 0;
+	}
+	rewinddir(d);
 	while ((e = readdir(d)) != NULL && n < max) {
 		size_t len = strlen(e->d_name);
 

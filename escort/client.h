@@ -21,6 +21,8 @@ struct escort_ctx {
 	const struct tdm_policy *policy;
 	const struct tdm_person *me;
 	uid_t tandem_uid;
+	int sessions_fd;        /* the sessions directory, opened before the
+				   sandbox so it can be listed inside it */
 };
 
 struct session_conn {

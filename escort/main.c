@@ -14,6 +14,7 @@
 #include "client.h"
 #include "commands.h"
 #include "policy.h"
+#include "sandbox.h"
 #include "version.h"
 #include "words.h"
 
@@ -122,6 +123,14 @@ int main(int argc, char **argv)
 	}
 	if (client_init(&ctx, policy, name) < 0)
 		goto out;
+	/* From here on it reads what sessions send: confine it first.
+	 * jansson seeds its hashing from /dev/urandom on first use: now. */
+	json_object_seed(0);
+	if (tdm_sandbox_enter(&tdm_sandbox_escort) < 0) {
+		fprintf(stderr, "tandem-escort: cannot enter the sandbox; "
+			"refusing to run unconfined\n");
+		goto out;
+	}
 	orig = getenv("SSH_ORIGINAL_COMMAND");
 	if (optind < argc) {
 		status = run(&ctx, argc - optind, argv + optind);

@@ -76,6 +76,12 @@ static void test_recorder_filter_matches_golden_file(void **state)
 	check_golden(&tdm_sandbox_recorder, "tests/data/sandbox-recorder.pfc");
 }
 
+static void test_escort_filter_matches_golden_file(void **state)
+{
+	(void)state;
+	check_golden(&tdm_sandbox_escort, "tests/data/sandbox-escort.pfc");
+}
+
 static void test_every_rule_says_why(void **state)
 {
 	size_t i;
@@ -108,6 +114,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_recorder_filter_matches_golden_file),
+		cmocka_unit_test(test_escort_filter_matches_golden_file),
 		cmocka_unit_test(test_every_rule_says_why),
 		cmocka_unit_test(test_dangerous_calls_are_not_in_the_recorder_table),
 	};
