@@ -486,8 +486,10 @@ bool gate_wants_input(const struct session *s)
 {
 	if (s->frozen || s->in_eof)
 		return false;
+	/* Only read when a whole chunk fits, so nothing read is refused. */
 	if (!s->tty && (s->channel_wanted || s->pending.active))
-		return s->stdin_held.len < SESSION_MAX_HELD;
+		return s->stdin_held.len + SESSION_READ_CHUNK <=
+		       SESSION_MAX_HELD;
 	return s->to_target.len < SESSION_MAX_QUEUED;
 }
 

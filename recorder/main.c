@@ -228,6 +228,7 @@ static int run_session(struct session *s)
 	read_terminal(s);
 	tdm_buf_init(&s->to_target, 0);
 	gate_init(s);
+	relay_callbacks_init(s);
 	if (escorts_start_reaper(s) < 0) {
 		session_say(s, "cannot start the session's socket reaper: %s",
 			    strerror(errno));

@@ -26,18 +26,15 @@
 #include "escorts.h"
 #include "gate.h"
 
-#define READ_CHUNK (64u * 1024u)
 #define MAX_POLL (4 + SESSION_MAX_ESCORTS + 1)
 
 struct relay {
 	struct session *s;
-	struct ssh_channel_callbacks_struct cb;
-	bool cb_set;
 	ssh_event event;
 	int sigfd;
 	bool winch;
 	int err;
-	uint8_t in[READ_CHUNK];
+	uint8_t in[SESSION_READ_CHUNK];
 	size_t in_len;
 	bool in_closed;
 };
@@ -47,6 +44,11 @@ static void freeze(struct relay *r, int err)
 	r->s->frozen = true;
 	if (r->err == 0)
 		r->err = err;
+}
+
+static void freeze_session(struct session *s)
+{
+	s->frozen = true;
 }
 
 /* Keeps the tail of the output: the screen for escorts, the prompt line. */
@@ -85,8 +87,7 @@ static void remember_output(struct session *s, const uint8_t *p, size_t n)
 static int on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
 		   int is_stderr, void *userdata)
 {
-	struct relay *r = userdata;
-	struct session *s = r->s;
+	struct session *s = userdata;
 	struct tdm_buf erase;
 	int rc;
 
@@ -97,7 +98,7 @@ static int on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
 	/* Recorded first: nothing is shown that the record lacks. */
 	rc = tdm_cast_output(s->cast, data, len);
 	if (rc < 0) {
-		freeze(r, rc);
+		freeze_session(s);
 		return (int)len;
 	}
 	s->bytes_out += len;
@@ -130,31 +131,31 @@ static int on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
 
 static void on_eof(ssh_session ssh, ssh_channel ch, void *userdata)
 {
-	struct relay *r = userdata;
+	struct session *s = userdata;
 
 	(void)ssh;
 	(void)ch;
-	r->s->remote_eof = true;
+	s->remote_eof = true;
 }
 
 static void on_close(ssh_session ssh, ssh_channel ch, void *userdata)
 {
-	struct relay *r = userdata;
+	struct session *s = userdata;
 
 	(void)ssh;
 	(void)ch;
-	r->s->remote_closed = true;
+	s->remote_closed = true;
 }
 
 static void on_exit_status(ssh_session ssh, ssh_channel ch, int status,
 			   void *userdata)
 {
-	struct relay *r = userdata;
+	struct session *s = userdata;
 
 	(void)ssh;
 	(void)ch;
-	r->s->have_status = true;
-	r->s->exit_status = status & 0xff;
+	s->have_status = true;
+	s->exit_status = status & 0xff;
 }
 
 static const struct {
@@ -172,7 +173,7 @@ static void on_exit_signal(ssh_session ssh, ssh_channel ch,
 			   const char *signal, int core, const char *errmsg,
 			   const char *lang, void *userdata)
 {
-	struct relay *r = userdata;
+	struct session *s = userdata;
 	size_t i;
 
 	(void)ssh;
@@ -180,11 +181,23 @@ static void on_exit_signal(ssh_session ssh, ssh_channel ch,
 	(void)core;
 	(void)errmsg;
 	(void)lang;
-	r->s->have_status = true;
-	r->s->exit_status = 255;
+	s->have_status = true;
+	s->exit_status = 255;
 	for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
 		if (signal != NULL && strcmp(signal, signals[i].name) == 0)
-			r->s->exit_status = 128 + signals[i].num;
+			s->exit_status = 128 + signals[i].num;
+}
+
+void relay_callbacks_init(struct session *s)
+{
+	memset(&s->chan_cb, 0, sizeof(s->chan_cb));
+	s->chan_cb.userdata = s;
+	s->chan_cb.channel_data_function = on_data;
+	s->chan_cb.channel_eof_function = on_eof;
+	s->chan_cb.channel_close_function = on_close;
+	s->chan_cb.channel_exit_status_function = on_exit_status;
+	s->chan_cb.channel_exit_signal_function = on_exit_signal;
+	ssh_callbacks_init(&s->chan_cb);
 }
 
 static void read_input(struct relay *r)
@@ -292,11 +305,6 @@ static int step(struct relay *r)
 	size_t n = 0, in_at = SIZE_MAX, esc_at, nesc;
 	int timeout, rc;
 
-	if (s->channel != NULL && !r->cb_set) {
-		if (ssh_set_channel_callbacks(s->channel, &r->cb) != SSH_OK)
-			return TDM_ERR_SSH;
-		r->cb_set = true;
-	}
 	pfd[n].fd = ssh_get_fd(s->ssh);
 	pfd[n++].events = POLLIN;
 	pfd[n].fd = r->sigfd;
@@ -338,7 +346,9 @@ static int step(struct relay *r)
 	if (r->in_len > 0) {
 		rc = gate_keys(s, r->in, r->in_len);
 		r->in_len = 0;
-		if (rc < 0 && !s->frozen && s->channel != NULL)
+		/* Never dropped quietly: a byte the gate could not take ends
+		 * the session. */
+		if (rc < 0 && !s->frozen)
 			return rc;
 	}
 	if (r->in_closed && !s->tty && !s->in_eof) {
@@ -377,13 +387,6 @@ int relay_run(struct session *s)
 		return TDM_ERR_NOMEM;
 	r->s = s;
 	r->sigfd = -1;
-	r->cb.userdata = r;
-	r->cb.channel_data_function = on_data;
-	r->cb.channel_eof_function = on_eof;
-	r->cb.channel_close_function = on_close;
-	r->cb.channel_exit_status_function = on_exit_status;
-	r->cb.channel_exit_signal_function = on_exit_signal;
-	ssh_callbacks_init(&r->cb);
 	s->last_activity_ms = session_now_ms();
 	rc = setup_signals(r);
 	if (rc < 0)
@@ -422,8 +425,8 @@ out:
 		ssh_event_remove_session(r->event, s->ssh);
 		ssh_event_free(r->event);
 	}
-	if (s->channel != NULL && r->cb_set)
-		ssh_remove_channel_callbacks(s->channel, &r->cb);
+	if (s->channel != NULL)
+		ssh_remove_channel_callbacks(s->channel, &s->chan_cb);
 	if (r->sigfd >= 0)
 		close(r->sigfd);
 	free(r);

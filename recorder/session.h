@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <libssh/libssh.h>
+#include <libssh/callbacks.h>
 #include <sys/types.h>
 
 #include "buf.h"
@@ -26,6 +27,8 @@
 /* Bytes queued for the target before the engineer's input is paused. */
 #define SESSION_MAX_QUEUED (256u * 1024u)
 
+/* The most the relay reads from the engineer at once. */
+#define SESSION_READ_CHUNK (64u * 1024u)
 /* Stdin of a non-interactive command held before approval. */
 #define SESSION_MAX_HELD (8u * 1024u * 1024u)
 /* First bytes of that stdin an escort is shown. */
@@ -77,6 +80,9 @@ struct session {
 
 	ssh_session ssh;
 	ssh_channel channel;
+	/* Set on the channel the moment it exists, so that nothing the
+	 * target sends while it is being opened can miss them. */
+	struct ssh_channel_callbacks_struct chan_cb;
 
 	/* Relay state. */
 	struct tdm_buf to_target;   /* released, not yet accepted by ssh */

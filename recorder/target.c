@@ -148,6 +148,7 @@ int target_open(struct session *s, char *why, size_t why_size)
 
 	s->channel = ssh_channel_new(s->ssh);
 	if (s->channel == NULL ||
+	    ssh_set_channel_callbacks(s->channel, &s->chan_cb) != SSH_OK ||
 	    ssh_channel_open_session(s->channel) != SSH_OK)
 		goto fail;
 	if (s->tty) {
