@@ -11,7 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum tdm_sb_arg { TDM_SB_ANY, TDM_SB_EQ, TDM_SB_MASK_ZERO };
+enum tdm_sb_arg {
+	TDM_SB_ANY,       /* allowed */
+	TDM_SB_EQ,        /* allowed when the argument equals value */
+	TDM_SB_MASK_ZERO, /* allowed when the argument has none of value's bits */
+	TDM_SB_ENOENT_EQ, /* not allowed, but answered "no such file" instead
+			     of killing, when the argument equals value */
+};
 
 struct tdm_sb_rule {
 	const char *syscall;

@@ -486,6 +486,16 @@ int main(int argc, char **argv)
 		s.command = strdup(command);
 		if (s.command == NULL)
 			goto out;
+	} else if (!isatty(STDIN_FILENO)) {
+		/* A shell fed from a pipe would run lines nobody approved:
+		 * without a terminal, the command itself must be given. */
+		fprintf(stderr, "tandem: no terminal and no command; give the "
+			"command (ssh tandem@BASTION %s COMMAND) or ask for a "
+			"terminal (ssh -t tandem@BASTION %s)\n", target,
+			target);
+		tdm_log(LOG_WARNING, "engineer %s refused: shell on %s "
+			"without a terminal", name, target);
+		goto out;
 	}
 	status = run_session(&s);
 out:

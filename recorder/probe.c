@@ -26,8 +26,14 @@ void probe_fire(void)
 				  .sin_port = htons(22),
 				  .sin_addr.s_addr = htonl(0x7f000001) };
 
-	if (strcmp(armed, "open") == 0)
-		close(open("/etc/hostname", O_RDONLY));
+	if (strcmp(armed, "open") == 0) {
+		/* A plain read-only open is answered "no such file"... */
+		if (open("/etc/hostname", O_RDONLY) >= 0)
+			abort();
+		/* ...any other open ends the recorder. */
+		close(open("/etc/hostname", O_RDONLY | O_CLOEXEC));
+		close(open("/tmp/tandem-probe", O_WRONLY | O_CREAT, 0600));
+	}
 	else if (strcmp(armed, "execve") == 0)
 		execve(argv[0], argv, NULL);
 	else if (strcmp(armed, "socket") == 0)

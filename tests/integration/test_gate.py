@@ -330,6 +330,14 @@ class Gate(unittest.TestCase):
             proc.kill()
             proc.wait()
 
+    def test_shell_without_terminal_is_refused_not_fed_from_stdin(self):
+        m = marker("piped-shell")
+        p = bed.ssh("db01", stdin=None, input=f"touch {m}\n".encode())
+        self.assertEqual(p.returncode, 255)
+        self.assertIn(b"no terminal and no command", p.stderr)
+        time.sleep(0.3)
+        self.assertFalse(os.path.exists(m))
+
     def test_malformed_message_closes_only_that_connection(self):
         import pwd
         t = shell()

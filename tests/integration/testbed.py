@@ -80,7 +80,7 @@ def pubkey_body(line):
 
 
 class Sshd:
-    def __init__(self, bed, name, config):
+    def __init__(self, bed, name, config, loglevel="VERBOSE"):
         self.bed = bed
         self.name = name
         self.port = free_port()
@@ -95,7 +95,7 @@ class Sshd:
                     "UsePAM no\nPasswordAuthentication no\n"
                     "KbdInteractiveAuthentication no\n"
                     "PubkeyAuthentication yes\n"
-                    "StrictModes no\nLogLevel VERBOSE\nPrintMotd no\n"
+                    f"StrictModes no\nLogLevel {loglevel}\nPrintMotd no\n"
                     "PrintLastLog no\n" + config)
         self.proc = None
 
@@ -130,7 +130,7 @@ class Bed:
 
     def __init__(self, build="build", policy_extra="", flush="200ms",
                  recordings_kb=None, approval_timeout="30s", raw_limit="10m",
-                 idle_timeout="15m"):
+                 idle_timeout="15m", target_config="", target_loglevel="VERBOSE"):
         ensure_accounts()
         self.dir = tempfile.mkdtemp(prefix="tandem-bed-")
         os.chmod(self.dir, 0o755)
@@ -179,7 +179,8 @@ class Bed:
 
         self.target = Sshd(self, "target", f"AllowUsers {TARGET_USER}\n"
                            f"AuthorizedKeysFile {self.dir}/target_authorized_keys\n"
-                           "Subsystem sftp internal-sftp\n")
+                           "Subsystem sftp internal-sftp\n" + target_config,
+                           loglevel=target_loglevel)
         with open(os.path.join(self.dir, "target_authorized_keys"), "w") as f:
             f.write(self.identity_pub + "\n")
         other = keygen(os.path.join(self.dir, "impostor_host_ed25519"), "impostor")

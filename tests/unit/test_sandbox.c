@@ -103,11 +103,15 @@ static void test_dangerous_calls_are_not_in_the_recorder_table(void **state)
 	size_t i, j;
 
 	(void)state;
-	for (i = 0; i < tdm_sandbox_recorder.nrules; i++)
+	for (i = 0; i < tdm_sandbox_recorder.nrules; i++) {
+		const struct tdm_sb_rule *r = &tdm_sandbox_recorder.rules[i];
+
+		/* Only refusals may name them. */
+		if (r->check == TDM_SB_ENOENT_EQ)
+			continue;
 		for (j = 0; j < sizeof(never) / sizeof(never[0]); j++)
-			assert_string_not_equal(
-				tdm_sandbox_recorder.rules[i].syscall,
-				never[j]);
+			assert_string_not_equal(r->syscall, never[j]);
+	}
 }
 
 int main(void)

@@ -1,0 +1,133 @@
+"""tandem-replay search and index: the same results with the index, without
+it, and with it out of date; incremental updates; the commands --json shape.
+
+Recordings come from bench/gen_recordings.c (real writer, chain and seal).
+"""
+import json
+import os
+import subprocess
+import time
+import unittest
+
+from test_replay_play import REPLAY, Recordings
+
+FILTERS = [
+    [],
+    ["--command", "rm -rf"],
+    ["--command", "^(cat|curl)"],
+    ["--command", "iptables|shadow"],
+    ["--command", "systemctl[[:space:]]+(stop|restart)", "--engineer", "alice"],
+    ["--command", r"\x1b|\t"],
+    ["--engineer", "carol", "--target", "db01"],
+    ["--escort", "bob"],
+    ["--since", "2023-06-01", "--until", "2023-06-30"],
+    ["--since", "2024-01-01T00:00:00+02:00"],
+    ["--until", "2023-03-15T12:30Z"],
+    ["--attr", "country=UK", "--attr", "clearance=secret"],
+    ["--json", "--command", "drop_caches"],
+]
+
+
+def replay(*argv, check=True):
+    p = subprocess.run([REPLAY] + list(argv), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=300)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{argv}: exit {p.returncode}: {p.stderr}")
+    return p
+
+
+class ReplaySearchTest(unittest.TestCase):
+    def setUp(self):
+        self.rec = Recordings()
+        self.addCleanup(self.rec.close)
+        self.paths = self.rec.make("rec", count=200, seed=9)
+        self.dir = os.path.join(self.rec.dir, "rec")
+        self.db = os.path.join(self.dir, ".tandem-index.sqlite")
+
+    def same_results(self, note):
+        for f in FILTERS:
+            with self.subTest(filter=f, when=note):
+                with_index = replay("search", self.dir, *f).stdout
+                scanned = replay("search", self.dir, "--no-index", *f).stdout
+                self.assertEqual(with_index, scanned)
+
+    def test_search_gives_the_same_results_with_and_without_the_index(self):
+        self.same_results("no index yet")
+        self.assertFalse(os.path.exists(self.db))
+        out = replay("index", self.dir).stdout
+        self.assertIn("200 recordings, 200 read", out)
+        self.same_results("fresh index")
+        everything = replay("search", self.dir).stdout.splitlines()
+        self.assertGreater(len(everything), 200)
+        self.assertEqual(everything, replay("commands", self.dir).stdout.splitlines())
+
+    def test_search_reads_what_the_index_does_not_cover(self):
+        replay("index", self.dir)
+        # Changed, tampered, removed and new recordings after indexing.
+        os.utime(self.paths[3], (time.time() + 5, time.time() + 5))
+        with open(self.paths[7], "r+b") as f:
+            f.seek(os.path.getsize(self.paths[7]) // 2)
+            b = f.read(1)
+            f.seek(-1, 1)
+            f.write(bytes([b[0] ^ 1]))
+        os.unlink(self.paths[11])
+        self.rec.make("rec", count=3, seed=77)
+        self.same_results("stale index")
+        out = replay("index", self.dir).stdout
+        self.assertIn("202 recordings, 5 read", out)
+        self.assertIn("1 removed", out)
+        self.assertIn("0 read", replay("index", self.dir).stdout)
+        self.same_results("updated index")
+
+    def test_tampered_recording_is_flagged_in_results(self):
+        replay("index", self.dir)
+        victim = self.paths[20]
+        with open(victim, "r+b") as f:
+            # Inside the last data frame (before its link and the seal):
+            # the decisions stay readable, the chain breaks.
+            f.seek(os.path.getsize(victim) - 194 - 56 - 6)
+            b = f.read(1)
+            f.seek(-1, 1)
+            f.write(bytes([b[0] ^ 0x40]))
+        replay("index", self.dir)
+        p = replay("search", self.dir, "--json")
+        rows = [json.loads(l) for l in p.stdout.splitlines()]
+        hit = [r for r in rows if r["file"] == victim]
+        self.assertTrue(hit)
+        self.assertTrue(all(r["verify"] == "tampered" for r in hit))
+        self.assertIn("TAMPERED", p.stderr)
+        self.assertEqual(p.stdout, replay("search", self.dir, "--json",
+                                          "--no-index").stdout)
+
+    def test_json_has_the_commands_fields(self):
+        replay("index", self.dir)
+        rows = [json.loads(l) for l in
+                replay("search", self.dir, "--json", "--escort", "bob").stdout.splitlines()]
+        self.assertTrue(rows)
+        want = [json.loads(l) for l in
+                replay("commands", self.dir, "--json").stdout.splitlines()]
+        self.assertEqual(list(rows[0].keys()), list(want[0].keys()))
+        for key in ("time", "session", "seq", "engineer", "target", "escort",
+                    "decision", "reason", "risks", "command"):
+            self.assertIn(key, rows[0])
+        self.assertTrue(all(r["escort"] == "bob" for r in rows))
+        self.assertEqual(rows, [w for w in want if w["escort"] == "bob"])
+
+    def test_dates_and_regex_mistakes_are_usage_errors_naming_the_fix(self):
+        for argv, words in ((["--since", "2024-02-30"], "YYYY-MM-DD"),
+                            (["--until", "yesterday"], "ISO 8601"),
+                            (["--command", "("], "POSIX extended"),
+                            (["--attr", "clearance"], "KEY=VALUE")):
+            with self.subTest(argv=argv):
+                p = replay("search", self.dir, *argv, check=False)
+                self.assertEqual(p.returncode, 2)
+                self.assertIn(words, p.stderr)
+
+    def test_index_in_an_unwritable_place_says_how_to_fix_it(self):
+        p = replay("index", self.dir, "--db", "/proc/no/such/index.sqlite", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("--db FILE", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
