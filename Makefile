@@ -27,7 +27,7 @@ LDLIBS  := -lpthread $(LIBS_PKG)
 DEB_BUILD := build-essential pkg-config libssh-dev libseccomp-dev \
 	     libzstd-dev uuid-dev libssl-dev libjansson-dev libvterm-dev \
 	     libsqlite3-dev libcmocka-dev
-DEB_TEST  := openssh-server openssh-client tmux asciinema zstd python3 \
+DEB_TEST  := openssh-server openssh-client tmux asciinema zstd python3 systemd \
 	     procps
 
 COMMON_SRC := $(wildcard common/*.c)
