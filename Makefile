@@ -166,4 +166,4 @@ lint:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' -not -path '$(BUILD)/asan/*' -not -path '$(BUILD)/probe/*' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -12,10 +12,12 @@
 #include "base64.h"
 #include "buf.h"
 #include "err.h"
+#include "visible.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,14 @@ struct frame {
 	uint64_t index;
 	uint64_t offset;
 	size_t len;             /* whole frame, magic included */
+};
+
+/* An event line, parsed: its data decoded from JSON into data. */
+struct parsed {
+	uint64_t t_us;
+	char code;
+	struct tdm_buf data;
+	uint64_t frame;
 };
 
 struct tdm_castread {
@@ -79,9 +89,8 @@ struct tdm_castread {
 	size_t text_pos;
 	size_t scan_pos;        /* no newline in text[text_pos..scan_pos) */
 	int skipping;           /* dropping an over-long line */
-	json_t *ev_json;
-	json_t *ahead;
-	uint64_t ahead_frame;
+	struct parsed ev, ahead;        /* the event handed out, the next */
+	int have_ahead;
 	struct tdm_buf exact;
 
 	int header_tried;
@@ -814,16 +823,213 @@ const struct tdm_rec_header *tdm_castread_header(struct tdm_castread *r)
 
 /* ---- events ------------------------------------------------------------------- */
 
-/* Parses an event line; NULL (a problem noted) when it is not one. */
-static json_t *cr_parse_event(struct tdm_castread *r, const char *line,
-			      size_t len)
+static char ev_code(const char *c, size_t len)
+{
+	if (len == 1 && c[0] != '\0' && strchr("oirmx", c[0]) != NULL)
+		return c[0];
+	return '?';
+}
+
+static uint64_t ev_time(double t)
+{
+	/* Checked finite and within CR_TIME_MAX when parsed; no -lm. */
+	return (uint64_t)(t * 1e6 + 0.5);
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int hex4(const char *p, uint32_t *v)
+{
+	int i;
+
+	*v = 0;
+	for (i = 0; i < 4; i++) {
+		char c = p[i];
+
+		*v <<= 4;
+		if (c >= '0' && c <= '9')
+			*v |= (uint32_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			*v |= (uint32_t)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			*v |= (uint32_t)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Decodes the JSON string whose body starts at *pp (after the quote)
+ * into out, leaving *pp after the closing quote.  0 for anything this
+ * fast path does not take (surrogate escapes, bad UTF-8, raw controls):
+ * jansson then reads the line and says what is wrong with it.
+ */
+static int fast_string(const char **pp, const char *end, struct tdm_buf *out)
+{
+	const char *p = *pp, *run;
+	uint8_t *q;
+	uint32_t cp;
+	size_t l;
+
+	tdm_buf_reset(out);
+	if (tdm_buf_reserve(out, (size_t)(end - p)) < 0)
+		return 0;
+	q = out->data;
+	while (p < end) {
+		run = p;
+		while (p < end && (uint8_t)*p >= 0x20 && (uint8_t)*p < 0x80 &&
+		       *p != '"' && *p != '\\')
+			p++;
+		memcpy(q, run, (size_t)(p - run));
+		q += p - run;
+		if (p == end)
+			return 0;
+		if (*p == '"') {
+			*pp = p + 1;
+			out->len = (size_t)(q - out->data);
+			out->data[out->len] = '\0';
+			return 1;
+		}
+		if ((uint8_t)*p >= 0x80) {
+			l = tdm_utf8_decode((const uint8_t *)p,
+					    (size_t)(end - p), &cp);
+			if (l == 0)
+				return 0;
+			memcpy(q, p, l);
+			q += l;
+			p += l;
+			continue;
+		}
+		if (*p != '\\' || end - p < 2)
+			return 0;       /* a raw control character */
+		switch (p[1]) {
+		case '"':
+		case '\\':
+		case '/':
+			*q++ = (uint8_t)p[1];
+			break;
+		case 'b':
+			*q++ = '\b';
+			break;
+		case 'f':
+			*q++ = '\f';
+			break;
+		case 'n':
+			*q++ = '\n';
+			break;
+		case 'r':
+			*q++ = '\r';
+			break;
+		case 't':
+			*q++ = '\t';
+			break;
+		case 'u':
+			if (end - p < 6 || hex4(p + 2, &cp) < 0 ||
+			    (cp >= 0xd800 && cp <= 0xdfff))
+				return 0;
+			if (cp < 0x80) {
+				*q++ = (uint8_t)cp;
+			} else if (cp < 0x800) {
+				*q++ = (uint8_t)(0xc0 | cp >> 6);
+				*q++ = (uint8_t)(0x80 | (cp & 0x3f));
+			} else {
+				*q++ = (uint8_t)(0xe0 | cp >> 12);
+				*q++ = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+				*q++ = (uint8_t)(0x80 | (cp & 0x3f));
+			}
+			p += 4;
+			break;
+		default:
+			return 0;
+		}
+		p += 2;
+	}
+	return 0;
+}
+
+/*
+ * The fast path for the line the writer writes, [SECONDS, "C", "DATA"]:
+ * 1 with out filled, or 0 to leave the line to jansson, which reads
+ * every line this takes to the same event (tests/unit/test_chain.c
+ * checks both on the same lines).
+ */
+static int fast_event(const char *line, size_t len, struct parsed *out)
+{
+	const char *p = line, *end = line + len, *num;
+	char tok[32];
+	double t;
+	char code;
+
+	if (p == end || *p++ != '[')
+		return 0;
+	while (p < end && *p == ' ')
+		p++;
+	num = p;
+	if (p < end && *p == '0') {
+		p++;
+	} else {
+		if (p == end || *p < '1' || *p > '9')
+			return 0;
+		while (p < end && is_digit(*p))
+			p++;
+	}
+	if (p < end && *p == '.') {
+		if (++p == end || !is_digit(*p))
+			return 0;
+		while (p < end && is_digit(*p))
+			p++;
+	}
+	if ((size_t)(p - num) >= sizeof(tok))
+		return 0;
+	memcpy(tok, num, (size_t)(p - num));
+	tok[p - num] = '\0';
+	t = strtod(tok, NULL);
+	if (!(t >= 0 && t <= CR_TIME_MAX))
+		return 0;
+	while (p < end && *p == ' ')
+		p++;
+	if (end - p < 4 || p[0] != ',')
+		return 0;
+	for (p++; p < end && *p == ' '; p++)
+		;
+	if (end - p < 3 || p[0] != '"' || p[2] != '"' ||
+	    (uint8_t)p[1] < 0x20 || (uint8_t)p[1] >= 0x80 || p[1] == '"' ||
+	    p[1] == '\\')
+		return 0;
+	code = p[1];
+	for (p += 3; p < end && *p == ' '; p++)
+		;
+	if (p == end || *p++ != ',')
+		return 0;
+	while (p < end && *p == ' ')
+		p++;
+	if (p == end || *p++ != '"' || !fast_string(&p, end, &out->data))
+		return 0;
+	while (p < end && *p == ' ')
+		p++;
+	if (p == end || *p++ != ']' || p != end)
+		return 0;
+	out->t_us = ev_time(t);
+	out->code = ev_code(&code, 1);
+	return 1;
+}
+
+/* Parses an event line into out; 0 (a problem noted) when it is not one. */
+static int cr_parse_event(struct tdm_castread *r, const char *line,
+			  size_t len, struct parsed *out)
 {
 	json_error_t err;
-	json_t *j;
+	json_t *j, *data;
 	double t;
 
 	if (len == 0)
-		return NULL;
+		return 0;
+	if (fast_event(line, len, out))
+		return 1;
 	j = json_loadb(line, len, JSON_ALLOW_NUL, &err);
 	if (j == NULL || !json_is_array(j) || json_array_size(j) < 3 ||
 	    !json_is_number(json_array_get(j, 0)) ||
@@ -834,7 +1040,7 @@ static json_t *cr_parse_event(struct tdm_castread *r, const char *line,
 			(unsigned long long)r->dec_frame,
 			j == NULL ? err.text : "not [time, code, data]");
 		json_decref(j);
-		return NULL;
+		return 0;
 	}
 	t = json_number_value(json_array_get(j, 0));
 	if (!isfinite(t) || t < 0 || t > CR_TIME_MAX) {
@@ -842,94 +1048,82 @@ static json_t *cr_parse_event(struct tdm_castread *r, const char *line,
 			"skipped", r->name, (unsigned long long)r->dec_frame,
 			t);
 		json_decref(j);
-		return NULL;
+		return 0;
 	}
-	return j;
+	data = json_array_get(j, 2);
+	out->t_us = ev_time(t);
+	out->code = ev_code(json_string_value(json_array_get(j, 1)),
+			    json_string_length(json_array_get(j, 1)));
+	tdm_buf_reset(&out->data);
+	if (tdm_buf_put(&out->data, json_string_value(data),
+			json_string_length(data)) < 0) {
+		problem(r, "%s: out of memory reading frame %llu", r->name,
+			(unsigned long long)r->dec_frame);
+		json_decref(j);
+		return 0;
+	}
+	json_decref(j);
+	return 1;
 }
 
-/* The next parsed event line, or NULL at the end. */
-static json_t *cr_fetch(struct tdm_castread *r, uint64_t *frame)
+/* The next parsed event line into out: 1, or 0 at the end. */
+static int cr_fetch(struct tdm_castread *r, struct parsed *out)
 {
 	const char *line;
 	size_t len;
-	json_t *j;
 
 	if (!r->header_tried)
 		cr_read_header(r);
 	while (cr_next_line(r, &line, &len)) {
-		j = cr_parse_event(r, line, len);
-		if (j != NULL) {
-			*frame = r->dec_frame;
-			return j;
+		if (cr_parse_event(r, line, len, out)) {
+			out->frame = r->dec_frame;
+			return 1;
 		}
 	}
-	return NULL;
-}
-
-static uint64_t ev_time(json_t *j)
-{
-	/* Checked finite and within CR_TIME_MAX when parsed; no -lm. */
-	return (uint64_t)(json_number_value(json_array_get(j, 0)) * 1e6 + 0.5);
-}
-
-static char ev_code(json_t *j)
-{
-	const char *c = json_string_value(json_array_get(j, 1));
-
-	if (json_string_length(json_array_get(j, 1)) == 1 &&
-	    strchr("oirmx", c[0]) != NULL)
-		return c[0];
-	return '?';
+	return 0;
 }
 
 int tdm_castread_next(struct tdm_castread *r, struct tdm_event *ev)
 {
-	json_t *j, *data;
-	uint64_t frame = 0;
+	struct parsed swap;
 
-	json_decref(r->ev_json);
-	r->ev_json = NULL;
-	if (r->ahead != NULL) {
-		j = r->ahead;
-		frame = r->ahead_frame;
-		r->ahead = NULL;
-	} else {
-		j = cr_fetch(r, &frame);
-	}
-	if (j == NULL)
+	if (r->have_ahead) {
+		swap = r->ev;
+		r->ev = r->ahead;
+		r->ahead = swap;
+		r->have_ahead = 0;
+	} else if (!cr_fetch(r, &r->ev)) {
 		return 0;
-	r->ev_json = j;
-	data = json_array_get(j, 2);
+	}
 	memset(ev, 0, sizeof(*ev));
-	ev->t_us = ev_time(j);
-	ev->code = ev_code(j);
-	ev->text = json_string_value(data);
-	ev->text_len = json_string_length(data);
+	ev->t_us = r->ev.t_us;
+	ev->code = r->ev.code;
+	ev->text = r->ev.data.data != NULL ? (const char *)r->ev.data.data :
+					      "";
+	ev->text_len = r->ev.data.len;
 	ev->bytes = (const uint8_t *)ev->text;
 	ev->len = ev->text_len;
-	ev->frame = frame;
+	ev->frame = r->ev.frame;
 	if (ev->code != 'o' && ev->code != 'i')
 		return 1;
 	/* An "x" at the same time carries this event's exact bytes. */
-	r->ahead = cr_fetch(r, &r->ahead_frame);
-	if (r->ahead == NULL || ev_code(r->ahead) != 'x' ||
-	    ev_time(r->ahead) != ev->t_us)
+	r->have_ahead = cr_fetch(r, &r->ahead);
+	if (!r->have_ahead || r->ahead.code != 'x' ||
+	    r->ahead.t_us != ev->t_us)
 		return 1;
-	data = json_array_get(r->ahead, 2);
+	r->have_ahead = 0;
 	tdm_buf_reset(&r->exact);
-	if (tdm_b64_decode(&r->exact, json_string_value(data),
-			   json_string_length(data)) < 0) {
+	if (tdm_b64_decode(&r->exact, (const char *)r->ahead.data.data,
+			   r->ahead.data.len) < 0) {
 		problem(r, "%s: an \"x\" event in frame %llu is not base64; "
 			"the repaired text is shown instead", r->name,
-			(unsigned long long)r->ahead_frame);
+			(unsigned long long)r->ahead.frame);
 	} else {
 		ev->bytes = r->exact.data != NULL ? r->exact.data :
 						    (const uint8_t *)"";
 		ev->len = r->exact.len;
 		ev->exact = 1;
 	}
-	json_decref(r->ahead);
-	r->ahead = NULL;
 	return 1;
 }
 
@@ -1000,6 +1194,8 @@ int tdm_castread_open(int fd, const char *name, struct tdm_castread **out)
 	r->fd = fd;
 	tdm_buf_init(&r->text, 0);
 	tdm_buf_init(&r->exact, 0);
+	tdm_buf_init(&r->ev.data, 0);
+	tdm_buf_init(&r->ahead.data, 0);
 	r->name = strdup(name != NULL ? name : "recording");
 	r->dctx = ZSTD_createDCtx();
 	if (r->name == NULL || r->dctx == NULL)
@@ -1026,8 +1222,8 @@ void tdm_castread_free(struct tdm_castread *r)
 		return;
 	tdm_link_hash_free(&r->hash);
 	ZSTD_freeDCtx(r->dctx);
-	json_decref(r->ev_json);
-	json_decref(r->ahead);
+	tdm_buf_free(&r->ev.data);
+	tdm_buf_free(&r->ahead.data);
 	json_decref(r->header.json);
 	tdm_buf_free(&r->text);
 	tdm_buf_free(&r->exact);

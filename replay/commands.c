@@ -111,8 +111,23 @@ static json_t *decision_entry(const struct tdm_rec_header *h,
 	return e;
 }
 
+/* What search needs of the session besides its entries. */
+static json_t *session_of(const struct tdm_rec_header *h,
+			  const struct tdm_verify *v)
+{
+	return json_pack("{s:I,s:o,s:o,s:o,s:o,s:O,s:s,s:s}", "start",
+			 (json_int_t)(h != NULL ? h->timestamp : 0),
+			 "session", str_or_null(h ? h->session : NULL),
+			 "engineer", str_or_null(h ? h->engineer : NULL),
+			 "target", str_or_null(h ? h->target : NULL),
+			 "bastion", str_or_null(h ? h->bastion : NULL),
+			 "attrs", h != NULL && h->attrs != NULL ? h->attrs :
+								  json_null(),
+			 "verify", verdict_name(v->verdict), "why", v->why);
+}
+
 int rp_decisions_read(const char *path, json_t *entries,
-		      struct tdm_verify *v)
+		      struct tdm_verify *v, json_t **session)
 {
 	const struct tdm_rec_header *h;
 	struct tdm_castread *r;
@@ -153,6 +168,8 @@ int rp_decisions_read(const char *path, json_t *entries,
 				    json_boolean((uint64_t)frame <
 						 v->good_frames));
 	}
+	if (session != NULL)
+		*session = session_of(h, v);
 	rp_close(fd, r);
 	return 0;
 }
@@ -164,7 +181,7 @@ static void put_visible(struct tdm_buf *b, const char *s)
 }
 
 /* One line for a person: time, who, where, decision, risks, command. */
-static void print_entry(json_t *e)
+static void print_line(json_t *e)
 {
 	const char *decision = json_string_value(json_object_get(e,
 							"decision"));
@@ -221,6 +238,29 @@ static void print_entry(json_t *e)
 	tdm_buf_free(&exact);
 }
 
+void rp_entry_print(json_t *e, int as_json)
+{
+	char *line;
+
+	if (!as_json) {
+		print_line(e);
+		return;
+	}
+	line = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER |
+				     JSON_REAL_PRECISION(15));
+	if (line != NULL)
+		printf("%s\n", line);
+	free(line);
+}
+
+void rp_verdict_warn(const char *path, const char *verdict, const char *why)
+{
+	if (strcmp(verdict, "sealed") != 0)
+		fprintf(stderr, "tandem-replay: warning: %s is %s: %s\n", path,
+			strcmp(verdict, "tampered") == 0 ? "TAMPERED" :
+							    "UNSEALED", why);
+}
+
 static void commands_usage(FILE *f)
 {
 	fprintf(f,
@@ -242,7 +282,6 @@ int rp_cmd_commands(int argc, char **argv)
 	struct tdm_verify v;
 	json_t *entries, *e;
 	size_t i, k;
-	char *line;
 	int c, as_json = 0, status = 0;
 
 	optind = 1;
@@ -268,29 +307,15 @@ int rp_cmd_commands(int argc, char **argv)
 	for (i = 0; i < paths.n; i++) {
 		entries = json_array();
 		if (entries == NULL ||
-		    rp_decisions_read(paths.path[i], entries, &v) < 0) {
+		    rp_decisions_read(paths.path[i], entries, &v, NULL) < 0) {
 			json_decref(entries);
 			status = RP_EXIT_ERROR;
 			continue;
 		}
-		json_array_foreach(entries, k, e) {
-			if (!as_json) {
-				print_entry(e);
-				continue;
-			}
-			line = json_dumps(e, JSON_COMPACT |
-						     JSON_PRESERVE_ORDER |
-						     JSON_REAL_PRECISION(15));
-			if (line != NULL)
-				printf("%s\n", line);
-			free(line);
-		}
+		json_array_foreach(entries, k, e)
+			rp_entry_print(e, as_json);
 		json_decref(entries);
-		if (v.verdict != TDM_VERDICT_SEALED)
-			fprintf(stderr, "tandem-replay: warning: %s is %s: "
-				"%s\n", paths.path[i],
-				v.verdict == TDM_VERDICT_TAMPERED ?
-					"TAMPERED" : "UNSEALED", v.why);
+		rp_verdict_warn(paths.path[i], verdict_name(v.verdict), v.why);
 	}
 	rp_paths_free(&paths);
 	return status;

@@ -7,6 +7,7 @@
  */
 #include "replay.h"
 #include "err.h"
+#include "vt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -149,6 +150,18 @@ void rp_close(int fd, struct tdm_castread *r)
 		close(fd);
 }
 
+const char *rp_rel_path(const char *dir, const char *path)
+{
+	size_t n = strlen(dir);
+
+	if (strncmp(path, dir, n) != 0)
+		return path;
+	path += n;
+	while (*path == '/')
+		path++;
+	return path;
+}
+
 void rp_iso_time(int64_t start, uint64_t t_us, char *out, size_t size)
 {
 	time_t t = (time_t)(start + (int64_t)(t_us / 1000000));
@@ -174,4 +187,39 @@ int rp_write_all(int fd, const void *p, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+void rp_warn_integrity(const char *path, struct tdm_castread *r)
+{
+	struct tdm_verify v;
+
+	if (tdm_castread_problems(r) > 0)
+		fprintf(stderr, "tandem-replay: warning: %s (%llu "
+			"problem%s)\n", tdm_castread_problem(r),
+			(unsigned long long)tdm_castread_problems(r),
+			tdm_castread_problems(r) == 1 ? "" : "s");
+	tdm_castread_verify(r, &v);
+	if (v.verdict == TDM_VERDICT_TAMPERED)
+		fprintf(stderr, "tandem-replay: warning: %s is TAMPERED: %s\n",
+			path, v.why);
+	else if (v.verdict == TDM_VERDICT_UNSEALED)
+		fprintf(stderr, "tandem-replay: warning: %s is UNSEALED: "
+			"intact up to %.6f s\n", path, (double)v.good_us / 1e6);
+}
+
+void rp_note_dropped(const struct tdm_vt_filter *vt)
+{
+	struct tdm_vt_stats st;
+
+	tdm_vt_stats(vt, &st);
+	fprintf(stderr, "tandem-replay: left out %llu sequence%s that act "
+		"outside the screen (%llu OSC: titles, clipboard, links; "
+		"%llu DCS/APC/PM/SOS; %llu queries and modes; %llu 8-bit "
+		"C1; %llu controls; %llu ZMODEM); --raw writes them\n",
+		(unsigned long long)tdm_vt_dropped(vt),
+		tdm_vt_dropped(vt) == 1 ? "" : "s",
+		(unsigned long long)st.osc, (unsigned long long)st.strings,
+		(unsigned long long)st.queries, (unsigned long long)st.c1,
+		(unsigned long long)st.controls,
+		(unsigned long long)st.zmodem);
 }

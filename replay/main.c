@@ -27,6 +27,13 @@ static const struct subcommand subcommands[] = {
 	{ "seal", rp_cmd_seal, "seal FILE -o SIG: the seal for ssh-keygen "
 			       "-Y verify" },
 	{ "info", rp_cmd_info, "info FILE: header and summary" },
+	{ "search", rp_cmd_search, "search DIR... [--command REGEX] "
+				   "[--engineer N] [--escort N] [--target N] "
+				   "[--since DATE] [--until DATE] [--attr "
+				   "K=V] [--json]: decisions across "
+				   "recordings" },
+	{ "index", rp_cmd_index, "index DIR...: bring the search index up "
+				 "to date" },
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))

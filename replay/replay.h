@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <regex.h>
+#include <sys/stat.h>
 
 #include "castread.h"
 
@@ -33,8 +35,15 @@ void rp_paths_free(struct rp_paths *p);
  */
 int rp_open(const char *path, int *fd, struct tdm_castread **r);
 void rp_close(int fd, struct tdm_castread *r);
+/* path relative to dir (which it is under, as the walk gave it). */
+const char *rp_rel_path(const char *dir, const char *path);
 /* ISO 8601 UTC of the header's timestamp plus t_us. */
 void rp_iso_time(int64_t start, uint64_t t_us, char *out, size_t size);
+/* Warns on stderr about what of path could not be read or verified. */
+void rp_warn_integrity(const char *path, struct tdm_castread *r);
+/* Says on stderr what the terminal-safe filter left out. */
+struct tdm_vt_filter;
+void rp_note_dropped(const struct tdm_vt_filter *vt);
 /* Writes all n bytes to fd; -1 on error. */
 int rp_write_all(int fd, const void *p, size_t n);
 
@@ -45,10 +54,62 @@ json_t *rp_marker_json(const struct tdm_event *ev);
 /*
  * Appends one audit entry per decision in path to entries (the --json
  * shape, plus "verify" and "intact") and fills v; -1 if it cannot be
- * opened.
+ * opened.  session (when not NULL) gets the header's start, session,
+ * engineer, target, bastion and attrs, and the verdict and why.
  */
 int rp_decisions_read(const char *path, json_t *entries,
-		      struct tdm_verify *v);
+		      struct tdm_verify *v, json_t **session);
+/* An entry as `commands` prints it: one line for a person, or JSON. */
+void rp_entry_print(json_t *e, int as_json);
+/* The warning commands gives for a recording not sealed and intact. */
+void rp_verdict_warn(const char *path, const char *verdict, const char *why);
+
+/* ---- search.c ---- */
+
+/* What `search` asks for; every part given must match. */
+struct rp_filter {
+	regex_t command;                /* POSIX ERE over "command" */
+	int has_command;
+	/* Substrings any match of command must contain (for FTS). */
+	char *literal[8];
+	size_t nliteral;
+	const char *engineer, *escort, *target;
+	int has_since, has_until;
+	int64_t since_us, until_us;     /* µs since the epoch, inclusive */
+	const char *attr[16];           /* "K=V" on the engineer */
+	size_t nattr;
+};
+
+/* When the decision was made: the session's start plus the entry's t. */
+int64_t rp_entry_time_us(json_t *entry, json_t *session);
+/* 1 when entry (of the session) matches f. */
+int rp_filter_match(const struct rp_filter *f, json_t *entry,
+		    json_t *session);
+
+/* ---- index.c ---- */
+
+#define RP_INDEX_NAME ".tandem-index.sqlite"
+
+struct rp_index;
+
+/*
+ * Opens the index at db for reading; 0 with *out NULL when there is
+ * none, -1 (said on stderr) when it cannot be read.
+ */
+int rp_index_open_ro(const char *db, struct rp_index **out);
+void rp_index_close(struct rp_index *ix);
+/* 1 when rel (relative to the index's directory) is indexed as st is. */
+int rp_index_fresh(struct rp_index *ix, const char *rel,
+		   const struct stat *st);
+/*
+ * Entries that may match f, in path order, then in the recording's
+ * order: a superset, so callers apply rp_filter_match.  next: 1 with
+ * *rel (valid until the next call), *entry and *session (new
+ * references), 0 at the end, -1 on error.
+ */
+int rp_index_query(struct rp_index *ix, const struct rp_filter *f);
+int rp_index_next(struct rp_index *ix, const char **rel, json_t **entry,
+		  json_t **session);
 
 /* ---- subcommands ---- */
 int rp_cmd_verify(int argc, char **argv);
@@ -58,5 +119,7 @@ int rp_cmd_export(int argc, char **argv);
 int rp_cmd_info(int argc, char **argv);
 int rp_cmd_commands(int argc, char **argv);
 int rp_cmd_play(int argc, char **argv);
+int rp_cmd_search(int argc, char **argv);
+int rp_cmd_index(int argc, char **argv);
 
 #endif

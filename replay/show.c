@@ -30,28 +30,6 @@ static void cat_usage(FILE *f)
 		"file transfers) are\ndropped unless --raw.\n");
 }
 
-/* Prints a warning about what could not be read or verified. */
-static void warn_integrity(const char *path, struct tdm_castread *r,
-			   int verified)
-{
-	struct tdm_verify v;
-
-	if (tdm_castread_problems(r) > 0)
-		fprintf(stderr, "tandem-replay: warning: %s (%llu "
-			"problem%s)\n", tdm_castread_problem(r),
-			(unsigned long long)tdm_castread_problems(r),
-			tdm_castread_problems(r) == 1 ? "" : "s");
-	if (!verified)
-		return;
-	tdm_castread_verify(r, &v);
-	if (v.verdict == TDM_VERDICT_TAMPERED)
-		fprintf(stderr, "tandem-replay: warning: %s is TAMPERED: %s\n",
-			path, v.why);
-	else if (v.verdict == TDM_VERDICT_UNSEALED)
-		fprintf(stderr, "tandem-replay: warning: %s is UNSEALED: "
-			"intact up to %.6f s\n", path, (double)v.good_us / 1e6);
-}
-
 int rp_cmd_cat(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -107,7 +85,15 @@ int rp_cmd_cat(int argc, char **argv)
 		    rp_write_all(STDOUT_FILENO, safe.data, safe.len) < 0)
 			goto write_failed;
 	}
-	warn_integrity(argv[optind], r, 1);
+	if (!raw) {
+		tdm_buf_reset(&safe);
+		if (tdm_vt_finish(vt, &safe) < 0 ||
+		    rp_write_all(STDOUT_FILENO, safe.data, safe.len) < 0)
+			goto write_failed;
+		if (tdm_vt_dropped(vt) > 0)
+			rp_note_dropped(vt);
+	}
+	rp_warn_integrity(argv[optind], r);
 	goto out;
 write_failed:
 	if (errno != EPIPE)
@@ -237,7 +223,7 @@ int rp_cmd_export(int argc, char **argv)
 		goto write_failed;
 	}
 	out_fd = -1;
-	warn_integrity(argv[optind], r, 1);
+	rp_warn_integrity(argv[optind], r);
 	status = 0;
 	goto out;
 nomem:
@@ -313,6 +299,7 @@ int rp_cmd_info(int argc, char **argv)
 	struct tally t = { 0 };
 	char when[32], fp[TDM_FINGERPRINT_SIZE];
 	const char *key, *val;
+	struct tdm_buf vis;
 	json_t *jv;
 	int fd;
 
@@ -326,6 +313,7 @@ int rp_cmd_info(int argc, char **argv)
 	}
 	if (rp_open(argv[1], &fd, &r) < 0)
 		return RP_EXIT_ERROR;
+	tdm_buf_init(&vis, 0);
 	h = tdm_castread_header(r);
 	while (tdm_castread_next(r, &ev) == 1)
 		tally_event(&t, &ev);
@@ -348,7 +336,15 @@ int rp_cmd_info(int argc, char **argv)
 			json_object_foreach(h->attrs, key, jv) {
 				val = json_is_string(jv) ?
 					      json_string_value(jv) : "?";
-				printf(" %s=%s", key, val);
+				/* A tampered header may hold escapes. */
+				tdm_buf_reset(&vis);
+				if (tdm_visible((const uint8_t *)key,
+						strlen(key), &vis) < 0 ||
+				    tdm_buf_putc(&vis, '=') < 0 ||
+				    tdm_visible((const uint8_t *)val,
+						strlen(val), &vis) < 0)
+					continue;
+				printf(" %s", (const char *)vis.data);
 			}
 			printf("\n");
 		}
@@ -385,6 +381,7 @@ int rp_cmd_info(int argc, char **argv)
 		printf("%-10s %llu: %s\n", "problems",
 		       (unsigned long long)tdm_castread_problems(r),
 		       tdm_castread_problem(r));
+	tdm_buf_free(&vis);
 	rp_close(fd, r);
 	return v.verdict == TDM_VERDICT_SEALED ? 0 : (int)v.verdict;
 }

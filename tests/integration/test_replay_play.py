@@ -171,6 +171,20 @@ class ReplayPlayTest(unittest.TestCase):
         self.assertEqual(t.wait(), 0)
         self.assert_restored(t)
 
+    def test_ctrl_z_leaves_play_usable(self):
+        # Here play leads its own session, so the kernel discards the stop
+        # (an orphaned process group); in a shell it stops.  Either way the
+        # terminal is handed back and raw mode comes back after.
+        t = self.play_on_pty("--speed", "0.2")
+        t.read(0.5)
+        os.write(t.master, b"\x1a")
+        t.read(0.5)
+        self.assertIsNone(t.proc.poll())
+        self.assertEqual(t.termios_now()[3] & termios.ICANON, 0)
+        os.write(t.master, b"q")
+        self.assertEqual(t.wait(), 0)
+        self.assert_restored(t)
+
     def test_pace_follows_speed_and_idle_limit(self):
         def timed(*args):
             t0 = time.time()

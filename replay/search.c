@@ -1,0 +1,629 @@
+/*
+ * search.c: `tandem-replay search`, decisions across many recordings.
+ *
+ * The filter lives here and is the only judge of what matches: entries
+ * from the index (index.c, which narrows with SQL and FTS5 first) and
+ * entries read from recordings both go through rp_filter_match, so search
+ * gives the same results with the index, without it, or with an index
+ * that is out of date (recordings it does not cover as they are now are
+ * read directly).  Output is exactly `commands`' for the same entries.
+ */
+#include "replay.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- dates -------------------------------------------------------------- */
+
+static bool digits(const char *s, size_t n, int *out)
+{
+	size_t i;
+	int v = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/*
+ * YYYY-MM-DD, or ISO 8601 YYYY-MM-DDTHH:MM[:SS[.FRACTION]][Z|+HH:MM|
+ * -HH:MM|+HHMM] (a space for the T is fine; no zone is UTC).  *us is
+ * the first microsecond the text names, or, for until, the last one: a
+ * day, a minute or a second is taken whole.
+ */
+static int parse_when(const char *s, bool until, int64_t *us)
+{
+	struct tm tm = { 0 };
+	int y, mo, d, h = 0, mi = 0, sec = 0, zh = 0, zm = 0, sign = 0;
+	int64_t frac_us = 0, span_us, scale = 100000;
+	const char *p = s;
+	time_t t;
+
+	if (strlen(s) < 10 || !digits(p, 4, &y) || p[4] != '-' ||
+	    !digits(p + 5, 2, &mo) || p[7] != '-' || !digits(p + 8, 2, &d))
+		return -1;
+	p += 10;
+	span_us = 86400000000LL;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		if (!digits(p + 1, 2, &h) || p[3] != ':' ||
+		    !digits(p + 4, 2, &mi))
+			return -1;
+		p += 6;
+		span_us = 60000000LL;
+		if (*p == ':') {
+			if (!digits(p + 1, 2, &sec))
+				return -1;
+			p += 3;
+			span_us = 1000000LL;
+			if (*p == '.' || *p == ',') {
+				if (!isdigit((unsigned char)p[1]))
+					return -1;
+				for (p++; isdigit((unsigned char)*p); p++) {
+					frac_us += (*p - '0') * scale;
+					scale /= 10;
+				}
+				span_us = scale > 0 ? scale * 10 : 1;
+			}
+		}
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			sign = *p == '+' ? 1 : -1;
+			if (!digits(p + 1, 2, &zh))
+				return -1;
+			p += 3;
+			if (*p == ':')
+				p++;
+			if (isdigit((unsigned char)*p)) {
+				if (!digits(p, 2, &zm))
+					return -1;
+				p += 2;
+			}
+		}
+	}
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+	    mi > 59 || sec > 60 || zh > 23 || zm > 59)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	/* timegm moves 2024-02-30 to March: that date does not exist. */
+	if (tm.tm_mday != d || tm.tm_mon != mo - 1)
+		return -1;
+	*us = ((int64_t)t - sign * (zh * 3600 + zm * 60)) * 1000000 + frac_us;
+	if (until)
+		*us += span_us - 1;
+	return 0;
+}
+
+/* ---- the command's regular expression ----------------------------------- */
+
+static int add_literal(struct rp_filter *f, const char *run, size_t n)
+{
+	/* FTS5's trigram tokenizer needs three characters. */
+	if (n < 3 || f->nliteral == sizeof(f->literal) / sizeof(f->literal[0]))
+		return 0;
+	f->literal[f->nliteral] = strndup(run, n);
+	if (f->literal[f->nliteral] == NULL)
+		return -1;
+	f->nliteral++;
+	return 0;
+}
+
+/*
+ * Substrings every match of the ERE re must contain, for the index to
+ * narrow with before the regex itself decides.  Conservative: with any
+ * alternation there are none; groups, bracket expressions, anchors, '.',
+ * non-ASCII bytes and backslash classes end a run; a character that '*',
+ * '?' or '{' makes optional is taken off its run.
+ */
+static int required_literals(struct rp_filter *f, const char *re)
+{
+	char run[256];
+	size_t n = 0;
+	int depth = 0;
+	const char *p;
+
+	for (p = re; *p != '\0'; p++)
+		if (*p == '|')
+			return 0;
+	for (p = re; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (depth > 0 || c == '(' || c == ')') {
+			if (c == '(')
+				depth++;
+			else if (c == ')' && depth > 0)
+				depth--;
+			else if (c == '\\' && p[1] != '\0')
+				p++;
+			else if (c == '[')
+				goto bracket;
+			goto end_run;
+		}
+		switch (c) {
+		case '*':
+		case '?':
+		case '{':
+			if (n > 0)
+				n--;
+			if (c == '{')
+				while (p[1] != '\0' && p[1] != '}')
+					p++;
+			goto end_run;
+		case '+':
+			goto end_run;
+		case '.':
+		case '^':
+		case '$':
+			goto end_run;
+		case '[':
+			goto bracket;
+		case '\\':
+			if (p[1] == '\0')
+				goto end_run;
+			p++;
+			if (isalnum((unsigned char)*p) ||
+			    (unsigned char)*p >= 0x80)
+				goto end_run;
+			c = (unsigned char)*p;
+			break;
+		default:
+			if (c >= 0x80 || c < 0x20)
+				goto end_run;
+			break;
+		}
+		/* A literal; the next character may make it optional. */
+		if (n < sizeof(run))
+			run[n++] = (char)c;
+		continue;
+bracket:
+		/* [...] with ']' first and [:class:] inside. */
+		p++;
+		if (*p == '^')
+			p++;
+		if (*p == ']')
+			p++;
+		while (*p != '\0' && *p != ']') {
+			if (*p == '[' && (p[1] == ':' || p[1] == '.' ||
+					  p[1] == '=')) {
+				char close = p[1];
+
+				for (p += 2; *p != '\0' &&
+					     !(*p == close && p[1] == ']');
+				     p++)
+					;
+				if (*p != '\0')
+					p++;
+			}
+			if (*p != '\0')
+				p++;
+		}
+		if (*p == '\0')
+			p--;
+end_run:
+		if (add_literal(f, run, n) < 0)
+			return -1;
+		n = 0;
+	}
+	return add_literal(f, run, n);
+}
+
+/* ---- matching ---------------------------------------------------------- */
+
+int64_t rp_entry_time_us(json_t *entry, json_t *session)
+{
+	json_t *t = json_object_get(entry, "t");
+	double secs = json_is_number(t) ? json_number_value(t) : 0;
+	int64_t start = json_integer_value(json_object_get(session, "start"));
+
+	if (!(secs >= 0 && secs < 1e10))
+		secs = 0;
+	return start * 1000000 + (int64_t)(secs * 1e6 + 0.5);
+}
+
+static bool str_is(json_t *v, const char *want)
+{
+	return json_is_string(v) && strcmp(json_string_value(v), want) == 0;
+}
+
+int rp_filter_match(const struct rp_filter *f, json_t *entry,
+		    json_t *session)
+{
+	json_t *attrs, *cmd;
+	const char *eq;
+	char key[256];
+	size_t i, klen;
+	int64_t when;
+
+	if (f->engineer != NULL &&
+	    !str_is(json_object_get(entry, "engineer"), f->engineer))
+		return 0;
+	if (f->target != NULL &&
+	    !str_is(json_object_get(entry, "target"), f->target))
+		return 0;
+	if (f->escort != NULL &&
+	    !str_is(json_object_get(entry, "escort"), f->escort))
+		return 0;
+	if (f->has_since || f->has_until) {
+		when = rp_entry_time_us(entry, session);
+		if ((f->has_since && when < f->since_us) ||
+		    (f->has_until && when > f->until_us))
+			return 0;
+	}
+	attrs = json_object_get(session, "attrs");
+	for (i = 0; i < f->nattr; i++) {
+		eq = strchr(f->attr[i], '=');
+		klen = (size_t)(eq - f->attr[i]);
+		if (klen >= sizeof(key))
+			return 0;
+		memcpy(key, f->attr[i], klen);
+		key[klen] = '\0';
+		if (!str_is(json_object_get(attrs, key), eq + 1))
+			return 0;
+	}
+	if (f->has_command) {
+		cmd = json_object_get(entry, "command");
+		if (!json_is_string(cmd) ||
+		    regexec(&f->command, json_string_value(cmd), 0, NULL, 0) !=
+			    0)
+			return 0;
+	}
+	return 1;
+}
+
+/* ---- the subcommand ---------------------------------------------------- */
+
+struct search {
+	struct rp_filter f;
+	int as_json, use_index;
+	const char *db;
+	size_t files, from_index, matches;
+};
+
+static void search_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tandem-replay search DIR|FILE... [--command REGEX] "
+		"[--engineer N]\n"
+		"         [--escort N] [--target N] [--since DATE] [--until "
+		"DATE]\n"
+		"         [--attr K=V]... [--json] [--no-index] [--db FILE]\n"
+		"\n"
+		"Decisions on commands across recordings, as `commands` "
+		"lists them, that\nmatch every filter given:\n"
+		"  --command REGEX  POSIX extended regex over the command "
+		"(anywhere in it)\n"
+		"  --engineer N, --escort N, --target N   exactly that name\n"
+		"  --since DATE, --until DATE   YYYY-MM-DD (whole day) or ISO "
+		"8601\n"
+		"                   (2024-11-24T10:00:00Z, +02:00; no zone: "
+		"UTC); inclusive\n"
+		"  --attr K=V       the engineer's policy attribute K is V "
+		"(repeatable)\n"
+		"  --json           one object per line, as commands --json\n"
+		"  --no-index       read every recording, ignore the index\n"
+		"  --db FILE        the index is FILE (one DIR only), not "
+		"DIR/" RP_INDEX_NAME "\n"
+		"\n"
+		"The index (tandem-replay index DIR) makes search fast; "
+		"recordings it\ndoes not cover as they are now are read "
+		"directly, so the results are\nthe same with it, without it, "
+		"or with it out of date.\n");
+}
+
+static void emit(struct search *s, json_t *e)
+{
+	s->matches++;
+	rp_entry_print(e, s->as_json);
+}
+
+/* Reads one recording and prints its matching entries. */
+static int scan(struct search *s, const char *path)
+{
+	struct tdm_verify v;
+	json_t *entries = json_array(), *session = NULL, *e;
+	size_t k, hits = 0;
+	int rc = 0;
+
+	s->files++;
+	if (entries == NULL ||
+	    rp_decisions_read(path, entries, &v, &session) < 0 ||
+	    session == NULL) {
+		rc = -1;
+		goto out;
+	}
+	json_array_foreach(entries, k, e) {
+		if (!rp_filter_match(&s->f, e, session))
+			continue;
+		emit(s, e);
+		hits++;
+	}
+	if (hits > 0)
+		rp_verdict_warn(path, json_string_value(json_object_get(
+					      session, "verify")),
+				json_string_value(json_object_get(session,
+								  "why")));
+out:
+	json_decref(entries);
+	json_decref(session);
+	return rc;
+}
+
+struct row {
+	int have;
+	char *rel;
+	json_t *entry, *session;
+};
+
+static void row_drop(struct row *r)
+{
+	free(r->rel);
+	json_decref(r->entry);
+	json_decref(r->session);
+	r->rel = NULL;
+	r->entry = r->session = NULL;
+	r->have = 0;
+}
+
+static int row_next(struct rp_index *ix, struct row *r)
+{
+	const char *rel;
+	int rc;
+
+	row_drop(r);
+	rc = rp_index_next(ix, &rel, &r->entry, &r->session);
+	if (rc <= 0)
+		return rc;
+	r->rel = strdup(rel);
+	if (r->rel == NULL) {
+		row_drop(r);
+		return -1;
+	}
+	r->have = 1;
+	return 1;
+}
+
+/*
+ * One directory: recordings the index covers as they are now come from
+ * the index, in the same order as the walk; the rest are read.
+ */
+static int search_dir(struct search *s, const char *dir)
+{
+	struct rp_paths paths = { 0 };
+	struct rp_index *ix = NULL;
+	struct row row = { 0 };
+	struct tdm_buf db;
+	struct stat st;
+	const char *rel, *verify = NULL, *why = NULL;
+	char *arg = (char *)dir;
+	size_t i, hits;
+	int rc = 0, fresh;
+
+	tdm_buf_init(&db, 0);
+	if (rp_paths_collect(&arg, 1, &paths) < 0)
+		rc = -1;
+	if (s->use_index) {
+		if (s->db != NULL)
+			tdm_buf_puts(&db, s->db);
+		else
+			tdm_buf_printf(&db, "%s/" RP_INDEX_NAME, dir);
+		if (db.data == NULL ||
+		    rp_index_open_ro((const char *)db.data, &ix) < 0) {
+			fprintf(stderr, "tandem-replay: note: searching the "
+				"recordings in %s without the index\n", dir);
+			ix = NULL;
+		}
+		if (ix != NULL && (rp_index_query(ix, &s->f) < 0 ||
+				   row_next(ix, &row) < 0)) {
+			rp_index_close(ix);
+			ix = NULL;
+			row_drop(&row);
+		}
+	}
+	for (i = 0; i < paths.n; i++) {
+		rel = rp_rel_path(dir, paths.path[i]);
+		while (row.have && strcmp(row.rel, rel) < 0)
+			if (row_next(ix, &row) < 0)
+				goto index_failed;
+		fresh = ix != NULL && stat(paths.path[i], &st) == 0 &&
+			rp_index_fresh(ix, rel, &st);
+		if (!fresh) {
+			if (scan(s, paths.path[i]) < 0)
+				rc = -1;
+			continue;
+		}
+		s->files++;
+		s->from_index++;
+		hits = 0;
+		while (row.have && strcmp(row.rel, rel) == 0) {
+			json_object_set_new(row.entry, "file",
+					    json_string(paths.path[i]));
+			if (rp_filter_match(&s->f, row.entry, row.session)) {
+				emit(s, row.entry);
+				if (hits++ == 0) {
+					verify = json_string_value(
+						json_object_get(row.session,
+								"verify"));
+					why = json_string_value(json_object_get(
+						row.session, "why"));
+					rp_verdict_warn(paths.path[i],
+							verify ? verify : "?",
+							why ? why : "");
+				}
+			}
+			if (row_next(ix, &row) < 0)
+				goto index_failed;
+		}
+	}
+	goto out;
+index_failed:
+	/* Cannot happen with a sound index; the rest is read directly. */
+	fprintf(stderr, "tandem-replay: the index of %s failed part way; "
+		"reading the rest of the recordings\n", dir);
+	for (i++; i < paths.n; i++)
+		if (scan(s, paths.path[i]) < 0)
+			rc = -1;
+out:
+	row_drop(&row);
+	rp_index_close(ix);
+	rp_paths_free(&paths);
+	tdm_buf_free(&db);
+	return rc;
+}
+
+static void filter_free(struct rp_filter *f)
+{
+	size_t i;
+
+	if (f->has_command)
+		regfree(&f->command);
+	for (i = 0; i < f->nliteral; i++)
+		free(f->literal[i]);
+}
+
+int rp_cmd_search(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "command", required_argument, NULL, 'c' },
+		{ "engineer", required_argument, NULL, 'e' },
+		{ "escort", required_argument, NULL, 's' },
+		{ "target", required_argument, NULL, 't' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "until", required_argument, NULL, 'U' },
+		{ "attr", required_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "no-index", no_argument, NULL, 'n' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct search s = { .use_index = 1 };
+	struct stat st;
+	char err[256];
+	int c, i, rc, status = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (s.f.has_command) {
+				fprintf(stderr, "tandem-replay: give --command "
+					"once; combine with | in the regex\n");
+				goto usage;
+			}
+			rc = regcomp(&s.f.command, optarg,
+				     REG_EXTENDED | REG_NOSUB);
+			if (rc != 0) {
+				regerror(rc, &s.f.command, err, sizeof(err));
+				fprintf(stderr, "tandem-replay: --command "
+					"\"%s\" is not a POSIX extended regular "
+					"expression: %s\n", optarg, err);
+				goto usage;
+			}
+			s.f.has_command = 1;
+			if (required_literals(&s.f, optarg) < 0) {
+				fprintf(stderr, "tandem-replay: out of "
+					"memory\n");
+				goto usage;
+			}
+			break;
+		case 'e':
+			s.f.engineer = optarg;
+			break;
+		case 's':
+			s.f.escort = optarg;
+			break;
+		case 't':
+			s.f.target = optarg;
+			break;
+		case 'S':
+		case 'U':
+			if (parse_when(optarg, c == 'U', c == 'S' ?
+				       &s.f.since_us : &s.f.until_us) < 0) {
+				fprintf(stderr, "tandem-replay: --%s \"%s\" is "
+					"not a date; use YYYY-MM-DD or ISO "
+					"8601 such as 2024-11-24T10:00:00Z\n",
+					c == 'S' ? "since" : "until", optarg);
+				goto usage;
+			}
+			if (c == 'S')
+				s.f.has_since = 1;
+			else
+				s.f.has_until = 1;
+			break;
+		case 'a':
+			if (strchr(optarg, '=') == NULL ||
+			    optarg[0] == '=' ||
+			    s.f.nattr == sizeof(s.f.attr) /
+						 sizeof(s.f.attr[0])) {
+				fprintf(stderr, "tandem-replay: --attr \"%s\": "
+					"give KEY=VALUE, e.g. --attr "
+					"clearance=secret (at most 16)\n",
+					optarg);
+				goto usage;
+			}
+			s.f.attr[s.f.nattr++] = optarg;
+			break;
+		case 'j':
+			s.as_json = 1;
+			break;
+		case 'n':
+			s.use_index = 0;
+			break;
+		case 'd':
+			s.db = optarg;
+			break;
+		case 'h':
+			search_usage(stdout);
+			filter_free(&s.f);
+			return 0;
+		default:
+			search_usage(stderr);
+			filter_free(&s.f);
+			return RP_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc || (s.db != NULL && optind != argc - 1)) {
+		search_usage(stderr);
+		filter_free(&s.f);
+		return RP_EXIT_USAGE;
+	}
+	for (i = optind; i < argc; i++) {
+		if (stat(argv[i], &st) < 0) {
+			fprintf(stderr, "tandem-replay: %s: %s (give a "
+				"recording file or a directory of them)\n",
+				argv[i], strerror(errno));
+			status = RP_EXIT_ERROR;
+		} else if (S_ISDIR(st.st_mode)) {
+			if (search_dir(&s, argv[i]) < 0)
+				status = RP_EXIT_ERROR;
+		} else if (scan(&s, argv[i]) < 0) {
+			status = RP_EXIT_ERROR;
+		}
+	}
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "tandem-replay: %zu match%s in %zu "
+			"recording%s (%zu from the index)\n", s.matches,
+			s.matches == 1 ? "" : "es", s.files,
+			s.files == 1 ? "" : "s", s.from_index);
+	filter_free(&s.f);
+	return status;
+usage:
+	filter_free(&s.f);
+	return RP_EXIT_USAGE;
+}
