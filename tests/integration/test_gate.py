@@ -168,7 +168,7 @@ class Gate(unittest.TestCase):
             time.sleep(0.5)
             t.send("\x03")
             t.expect(r"\$ $", timeout=5)
-            self.assertNotIn(b"not-interrupted", t.out)
+            self.assertNotIn(b"\r\nnot-interrupted", t.out)
             self.assertEqual(bed.pending(wait=1), [])
             end(t)
         finally:

@@ -31,7 +31,7 @@ class Rekey(unittest.TestCase):
             for i in range(12):
                 t.send(f"seq 1 {2000 + i}; echo round-{i}-done\r")
                 bed.decide_next()
-                t.expect(rf"round-{i}-done\r\n", timeout=30)
+                t.expect(rf"\r\nround-{i}-done\r\n", timeout=30)
                 time.sleep(1.1)   # past the time limit: one more rekey
             t.send("exit\r")
             bed.decide_next()

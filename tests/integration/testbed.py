@@ -495,9 +495,14 @@ def asciinema_cat(path):
 
 
 class Term:
-    """A program on a real PTY, driven as a person would."""
+    """A program on a real PTY, driven as a person would.
+
+    A reader thread drains the terminal all the time, as a real terminal
+    does; otherwise a program that prints a lot while the test waits would
+    block on its full terminal and stop reading keys."""
 
     def __init__(self, argv, cols=80, rows=24, env=None):
+        import threading
         self.master, slave = pty.openpty()
         self.resize(cols, rows, fd=slave)
         e = dict(os.environ)
@@ -509,6 +514,24 @@ class Term:
                                      preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
         os.close(slave)
         self.out = b""
+        self.eof = False
+        self.cond = threading.Condition()
+        self.reader = threading.Thread(target=self._pump, daemon=True)
+        self.reader.start()
+
+    def _pump(self):
+        while True:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:
+                chunk = b""
+            with self.cond:
+                if not chunk:
+                    self.eof = True
+                    self.cond.notify_all()
+                    return
+                self.out += chunk
+                self.cond.notify_all()
 
     def resize(self, cols, rows, fd=None):
         fcntl.ioctl(self.master if fd is None else fd, termios.TIOCSWINSZ,
@@ -521,57 +544,37 @@ class Term:
             data = data.encode()
         os.write(self.master, data)
 
-    def _read(self, timeout):
-        r, _, _ = select.select([self.master], [], [], timeout)
-        if not r:
-            return False
-        try:
-            chunk = os.read(self.master, 65536)
-        except OSError as e:
-            if e.errno == errno.EIO:
-                return None
-            raise
-        if not chunk:
-            return None
-        self.out += chunk
-        return True
-
     def expect(self, pattern, timeout=15):
         """Waits until the output so far matches pattern (bytes regex)."""
         if isinstance(pattern, str):
             pattern = pattern.encode()
         rx = re.compile(pattern)
         deadline = time.time() + timeout
-        while True:
-            m = rx.search(self.out)
-            if m:
-                return m
-            left = deadline - time.time()
-            if left <= 0 or self._read(left) is None:
+        with self.cond:
+            while True:
                 m = rx.search(self.out)
                 if m:
                     return m
-                raise AssertionError(f"expected {pattern!r}; screen so far: {self.out[-2000:]!r}")
+                left = deadline - time.time()
+                if left <= 0 or self.eof:
+                    raise AssertionError(f"expected {pattern!r}; screen so far: "
+                                         f"{self.out[-2000:]!r}")
+                self.cond.wait(min(left, 0.5))
 
     def drain(self, seconds=0.2):
-        deadline = time.time() + seconds
-        while time.time() < deadline and self._read(deadline - time.time()):
-            pass
+        time.sleep(seconds)
 
     def wait(self, timeout=15):
-        deadline = time.time() + timeout
-        while self.proc.poll() is None and time.time() < deadline:
-            if self._read(0.1) is None:
-                break
         try:
-            return self.proc.wait(max(0.1, deadline - time.time()))
+            return self.proc.wait(timeout)
         finally:
-            self.drain(0.1)
+            self.reader.join(2)
 
     def close(self):
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self.reader.join(2)
         try:
             os.close(self.master)
         except OSError:
