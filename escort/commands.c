@@ -23,7 +23,9 @@ static const char *jstr(json_t *o, const char *k)
 
 static void print_json(json_t *o)
 {
-	char *text = json_dumps(o, JSON_COMPACT);
+	/* ASCII only: no raw line separators or bidi controls reach a
+	 * terminal or a line-splitting reader. */
+	char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 
 	if (text != NULL) {
 		printf("%s\n", text);

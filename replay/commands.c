@@ -247,6 +247,7 @@ void rp_entry_print(json_t *e, int as_json)
 		return;
 	}
 	line = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER |
+				     JSON_ENSURE_ASCII |
 				     JSON_REAL_PRECISION(15));
 	if (line != NULL)
 		printf("%s\n", line);

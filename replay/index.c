@@ -484,6 +484,7 @@ static void bind_json(sqlite3_stmt *st, int col, json_t *v)
 				  SQLITE_TRANSIENT);
 	} else {
 		text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER |
+				     JSON_ENSURE_ASCII |
 					     JSON_ENCODE_ANY |
 					     JSON_REAL_PRECISION(15));
 		if (text != NULL)
@@ -502,6 +503,7 @@ static int add_entries(struct updater *u, int64_t file_id, json_t *entries,
 
 	json_array_foreach(entries, k, e) {
 		text = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER |
+				     JSON_ENSURE_ASCII |
 					     JSON_REAL_PRECISION(15));
 		if (text == NULL)
 			return -1;

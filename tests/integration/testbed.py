@@ -324,7 +324,7 @@ target db03
         p = self.escort("pending", "--json", "--wait", str(wait), who=who)
         if p.returncode != 0:
             raise AssertionError(f"pending failed: {p.stderr!r}")
-        return [json.loads(l) for l in p.stdout.decode().splitlines() if l.strip()]
+        return [json.loads(l) for l in p.stdout.decode().split("\n") if l.strip()]
 
     def decide_next(self, verb="approve", who="bob", wait=20, reason=None, expect=None):
         """Waits for a pending command and approves (or denies) it."""
