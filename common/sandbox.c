@@ -8,12 +8,16 @@
 #include <seccomp.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "sandbox-recorder.h"
 #include "sandbox-escort.h"
+#include "sandbox-replay.h"
 
-static scmp_filter_ctx build(const struct tdm_sb_table *t, uint32_t deny)
+/* pid is 0 when exporting, so the golden files do not depend on it. */
+static scmp_filter_ctx build(const struct tdm_sb_table *t, uint32_t deny,
+			     uint64_t pid)
 {
 	scmp_filter_ctx ctx = seccomp_init(deny);
 	size_t i;
@@ -35,6 +39,11 @@ static scmp_filter_ctx build(const struct tdm_sb_table *t, uint32_t deny)
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 					      SCMP_CMP(r->arg, SCMP_CMP_EQ,
 						       r->value));
+			break;
+		case TDM_SB_EQ_PID:
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+					      SCMP_CMP(r->arg, SCMP_CMP_EQ,
+						       pid));
 			break;
 		case TDM_SB_ENOENT_EQ:
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOENT), nr, 1,
@@ -76,7 +85,7 @@ int tdm_sandbox_enter(const struct tdm_sb_table *t)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
 	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return TDM_ERR_IO;
-	ctx = build(t, deny);
+	ctx = build(t, deny, (uint64_t)getpid());
 	if (ctx == NULL)
 		return TDM_ERR_INVAL;
 	rc = seccomp_load(ctx);
@@ -86,7 +95,7 @@ int tdm_sandbox_enter(const struct tdm_sb_table *t)
 
 int tdm_sandbox_export(const struct tdm_sb_table *t, int fd)
 {
-	scmp_filter_ctx ctx = build(t, SCMP_ACT_KILL_PROCESS);
+	scmp_filter_ctx ctx = build(t, SCMP_ACT_KILL_PROCESS, 0);
 	int rc;
 
 	if (ctx == NULL)

@@ -17,6 +17,7 @@ enum tdm_sb_arg {
 	TDM_SB_MASK_ZERO, /* allowed when the argument has none of value's bits */
 	TDM_SB_ENOENT_EQ, /* not allowed, but answered "no such file" instead
 			     of killing, when the argument equals value */
+	TDM_SB_EQ_PID,    /* allowed when the argument is our own pid */
 };
 
 struct tdm_sb_rule {
@@ -35,6 +36,8 @@ struct tdm_sb_table {
 
 extern const struct tdm_sb_table tdm_sandbox_recorder;
 extern const struct tdm_sb_table tdm_sandbox_escort;
+extern const struct tdm_sb_table tdm_sandbox_replay_read;
+extern const struct tdm_sb_table tdm_sandbox_replay_write;
 
 /*
  * Sets no_new_privs and dumpable 0, then loads the table's filter.  After

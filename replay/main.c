@@ -3,9 +3,13 @@
  * each lives in its own file and holds its own logic.
  */
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "replay.h"
+#include "sandbox.h"
 #include "version.h"
 
 struct subcommand {
@@ -66,7 +70,25 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < NSUB; i++)
 		if (strcmp(argv[1], subcommands[i].name) == 0)
-			return subcommands[i].run(argc - 1, argv + 1);
+			break;
+	if (i < NSUB) {
+		const char *n = subcommands[i].name;
+		bool writes = strcmp(n, "index") == 0 ||
+			      strcmp(n, "export") == 0 ||
+			      strcmp(n, "seal") == 0;
+
+		/* Confined before the first byte of a recording is read;
+		 * jansson seeds its hashing from /dev/urandom: now. */
+		json_object_seed(0);
+		if (tdm_sandbox_enter(writes ? &tdm_sandbox_replay_write :
+					       &tdm_sandbox_replay_read) < 0) {
+			fprintf(stderr, "tandem-replay: cannot enter the "
+				"sandbox; refusing to read recordings "
+				"unconfined\n");
+			return 1;
+		}
+		return subcommands[i].run(argc - 1, argv + 1);
+	}
 	fprintf(stderr, "tandem-replay: unknown subcommand \"%s\"\n\n",
 		argv[1]);
 	usage(stderr);

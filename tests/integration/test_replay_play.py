@@ -133,6 +133,18 @@ class ReplayPlayTest(unittest.TestCase):
         self.assertEqual(t.wait(), 0)
         self.assert_restored(t)
 
+    def test_play_runs_in_the_seccomp_sandbox(self):
+        t = self.play_on_pty("--speed", "0.2")
+        t.read(0.6)
+        self.assertIsNone(t.proc.poll(), t.out)
+        with open(f"/proc/{t.proc.pid}/status") as f:
+            status = dict(line.split(":", 1) for line in f if ":" in line)
+        self.assertEqual(status["Seccomp"].strip(), "2", "play is not in a filter")
+        self.assertEqual(status["NoNewPrivs"].strip(), "1")
+        os.write(t.master, b"q")
+        self.assertEqual(t.wait(), 0)
+        self.assert_restored(t)
+
     def test_space_pauses_and_dot_steps_one_event(self):
         t = self.play_on_pty("--speed", "0.5")
         t.read(0.8)

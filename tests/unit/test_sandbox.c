@@ -82,6 +82,15 @@ static void test_escort_filter_matches_golden_file(void **state)
 	check_golden(&tdm_sandbox_escort, "tests/data/sandbox-escort.pfc");
 }
 
+static void test_replay_filters_match_golden_files(void **state)
+{
+	(void)state;
+	check_golden(&tdm_sandbox_replay_read,
+		     "tests/data/sandbox-replay-read.pfc");
+	check_golden(&tdm_sandbox_replay_write,
+		     "tests/data/sandbox-replay-write.pfc");
+}
+
 static void test_every_rule_says_why(void **state)
 {
 	size_t i;
@@ -119,6 +128,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_recorder_filter_matches_golden_file),
 		cmocka_unit_test(test_escort_filter_matches_golden_file),
+		cmocka_unit_test(test_replay_filters_match_golden_files),
 		cmocka_unit_test(test_every_rule_says_why),
 		cmocka_unit_test(test_dangerous_calls_are_not_in_the_recorder_table),
 	};
