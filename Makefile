@@ -40,8 +40,8 @@ BINS  := $(PROGS:%=$(BUILD)/bin/tandem-%)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check unit integration demo bench fuzz install uninstall \
-	lint clean
+.PHONY: all deps check asan unit integration demo bench fuzz install \
+	uninstall lint clean
 all: $(BINS)
 
 # Installs what is missing, only as root; others get a list to install.
@@ -56,10 +56,20 @@ $(LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+# The sanitizer build (SAN set) links tests/sanitizer/runtime.c into each
+# program: it runs the leak check just before the seccomp sandbox and keeps
+# reports writable inside it (see that file).  Never in a plain build.
+SAN_REPORTS := $(abspath $(BUILD))/reports
+SAN_OBJ     := $(if $(SAN),$(BUILD)/tests/sanitizer/runtime.o)
+SAN_WRAP    := -Wl,--wrap=tdm_sandbox_enter
+PROG_LDFLAGS := $(LDFLAGS) $(if $(SAN),$(SAN_WRAP))
+$(BUILD)/tests/sanitizer/runtime.o: CFLAGS += \
+	-DTDM_SANITIZER_REPORTS='"$(SAN_REPORTS)"'
+
 define prog_rule
-$(BUILD)/bin/tandem-$(1): $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard $(1)/*.c)) $(LIB)
+$(BUILD)/bin/tandem-$(1): $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard $(1)/*.c)) $(SAN_OBJ) $(LIB)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	$$(CC) $$(PROG_LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
 
@@ -76,20 +86,26 @@ PROBE_OBJ := $(patsubst %.c,$(BUILD)/probe/%.o,$(wildcard recorder/*.c))
 $(BUILD)/probe/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DTDM_TEST_HOOKS -c $< -o $@
-$(BUILD)/probe/tandem-recorder: $(PROBE_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/probe/tandem-recorder: $(PROBE_OBJ) $(SAN_OBJ) $(LIB)
+	$(CC) $(PROG_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 unit: $(UNIT_BINS)
 
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
-# Unit tests run twice: plain, and under ASan+UBSan with leak checking.
+# Everything runs twice: plain, and built with ASan+UBSan with leak
+# checking (build/asan/bin, build/asan/tests); sanitizer reports land in
+# build/asan/reports and each one fails the run.
 check: deps
 	@$(MAKE) --no-print-directory all unit $(BUILD)/probe/tandem-recorder
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN="$(ASAN)" \
-		OPT="-O1 -g" unit
+	@$(MAKE) --no-print-directory asan
 	@sh tests/run-all.sh $(BUILD) $(BUILD)/asan
+
+# The sanitizer build alone: programs, probe recorder and unit tests.
+asan:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN="$(ASAN)" \
+		OPT="-O1 -g" all unit $(BUILD)/asan/probe/tandem-recorder
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -2,11 +2,14 @@
 #include "probe.h"
 
 #ifdef TDM_TEST_HOOKS
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static char armed[16];
@@ -40,6 +43,31 @@ void probe_fire(void)
 		close(socket(AF_INET, SOCK_STREAM, 0));
 	else if (strcmp(armed, "connect") == 0)
 		connect(STDIN_FILENO, (struct sockaddr *)&sa, sizeof(sa));
+	else if (strcmp(armed, "stall") == 0)
+		/* The decision is on disk, nothing is sent yet: the fault
+		 * suite kills the recorder here. */
+		poll(NULL, 0, 20000);
+}
+
+/*
+ * "fdatasyncN": the recording's fdatasync succeeds N more times after the
+ * sandbox is entered, then fails with EIO, as a dying disk does.  This
+ * definition takes the place of libc's in the test build only.
+ */
+int fdatasync(int fd)
+{
+	static long left = -1;
+
+	if (strncmp(armed, "fdatasync", 9) == 0) {
+		if (left < 0)
+			left = strtol(armed + 9, NULL, 10);
+		if (left-- <= 0) {
+			left = 0;
+			errno = EIO;
+			return -1;
+		}
+	}
+	return (int)syscall(SYS_fdatasync, fd);
 }
 #else
 /* ISO C wants a translation unit to hold something. */

@@ -31,12 +31,38 @@ for t in "$build"/tests/test_* ${asan:+"$asan"/tests/test_*}; do
 	count
 done
 
-echo "== integration"
-python3 tests/integration/run.py "$build" >"$log" 2>&1
-cat "$log"
-count
-# A runner that died before its summary counts as a failure.
-grep -q '^integration: [0-9]* passed' "$log" || failed=$((failed + 1))
+# suite NAME BUILD: a python suite that ends with "NAME: N passed, N failed".
+suite() {
+	echo "== $1 ($2)"
+	python3 "tests/$1/run.py" "$2" >"$log" 2>&1
+	cat "$log"
+	count
+	# A runner that died before its summary counts as a failure.
+	grep -q "^$1: [0-9]* passed" "$log" || failed=$((failed + 1))
+}
+
+suite integration "$build"
+suite faults "$build"
+
+if [ -n "$asan" ]; then
+	# Programs built with ASan+UBSan write their reports here (see
+	# tests/sanitizer/runtime.c); the bed's accounts must reach it.
+	reports="$asan/reports"
+	rm -rf "$reports"
+	mkdir -p "$reports"
+	chmod 1777 "$reports"
+	suite integration "$asan"
+	suite faults "$asan"
+	n=0
+	for r in "$reports"/*; do
+		[ -s "$r" ] || continue
+		echo "== sanitizer report $r"
+		cat "$r"
+		n=$((n + 1))
+	done
+	echo "sanitizers: $n reports"
+	failed=$((failed + n))
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

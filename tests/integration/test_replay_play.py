@@ -34,10 +34,13 @@ class Recordings:
         libs = subprocess.run(["pkg-config", "--libs", "libzstd", "libcrypto",
                                "jansson", "libssh", "libseccomp", "uuid"],
                               check=True, stdout=subprocess.PIPE, text=True).stdout.split()
+        # The sanitizer build's library needs its runtime linked in too.
+        san = (["-fsanitize=address,undefined"]
+               if os.path.basename(os.path.normpath(BUILD)) == "asan" else [])
         subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-I" + os.path.join(ROOT, "common"),
                         os.path.join(ROOT, "bench", "gen_recordings.c"),
-                        os.path.join(BUILD, "libtandem.a")] + libs + ["-lpthread", "-o", self.gen],
-                       check=True)
+                        os.path.join(BUILD, "libtandem.a")] + libs + san +
+                       ["-lpthread", "-o", self.gen], check=True)
 
     def make(self, sub, count=1, seed=1, pace_ms=0, output=None, commands=0):
         argv = [self.gen, os.path.join(self.dir, sub), str(count), self.key,
