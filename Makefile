@@ -48,6 +48,9 @@ all: $(BINS)
 deps:
 	@sh tests/install-deps.sh $(DEB_BUILD) $(DEB_TEST)
 
+# The built-in risk rules are compiled in (common/builtin_rules.c).
+$(BUILD)/common/builtin_rules.o: policy/builtin.rules
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@

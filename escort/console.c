@@ -179,6 +179,18 @@ static void on_message(struct console *con, struct watched *w,
 			 w->c.error);
 		break;
 	case TDM_MSG_DECIDED:
+		if (tdm_msg_str(m, "decision") != NULL &&
+		    strcmp(tdm_msg_str(m, "decision"), "refused") == 0) {
+			/* No escort was asked: say why, and what it was. */
+			snprintf(con->status, sizeof(con->status),
+				 "#%lld refused by policy (%s): %s",
+				 tdm_msg_int(m, "seq"),
+				 tdm_msg_str(m, "reason") ?
+					 tdm_msg_str(m, "reason") : "?",
+				 tdm_msg_str(m, "visible") ?
+					 tdm_msg_str(m, "visible") : "");
+			break;
+		}
 		snprintf(con->status, sizeof(con->status), "#%lld %s by %s",
 			 tdm_msg_int(m, "seq"),
 			 tdm_msg_str(m, "decision") ?

@@ -270,6 +270,16 @@ void escorts_send_decided(struct session *s, unsigned seq, const char *word,
 				 "escort", escort, "reason", reason));
 }
 
+void escorts_send_refused(struct session *s, unsigned seq, const char *why,
+			  const char *visible)
+{
+	broadcast_json(s, TDM_MSG_DECIDED,
+		       json_pack("{s:s,s:I,s:s,s:n,s:s,s:s}", "session", s->id,
+				 "seq", (json_int_t)seq, "decision",
+				 "refused", "escort", "reason", why,
+				 "visible", visible));
+}
+
 void escorts_send_state(struct session *s)
 {
 	broadcast_json(s, TDM_MSG_STATE,

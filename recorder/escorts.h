@@ -35,6 +35,9 @@ void escorts_send_output(struct session *s, const void *p, size_t n);
 void escorts_send_pending(struct session *s);
 void escorts_send_decided(struct session *s, unsigned seq, const char *word,
 			  const char *escort, const char *reason);
+/* A deny rule refused command seq before any escort was asked. */
+void escorts_send_refused(struct session *s, unsigned seq, const char *why,
+			  const char *visible);
 void escorts_send_state(struct session *s);
 /* The session ended: tells every escort, flushing what it can. */
 void escorts_send_ended(struct session *s, int status, const char *why);

@@ -81,6 +81,7 @@ int gate_init(struct session *s)
 	tdm_buf_init(&s->stdin_held, SESSION_MAX_HELD);
 	tdm_buf_init(&s->screen, 0);
 	tdm_buf_init(&s->last_line, 512);
+	tdm_buf_init(&s->carry, LINEEDIT_MAX);
 	s->line_mode = s->tty;
 	return 0;
 }
@@ -96,19 +97,49 @@ void gate_free(struct session *s)
 	tdm_buf_free(&s->stdin_held);
 	tdm_buf_free(&s->screen);
 	tdm_buf_free(&s->last_line);
+	tdm_buf_wipe(&s->carry);
 }
 
-json_t *gate_risks(const struct session *s, const uint8_t *p, size_t n)
-{
-	json_t *risks = json_array();
+static const char carried_why[] =
+	"continues an approved line that left a quote open; both are read "
+	"together by the shell";
 
-	(void)s;
-	if (risks != NULL && tdm_visible_has_hidden(p, n))
-		json_array_append_new(risks, json_pack(
-			"{s:s,s:s}", "level", "high", "why",
-			"the command contains invisible or control "
-			"characters that can hide what it really does"));
-	return risks;
+/*
+ * Judges a command against the rules.  A line that continues an approved
+ * one left open is judged together with it, as the shell will read it.
+ */
+int gate_judge(const struct session *s, enum pending_kind kind,
+	       const uint8_t *cmd, size_t n, struct tdm_verdict *v,
+	       json_t **risks)
+{
+	struct tdm_buf all;
+	bool carried = kind == PENDING_LINE && s->carry.len > 0;
+	int rc;
+
+	*risks = NULL;
+	if (kind == PENDING_EOF) {
+		memset(v, 0, sizeof(*v));
+		*risks = json_array();
+		return *risks != NULL ? 0 : TDM_ERR_NOMEM;
+	}
+	tdm_buf_init(&all, 0);
+	if (carried && (tdm_buf_put(&all, s->carry.data, s->carry.len) < 0 ||
+			tdm_buf_put(&all, cmd, n) < 0)) {
+		tdm_buf_free(&all);
+		return TDM_ERR_NOMEM;
+	}
+	rc = tdm_rules_judge(s->rules, carried ? all.data : cmd,
+			     carried ? all.len : n, v);
+	tdm_buf_wipe(&all);
+	if (rc < 0)
+		return rc;
+	*risks = tdm_verdict_risks(v);
+	if (*risks == NULL)
+		return TDM_ERR_NOMEM;
+	if (carried)
+		json_array_append_new(*risks, json_pack(
+			"{s:s,s:s}", "level", "medium", "why", carried_why));
+	return 0;
 }
 
 static json_t *b64(const uint8_t *p, size_t n)
@@ -225,23 +256,83 @@ static void iso_now(char *out, size_t size)
 	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/*
+ * A deny rule matched: the command is refused before any escort is asked.
+ * The refusal is recorded like a decision, and both sides see it.
+ */
+static int refuse(struct session *s, enum pending_kind kind,
+		  const uint8_t *cmd, size_t n, const char *why,
+		  json_t *risks)
+{
+	struct tdm_buf vis, shown, out;
+	unsigned seq = ++s->next_seq;
+	json_t *details;
+	int rc;
+
+	tdm_buf_init(&shown, 0);
+	if (tdm_buf_put(&shown, cmd, n) < 0) {
+		tdm_buf_free(&shown);
+		return TDM_ERR_NOMEM;
+	}
+	visible_of(&shown, &vis);
+	tdm_buf_free(&shown);
+	details = json_pack("{s:s,s:I,s:s,s:n,s:n,s:s,s:O,s:o,s:o}",
+			    "event", "decision", "seq", (json_int_t)seq,
+			    "decision", "refused", "escort", "escort_attrs",
+			    "reason", why, "risks", risks, "command",
+			    repaired(cmd, n), "command_b64", b64(cmd, n));
+	rc = session_mark(s, LOG_NOTICE, details,
+			  "refused #%u by policy (%s): %s", seq, why,
+			  (char *)vis.data);
+	if (rc == 0)
+		escorts_send_refused(s, seq, why, (char *)vis.data);
+	tdm_buf_free(&vis);
+	if (rc < 0) {
+		s->frozen = true;
+		return rc;
+	}
+	tdm_buf_init(&out, 0);
+	lineedit_erase(&s->le, &out);
+	session_to_engineer(s, out.data, out.len);
+	tdm_buf_free(&out);
+	session_notice(s, "#%u refused by policy: %s; nothing was sent", seq,
+		       why);
+	if (kind == PENDING_EXEC) {
+		snprintf(s->end_why, sizeof(s->end_why), "refused");
+		s->stop = true;
+	}
+	return 0;
+}
+
 /* Makes the pending command, records it, tells the escorts. */
 static int submit(struct session *s, enum pending_kind kind,
 		  const uint8_t *cmd, size_t n, const uint8_t *send,
 		  size_t send_n)
 {
 	struct pending_cmd *pc = &s->pending;
+	struct tdm_verdict verdict;
 	struct tdm_buf vis;
-	json_t *details;
+	json_t *details, *risks;
 	int rc;
 
+	rc = gate_judge(s, kind, cmd, n, &verdict, &risks);
+	if (rc < 0)
+		return rc;
+	if (verdict.deny) {
+		rc = refuse(s, kind, cmd, n, verdict.deny_why, risks);
+		json_decref(risks);
+		return rc;
+	}
 	tdm_buf_reset(&pc->command);
 	tdm_buf_reset(&pc->send);
 	if (tdm_buf_put(&pc->command, cmd, n) < 0 ||
-	    tdm_buf_put(&pc->send, send, send_n) < 0)
+	    tdm_buf_put(&pc->send, send, send_n) < 0) {
+		json_decref(risks);
 		return TDM_ERR_NOMEM;
+	}
 	json_decref(pc->risks);
-	pc->risks = gate_risks(s, cmd, n);
+	pc->risks = risks;
+	pc->open = verdict.open;
 	pc->kind = kind;
 	pc->seq = ++s->next_seq;
 	pc->active = true;
@@ -286,6 +377,8 @@ static int interrupt(struct session *s)
 	lineedit_erase(&s->le, &out);
 	lineedit_clear(&s->le);
 	tdm_buf_reset(&s->held);
+	/* Ctrl-C makes the shell drop a line it was continuing. */
+	tdm_buf_wipe(&s->carry);
 	session_to_engineer(s, out.data, out.len);
 	tdm_buf_free(&out);
 	if (s->channel == NULL)
@@ -435,6 +528,8 @@ int gate_raw_on(struct session *s, const struct tdm_person *escort,
 		return TDM_ERR_IO;
 	}
 	s->raw = true;
+	/* Keys now reach the shell directly; nothing carries over. */
+	tdm_buf_wipe(&s->carry);
 	s->raw_deadline_ms = session_now_ms() + s->target->raw_limit_ms;
 	lineedit_clear(&s->le);
 	session_notice(s, "raw mode granted by %s: keys go straight to %s, "
@@ -582,6 +677,16 @@ static int after_approval(struct session *s, struct pending_cmd *pc)
 				return rc;
 		}
 		return gate_pump(s);
+	}
+	if (pc->kind == PENDING_LINE) {
+		/* The shell now holds an open quote: the next line is read
+		 * as its continuation, and judged so. */
+		if (!pc->open)
+			tdm_buf_wipe(&s->carry);
+		else if (tdm_buf_put(&s->carry, pc->command.data,
+				     pc->command.len) < 0 ||
+			 tdm_buf_putc(&s->carry, '\n') < 0)
+			tdm_buf_wipe(&s->carry);
 	}
 	return gate_release(s, pc->send.data, pc->send.len);
 }

@@ -60,7 +60,12 @@ bool gate_wants_input(const struct session *s);
 void gate_redraw(struct session *s);
 /* The pending command as JSON for escorts ({session, seq, …}). */
 json_t *gate_pending_json(const struct session *s);
-/* Risk list of a command (policy rules; empty until rules exist). */
-json_t *gate_risks(const struct session *s, const uint8_t *p, size_t n);
+/*
+ * What the rules say of a command (a line continuing an open one is
+ * judged together with it); *risks is the JSON list escorts see.
+ */
+int gate_judge(const struct session *s, enum pending_kind kind,
+	       const uint8_t *cmd, size_t n, struct tdm_verdict *v,
+	       json_t **risks);
 
 #endif

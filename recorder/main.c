@@ -376,9 +376,11 @@ int main(int argc, char **argv)
 	const char *orig, *command = NULL;
 	struct tdm_policy *policy = NULL;
 	struct tdm_diag diag = { 0 };
+	struct tdm_rules *rules = NULL;
 	struct session s;
 	char target[256];
 	size_t i;
+	int diag_rc;
 	int c, status = EXIT_TANDEM;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -427,6 +429,19 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	s.policy = policy;
+	diag_rc = tdm_rules_compile(policy, &rules, &diag);
+	if (diag_rc < 0) {
+		for (i = 0; i < diag.n; i++)
+			fprintf(stderr, "%s\n", diag.msgs[i]);
+		fprintf(stderr, "tandem: the command rules cannot be compiled "
+			"(%s), so no session can start; an admin must fix %s "
+			"(tandem-policy check)\n", tdm_strerror(diag_rc),
+			config);
+		tdm_log(LOG_ERR, "policy %s rules invalid; engineer %s "
+			"refused", config, name);
+		goto out;
+	}
+	s.rules = rules;
 	s.engineer = tdm_policy_engineer(policy, name);
 	if (s.engineer == NULL) {
 		fprintf(stderr, "tandem: engineer %s is not in %s; ask an "
@@ -500,6 +515,7 @@ int main(int argc, char **argv)
 	status = run_session(&s);
 out:
 	free(s.command);
+	tdm_rules_free(rules);
 	tdm_policy_free(policy);
 	tdm_diag_free(&diag);
 	return status;

@@ -21,6 +21,7 @@
 #include "sign.h"
 #include "lineedit.h"
 #include "policy.h"
+#include "risk.h"
 
 /* Longest command line accepted in SSH_ORIGINAL_COMMAND. */
 #define SESSION_MAX_COMMAND (64u * 1024u)
@@ -48,6 +49,7 @@ struct pending_cmd {
 	struct tdm_buf send;    /* exact bytes released on approval */
 	uint64_t deadline_ms;
 	json_t *risks;
+	bool open;              /* leaves a quote open for the next line */
 	char started[32];       /* ISO 8601 UTC */
 };
 
@@ -62,6 +64,7 @@ struct escort_conn {
 
 struct session {
 	const struct tdm_policy *policy;
+	const struct tdm_rules *rules; /* deny/flag, compiled once */
 	const struct tdm_person *engineer;
 	const struct tdm_target *target;
 
@@ -102,6 +105,9 @@ struct session {
 	struct pending_cmd pending;
 	unsigned next_seq;
 	struct tdm_buf held;        /* typed while a command was pending */
+	/* Approved lines that left a quote open: the shell reads the next
+	 * line as their continuation, so it is judged together with them. */
+	struct tdm_buf carry;
 	struct tdm_buf stdin_held;  /* non-interactive stdin before approval */
 	unsigned long long stdin_total;
 	bool channel_wanted;        /* exec channel opens on approval */

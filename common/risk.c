@@ -1,0 +1,271 @@
+/*
+ * risk.c: judges a command line against the deny and flag rules; see
+ * risk.h.  It must never let a line's quoting decide what a rule sees: a
+ * rule matches if it matches the raw line or any part the shell tokenizer
+ * finds.  Judging is read-only on the compiled rules, so one set serves a
+ * whole session.
+ */
+#include "risk.h"
+
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "shtok.h"
+#include "visible.h"
+
+struct compiled_rule {
+	enum tdm_rule_kind kind;
+	enum tdm_level level;
+	char *why;
+	regex_t re;
+};
+
+struct tdm_rules {
+	struct compiled_rule *r;
+	size_t n;
+};
+
+static const char hidden_why[] =
+	"contains invisible or control characters that can hide what the "
+	"command really does";
+static const char open_why[] =
+	"leaves a quote or bracket open, so the shell joins the next line to "
+	"this command";
+static const char deep_why[] =
+	"is nested too deeply for tandem to check every part; read it with "
+	"extra care";
+
+const char *tdm_level_name(enum tdm_level level)
+{
+	switch (level) {
+	case TDM_LEVEL_LOW:
+		return "low";
+	case TDM_LEVEL_MEDIUM:
+		return "medium";
+	case TDM_LEVEL_HIGH:
+		return "high";
+	case TDM_LEVEL_CRITICAL:
+		break;
+	}
+	return "critical";
+}
+
+void tdm_rules_free(struct tdm_rules *rs)
+{
+	size_t i;
+
+	if (rs == NULL)
+		return;
+	for (i = 0; i < rs->n; i++) {
+		regfree(&rs->r[i].re);
+		free(rs->r[i].why);
+	}
+	free(rs->r);
+	free(rs);
+}
+
+size_t tdm_rules_count(const struct tdm_rules *rs)
+{
+	return rs->n;
+}
+
+static int diag_add(struct tdm_diag *diag, const char *file, int line,
+		    const char *what)
+{
+	char **msgs = realloc(diag->msgs, (diag->n + 1) * sizeof(*msgs));
+	size_t len = strlen(file) + strlen(what) + 32;
+
+	if (msgs == NULL)
+		return TDM_ERR_NOMEM;
+	diag->msgs = msgs;
+	msgs[diag->n] = malloc(len);
+	if (msgs[diag->n] == NULL)
+		return TDM_ERR_NOMEM;
+	snprintf(msgs[diag->n], len, "%s:%d: %s", file, line, what);
+	diag->n++;
+	return 0;
+}
+
+static int add_rules(struct tdm_rules *rs, const struct tdm_policy *p,
+		     const char *file, struct tdm_diag *diag)
+{
+	struct compiled_rule *grown;
+	size_t i;
+	int rc;
+
+	grown = realloc(rs->r, (rs->n + p->nrules + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return TDM_ERR_NOMEM;
+	rs->r = grown;
+	for (i = 0; i < p->nrules; i++) {
+		struct compiled_rule *cr = &rs->r[rs->n];
+		char msg[256], what[320];
+
+		rc = regcomp(&cr->re, p->rules[i].pattern,
+			     REG_EXTENDED | REG_NOSUB);
+		if (rc != 0) {
+			regerror(rc, &cr->re, msg, sizeof(msg));
+			regfree(&cr->re);
+			snprintf(what, sizeof(what), "bad regular expression: "
+				 "%s", msg);
+			rc = diag_add(diag, file, p->rules[i].line, what);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		cr->why = strdup(p->rules[i].why);
+		if (cr->why == NULL) {
+			regfree(&cr->re);
+			return TDM_ERR_NOMEM;
+		}
+		cr->kind = p->rules[i].kind;
+		cr->level = p->rules[i].level;
+		rs->n++;
+	}
+	return 0;
+}
+
+int tdm_rules_compile(const struct tdm_policy *pol, struct tdm_rules **out,
+		      struct tdm_diag *diag)
+{
+	struct tdm_policy *builtin = NULL;
+	struct tdm_rules *rs;
+	int rc;
+
+	rs = calloc(1, sizeof(*rs));
+	if (rs == NULL)
+		return TDM_ERR_NOMEM;
+	/* The policy's own rules first: its words win over the built-in. */
+	rc = add_rules(rs, pol, pol->path ? pol->path : "policy", diag);
+	if (rc == 0 && pol->builtin_rules) {
+		rc = tdm_policy_parse(tdm_builtin_rules,
+				      (size_t)(tdm_builtin_rules_end -
+					       tdm_builtin_rules),
+				      "builtin.rules", &builtin, diag);
+		if (rc == 0)
+			rc = add_rules(rs, builtin, "builtin.rules", diag);
+		tdm_policy_free(builtin);
+	}
+	if (rc == 0 && diag->n > 0)
+		rc = TDM_ERR_INVAL;
+	if (rc < 0) {
+		tdm_rules_free(rs);
+		return rc;
+	}
+	*out = rs;
+	return 0;
+}
+
+/* Tabs are ordinary in a command; every other hidden character is not. */
+static bool hides_something(const uint8_t *p, size_t n)
+{
+	size_t start = 0, i;
+
+	for (i = 0; i <= n; i++) {
+		if (i < n && p[i] != '\t')
+			continue;
+		if (tdm_visible_has_hidden(p + start, i - start))
+			return true;
+		start = i + 1;
+	}
+	return false;
+}
+
+static bool matches(const regex_t *re, const char *s, size_t n)
+{
+	regmatch_t m[1];
+
+	/* REG_STARTEND: a NUL typed into the line does not end it early. */
+	m[0].rm_so = 0;
+	m[0].rm_eo = (regoff_t)n;
+	return regexec(re, s, 1, m, REG_STARTEND) == 0;
+}
+
+static void add_risk(struct tdm_verdict *v, enum tdm_level level,
+		     const char *why)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++) {
+		if (strcmp(v->risks[i].why, why) == 0) {
+			if (level > v->risks[i].level)
+				v->risks[i].level = level;
+			return;
+		}
+	}
+	if (v->n == TDM_RISK_MAX)
+		return;
+	v->risks[v->n].level = level;
+	v->risks[v->n].why = why;
+	v->n++;
+}
+
+/* Highest level first; equal levels keep the rules' order. */
+static void sort_risks(struct tdm_verdict *v)
+{
+	size_t i, j;
+
+	for (i = 1; i < v->n; i++) {
+		struct tdm_risk r = v->risks[i];
+
+		for (j = i; j > 0 && v->risks[j - 1].level < r.level; j--)
+			v->risks[j] = v->risks[j - 1];
+		v->risks[j] = r;
+	}
+}
+
+int tdm_rules_judge(const struct tdm_rules *rs, const uint8_t *line, size_t n,
+		    struct tdm_verdict *v)
+{
+	struct tdm_sh_parts parts;
+	size_t i, k;
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	rc = tdm_sh_parts(line, n, &parts);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < rs->n; i++) {
+		const struct compiled_rule *cr = &rs->r[i];
+		bool hit = matches(&cr->re, (const char *)line, n);
+
+		for (k = 0; !hit && k < parts.n; k++)
+			hit = matches(&cr->re, parts.v[k], strlen(parts.v[k]));
+		if (!hit)
+			continue;
+		if (cr->kind == TDM_RULE_DENY) {
+			if (!v->deny) {
+				v->deny = true;
+				v->deny_why = cr->why;
+			}
+			add_risk(v, TDM_LEVEL_CRITICAL, cr->why);
+		} else {
+			add_risk(v, cr->level, cr->why);
+		}
+	}
+	if (hides_something(line, n))
+		add_risk(v, TDM_LEVEL_HIGH, hidden_why);
+	if (parts.deep)
+		add_risk(v, TDM_LEVEL_HIGH, deep_why);
+	if (parts.open)
+		add_risk(v, TDM_LEVEL_MEDIUM, open_why);
+	v->open = parts.open;
+	sort_risks(v);
+	tdm_sh_parts_free(&parts);
+	return 0;
+}
+
+json_t *tdm_verdict_risks(const struct tdm_verdict *v)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < v->n; i++)
+		json_array_append_new(a, json_pack(
+			"{s:s,s:s}", "level", tdm_level_name(v->risks[i].level),
+			"why", v->risks[i].why));
+	return a;
+}

@@ -1,0 +1,64 @@
+/*
+ * risk.h: what a command risks, in words an escort without expertise can
+ * act on.
+ *
+ * The policy's `deny` and `flag` rules and, unless `builtin-rules off`,
+ * the built-in set (policy/builtin.rules, compiled into the programs) are
+ * compiled once.  A command line is judged by matching every rule against
+ * the raw line and against each normalised part the shell tokenizer finds
+ * (shtok.h), so quoting, wrappers and substitutions do not hide a command
+ * from its rule.  Characters that hide what a line does, a line left open
+ * and a line too deep to read are risks of their own.
+ */
+#ifndef TDM_RISK_H
+#define TDM_RISK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "policy.h"
+
+/* More than this many distinct risks on one line are not listed. */
+#define TDM_RISK_MAX 16
+
+struct tdm_rules;
+
+struct tdm_risk {
+	enum tdm_level level;
+	const char *why;       /* owned by the rule set */
+};
+
+struct tdm_verdict {
+	bool deny;
+	const char *deny_why;  /* when deny; owned by the rule set */
+	struct tdm_risk risks[TDM_RISK_MAX]; /* highest level first */
+	size_t n;
+	bool open;             /* the shell would read on into the next line */
+};
+
+/*
+ * Compiles the policy's rules and, when it says so, the built-in ones.
+ * On failure (a bad regex, no memory) returns a negative TDM_ERR_* with
+ * one "FILE:LINE: message" per problem in diag.
+ */
+int tdm_rules_compile(const struct tdm_policy *pol, struct tdm_rules **out,
+		      struct tdm_diag *diag);
+void tdm_rules_free(struct tdm_rules *rs);
+size_t tdm_rules_count(const struct tdm_rules *rs);
+
+/* Judges n bytes of a command line.  Fails only with TDM_ERR_NOMEM. */
+int tdm_rules_judge(const struct tdm_rules *rs, const uint8_t *line, size_t n,
+		    struct tdm_verdict *v);
+
+/* [{"level": "high", "why": "…"}, …] */
+json_t *tdm_verdict_risks(const struct tdm_verdict *v);
+const char *tdm_level_name(enum tdm_level level);
+
+/* The built-in rule set's text, in policy syntax. */
+extern const char tdm_builtin_rules[];
+extern const char tdm_builtin_rules_end[];
+
+#endif

@@ -1,0 +1,167 @@
+"""Policy rules in the gate: a deny rule refuses a command before any escort
+sees it, flag rules put their sentence beside the pending command, and the
+shell's quoting does not hide a command from its rule.  Real bastion, real
+ssh clients; the rules are the bed policy's own plus the built-in set."""
+import json
+import os
+import subprocess
+import time
+import unittest
+
+from testbed import Bed, Recording, Term, TARGET_USER
+
+bed = None
+
+RULES = '''
+deny  "^tandem-wipe( |$)"            "wipes the whole test disk"
+flag  high   "^tandem-drop( |$)"     "drops the test database"
+flag  low    "^tandem-peek( |$)"     "reads the test secrets"
+'''
+
+
+def setUpModule():
+    global bed
+    bed = Bed(os.environ.get("TANDEM_BUILD", "build"), policy_extra=RULES)
+
+
+def tearDownModule():
+    if bed:
+        bed.stop()
+
+
+def marker(name):
+    path = os.path.join("/home", TARGET_USER, "rules-" + name)
+    if os.path.exists(path):
+        os.unlink(path)
+    return path
+
+
+def shell():
+    t = Term(bed.ssh_argv(tty=True) + ["db01"])
+    t.expect(r"no escort attached")
+    t.expect(r"\$ $")
+    return t
+
+
+def end(t):
+    t.send("exit\r")
+    bed.decide_next(expect="exit")
+    t.wait()
+    t.close()
+
+
+def decisions(path):
+    p = subprocess.run([os.path.join(bed.bin, "tandem-replay"), "commands", "--json", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 0, p.stderr
+    return [json.loads(l) for l in p.stdout.split("\n") if l.strip()]
+
+
+class Rules(unittest.TestCase):
+    def test_denied_line_is_refused_before_any_escort_sees_it(self):
+        m = marker("wiped")
+        before = bed.recordings_now()
+        t = shell()
+        try:
+            # Quotes and a wrapper do not hide the command from its rule;
+            # the marker shows whether anything ran.
+            t.send(f"sudo -n env X=1 'tandem-'wipe --all; touch {m}\r")
+            t.expect(r"#1 refused by policy: wipes the whole test disk; "
+                     r"nothing was sent")
+            self.assertEqual(bed.pending(wait=1), [])
+            time.sleep(0.5)
+            self.assertFalse(os.path.exists(m))
+            # The next line is #2, and goes to the escort as usual.
+            t.send("echo after\r")
+            item = bed.decide_next()
+            self.assertEqual(item["seq"], 2)
+            self.assertEqual(item["risks"], [])
+            t.expect(r"after\r\n")
+            end(t)
+        finally:
+            t.close()
+        path = bed.new_recording(before)
+        got = decisions(path)
+        self.assertEqual(got[0]["decision"], "refused")
+        self.assertEqual(got[0]["reason"], "wipes the whole test disk")
+        self.assertIsNone(got[0]["escort"])
+        self.assertEqual(got[0]["command"], f"sudo -n env X=1 'tandem-'wipe --all; touch {m}")
+        self.assertIn({"level": "critical", "why": "wipes the whole test disk"},
+                      got[0]["risks"])
+        self.assertEqual([d["decision"] for d in got[1:]], ["approved", "approved"])
+        self.assertNotIn(b"tandem-'wipe", Recording(path).stream("i"))
+
+    def test_flagged_line_reaches_the_escort_with_its_sentences(self):
+        t = shell()
+        try:
+            t.send("echo $(tandem-peek) | tandem\\-drop --force\r")
+            item = bed.pending()[0]
+            self.assertEqual(item["risks"],
+                             [{"level": "high", "why": "drops the test database"},
+                              {"level": "low", "why": "reads the test secrets"}])
+            bed.escort("deny", item["session"], str(item["seq"]))
+            t.expect(r"denied by bob")
+            end(t)
+        finally:
+            t.close()
+
+    def test_invisible_characters_are_a_risk_and_shown(self):
+        t = shell()
+        try:
+            t.send("echo a\u202eb\r")
+            item = bed.pending()[0]
+            self.assertEqual(item["visible"], "echo a\\u202eb")
+            self.assertEqual(item["risks"][0]["level"], "high")
+            self.assertIn("invisible or control characters", item["risks"][0]["why"])
+            bed.escort("deny", item["session"], str(item["seq"]))
+            end(t)
+        finally:
+            t.close()
+
+    def test_a_line_continuing_an_open_quote_is_judged_with_it(self):
+        m = marker("continued")
+        t = shell()
+        try:
+            t.send("echo 'start\r")
+            item = bed.decide_next()
+            self.assertIn("leaves a quote or bracket open", json.dumps(item["risks"]))
+            # In the shell this closes the quote, and what follows runs.
+            t.send(f"'; tandem-wipe; touch {m}; echo '\r")
+            t.expect(r"refused by policy: wipes the whole test disk")
+            time.sleep(0.5)
+            self.assertFalse(os.path.exists(m))
+            # Ctrl-C drops the shell's open line, and the carry with it.
+            t.send("\x03")
+            t.expect(r"\$ $")
+            t.send("echo fine\r")
+            item = bed.decide_next()
+            self.assertEqual(item["risks"], [])
+            end(t)
+        finally:
+            t.close()
+
+    def test_denied_exec_command_ends_with_255(self):
+        before = bed.recordings_now()
+        p = bed.ssh("db01", "tandem-wipe", "--now")
+        self.assertEqual(p.returncode, 255, p.stderr)
+        self.assertIn(b"refused by policy: wipes the whole test disk", p.stderr)
+        path = bed.new_recording(before)
+        got = decisions(path)
+        self.assertEqual([(d["decision"], d["command"]) for d in got],
+                         [("refused", "tandem-wipe --now")])
+
+    def test_builtin_rules_are_on_by_default(self):
+        t = shell()
+        try:
+            t.send("r''m -r\"f\" /tmp/nothing-here\r")
+            item = bed.pending()[0]
+            self.assertTrue(item["risks"], "the built-in set flags a recursive delete")
+            self.assertEqual(item["risks"][0]["level"], "high")
+            bed.escort("deny", item["session"], str(item["seq"]))
+            end(t)
+        finally:
+            t.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
