@@ -50,7 +50,7 @@ const char *__ubsan_default_options(void)
 
 int __wrap_tdm_sandbox_enter(const struct tdm_sb_table *table)
 {
-	char path[4096];
+	char path[4096], module[4096];
 	int fd;
 
 	/* Inside the sandbox open(2) is refused: report to a file opened
@@ -62,6 +62,10 @@ int __wrap_tdm_sandbox_enter(const struct tdm_sb_table *table)
 		fchmod(fd, 0666);
 		__sanitizer_set_report_fd((void *)(intptr_t)fd);
 	}
+	/* A report lists the program's modules, read through /proc the
+	 * first time: read them now, while the files can be opened. */
+	__sanitizer_symbolize_pc(__builtin_return_address(0), "%m",
+				 module, sizeof(module));
 	__lsan_do_leak_check();
 	return __real_tdm_sandbox_enter(table);
 }
