@@ -323,7 +323,8 @@ static void draw_pane(struct console *con, struct watched *w, int top,
 	tdm_buf_free(&last);
 }
 
-static void draw_pending(struct console *con, struct watched *w, int top)
+static void draw_pending(struct console *con, struct watched *w, int top,
+			 size_t extra)
 {
 	json_t *p = w->c.pending, *risks, *r;
 	size_t i, width = (size_t)(con->cols > 4 ? con->cols - 4 : 1);
@@ -347,22 +348,45 @@ static void draw_pending(struct console *con, struct watched *w, int top)
 	if (json_array_size(risks) == 0)
 		tdm_buf_puts(&con->out, "  \x1b[2mno risks known to the "
 			     "policy\x1b[0m");
+	/* One line per risk, highest first, as many as the layout gave. */
 	json_array_foreach(risks, i, r) {
-		if (i > 0)
+		if (i > extra)
 			break;
+		if (i > 0)
+			tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K",
+				       top + 2 + (int)i);
 		tdm_buf_printf(&con->out, "  \x1b[1;31m%s:\x1b[0m ",
 			       json_text(r, "level"));
 		put_safe(&con->out, json_text(r, "why"), width);
-		if (json_array_size(risks) > 1)
+		if (i == extra && json_array_size(risks) > extra + 1)
 			tdm_buf_printf(&con->out, " (+%zu more)",
-				       json_array_size(risks) - 1);
+				       json_array_size(risks) - extra - 1);
 	}
+}
+
+/* Lines the pending area needs beyond its usual three: one per extra
+ * risk, up to four, and never more than the terminal can spare. */
+static size_t extra_risk_lines(const struct console *con,
+			       const struct watched *w)
+{
+	size_t n;
+
+	if (w == NULL || w->c.pending == NULL)
+		return 0;
+	n = json_array_size(json_object_get(w->c.pending, "risks"));
+	n = n > 1 ? n - 1 : 0;
+	if (n > 4)
+		n = 4;
+	while (n > 0 && con->rows - 6 - (int)n < 3)
+		n--;
+	return n;
 }
 
 static void draw(struct console *con)
 {
 	struct watched *w = con->n > 0 ? con->w[con->cur] : NULL;
-	int pane = con->rows - 6;
+	size_t extra = extra_risk_lines(con, w);
+	int pane = con->rows - 6 - (int)extra;
 
 	tdm_buf_reset(&con->out);
 	tdm_buf_puts(&con->out, "\x1b[?25l\x1b[1;1H\x1b[0;7m\x1b[K");
@@ -383,22 +407,41 @@ static void draw(struct console *con)
 		draw_pane(con, w, 2, pane);
 	else
 		tdm_buf_puts(&con->out, "\x1b[2;1H\x1b[J");
-	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[0;2m\x1b[K", con->rows - 4);
+	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[0;2m\x1b[K",
+		       con->rows - 4 - (int)extra);
 	tdm_buf_puts(&con->out, "---- pending ----\x1b[0m");
 	if (w != NULL)
-		draw_pending(con, w, con->rows - 3);
+		draw_pending(con, w, con->rows - 3 - (int)extra, extra);
+	else
+		tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[J",
+			       con->rows - 3);
 	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[0;7m\x1b[K", con->rows);
 	if (con->mode == MODE_REASON) {
-		tdm_buf_puts(&con->out, " reason for denying (Enter sends, "
-			     "Esc cancels): ");
-		put_safe(&con->out, con->input, sizeof(con->input));
+		static const char ask[] = " reason for denying (Enter sends, "
+					  "Esc cancels): ";
+		int room = con->cols - (int)sizeof(ask);
+
+		tdm_buf_puts(&con->out, ask);
+		/* The end of what is typed, clipped to the row. */
+		if (room > 0)
+			put_safe(&con->out, con->input +
+				 (con->ilen > (size_t)room ?
+					  con->ilen - (size_t)room : 0),
+				 (size_t)room);
 	} else if (con->mode == MODE_KILL) {
 		tdm_buf_puts(&con->out, " end this session? y to confirm, "
 			     "any other key cancels");
 	} else {
-		tdm_buf_puts(&con->out, " a approve  d deny  k kill  r raw "
-			     "on/off  n/p next/prev  q quit  | ");
-		put_safe(&con->out, con->status, 60);
+		static const char keys_help[] = " a approve  d deny  k kill  "
+						"r raw on/off  n/p next/prev  "
+						"q quit  | ";
+		int room = con->cols - (int)sizeof(keys_help);
+
+		/* Clipped to the row: a wrapped status would scroll the
+		 * whole screen. */
+		tdm_buf_puts(&con->out, keys_help);
+		if (room > 0)
+			put_safe(&con->out, con->status, (size_t)room);
 	}
 	tdm_buf_puts(&con->out, "\x1b[0m");
 	if (write(STDOUT_FILENO, con->out.data, con->out.len) < 0)

@@ -8,7 +8,7 @@ import subprocess
 import time
 import unittest
 
-from testbed import Bed, Recording, Term, TARGET_USER
+from testbed import Bed, Recording, Term, Tmux, TARGET_USER
 
 bed = None
 
@@ -104,6 +104,30 @@ class Rules(unittest.TestCase):
             end(t)
         finally:
             t.close()
+
+    def test_console_shows_every_risk_and_the_refusal(self):
+        t = shell()
+        con = Tmux(" ".join(bed.ssh_argv("bob", user="escort", tty=True)))
+        try:
+            con.wait_for(r"alice@db01")
+            t.send("tandem-peek | tandem-drop\r")
+            screen = con.wait_for(r"low: reads the test secrets")
+            self.assertRegex(screen, r"(?m)^  high: drops the test database\s*$")
+            self.assertRegex(screen, r"(?m)^  low: reads the test secrets\s*$")
+            con.keys("d")
+            con.wait_for("reason for denying")
+            con.keys("", enter=True)
+            t.expect(r"denied by bob")
+            t.send("tandem-wipe\r")
+            # Clipped to the 120 columns: a wrapped status line would
+            # scroll the escort's whole screen away.
+            screen = con.wait_for(r"#2 refused by policy \(wipes the whole")
+            self.assertIn("tandem escort bob", screen.split("\n")[0])
+            t.expect(r"refused by policy")
+            con.wait_for(r"Nothing pending")
+        finally:
+            con.close()
+        end(t)
 
     def test_invisible_characters_are_a_risk_and_shown(self):
         t = shell()
