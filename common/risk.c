@@ -13,19 +13,32 @@
 #include <string.h>
 
 #include "err.h"
+#include "relit.h"
 #include "shtok.h"
 #include "visible.h"
 
+/*
+ * A rule's regex is compiled the first time a line contains one of the
+ * literals it cannot match without (relit.h), or at once when it has none:
+ * glibc's compiled patterns and their match caches are what a recorder
+ * would otherwise spend most of its memory on.  The policy loader has
+ * already compiled every pattern once, so a late compile fails only for
+ * want of memory.
+ */
 struct compiled_rule {
 	enum tdm_rule_kind kind;
 	enum tdm_level level;
 	char *why;
+	char *pattern;
+	struct tdm_relit need;
+	bool compiled;
 	regex_t re;
 };
 
 struct tdm_rules {
 	struct compiled_rule *r;
 	size_t n;
+	bool prefilter;        /* off only in tests that check it is sound */
 };
 
 static const char hidden_why[] =
@@ -60,8 +73,11 @@ void tdm_rules_free(struct tdm_rules *rs)
 	if (rs == NULL)
 		return;
 	for (i = 0; i < rs->n; i++) {
-		regfree(&rs->r[i].re);
+		if (rs->r[i].compiled)
+			regfree(&rs->r[i].re);
 		free(rs->r[i].why);
+		free(rs->r[i].pattern);
+		tdm_relit_free(&rs->r[i].need);
 	}
 	free(rs->r);
 	free(rs);
@@ -70,6 +86,20 @@ void tdm_rules_free(struct tdm_rules *rs)
 size_t tdm_rules_count(const struct tdm_rules *rs)
 {
 	return rs->n;
+}
+
+size_t tdm_rules_compiled(const struct tdm_rules *rs)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < rs->n; i++)
+		n += rs->r[i].compiled;
+	return n;
+}
+
+void tdm_rules_set_prefilter(struct tdm_rules *rs, bool on)
+{
+	rs->prefilter = on;
 }
 
 static int diag_add(struct tdm_diag *diag, const char *file, int line,
@@ -89,6 +119,19 @@ static int diag_add(struct tdm_diag *diag, const char *file, int line,
 	return 0;
 }
 
+static int compile_one(struct compiled_rule *cr, char *msg, size_t size)
+{
+	int rc = regcomp(&cr->re, cr->pattern, REG_EXTENDED | REG_NOSUB);
+
+	if (rc != 0) {
+		regerror(rc, &cr->re, msg, size);
+		regfree(&cr->re);
+		return rc == REG_ESPACE ? TDM_ERR_NOMEM : TDM_ERR_INVAL;
+	}
+	cr->compiled = true;
+	return 0;
+}
+
 static int add_rules(struct tdm_rules *rs, const struct tdm_policy *p,
 		     const char *file, struct tdm_diag *diag)
 {
@@ -104,26 +147,31 @@ static int add_rules(struct tdm_rules *rs, const struct tdm_policy *p,
 		struct compiled_rule *cr = &rs->r[rs->n];
 		char msg[256], what[320];
 
-		rc = regcomp(&cr->re, p->rules[i].pattern,
-			     REG_EXTENDED | REG_NOSUB);
-		if (rc != 0) {
-			regerror(rc, &cr->re, msg, sizeof(msg));
-			regfree(&cr->re);
-			snprintf(what, sizeof(what), "bad regular expression: "
-				 "%s", msg);
-			rc = diag_add(diag, file, p->rules[i].line, what);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
+		memset(cr, 0, sizeof(*cr));
+		cr->pattern = strdup(p->rules[i].pattern);
 		cr->why = strdup(p->rules[i].why);
-		if (cr->why == NULL) {
-			regfree(&cr->re);
+		if (cr->pattern == NULL || cr->why == NULL ||
+		    tdm_relit_required(cr->pattern, &cr->need) < 0) {
+			free(cr->pattern);
+			free(cr->why);
 			return TDM_ERR_NOMEM;
 		}
 		cr->kind = p->rules[i].kind;
 		cr->level = p->rules[i].level;
 		rs->n++;
+		/* With nothing to wait for, compile now, and check it. */
+		if (cr->need.n > 0)
+			continue;
+		rc = compile_one(cr, msg, sizeof(msg));
+		if (rc == TDM_ERR_NOMEM)
+			return rc;
+		if (rc < 0) {
+			snprintf(what, sizeof(what), "bad regular expression: "
+				 "%s", msg);
+			rc = diag_add(diag, file, p->rules[i].line, what);
+			if (rc < 0)
+				return rc;
+		}
 	}
 	return 0;
 }
@@ -138,6 +186,7 @@ int tdm_rules_compile(const struct tdm_policy *pol, struct tdm_rules **out,
 	rs = calloc(1, sizeof(*rs));
 	if (rs == NULL)
 		return TDM_ERR_NOMEM;
+	rs->prefilter = true;
 	/* The policy's own rules first: its words win over the built-in. */
 	rc = add_rules(rs, pol, pol->path ? pol->path : "policy", diag);
 	if (rc == 0 && pol->builtin_rules) {
@@ -217,7 +266,26 @@ static void sort_risks(struct tdm_verdict *v)
 	}
 }
 
-int tdm_rules_judge(const struct tdm_rules *rs, const uint8_t *line, size_t n,
+/* True when one of the rule's literals is in the line or a part. */
+static bool may_match(const struct compiled_rule *cr, const uint8_t *line,
+		      size_t n, const struct tdm_sh_parts *parts)
+{
+	size_t i, k;
+
+	for (i = 0; i < cr->need.n; i++) {
+		const char *lit = cr->need.lit[i];
+		size_t len = strlen(lit);
+
+		if (memmem(line, n, lit, len) != NULL)
+			return true;
+		for (k = 0; k < parts->n; k++)
+			if (strstr(parts->v[k], lit) != NULL)
+				return true;
+	}
+	return false;
+}
+
+int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 		    struct tdm_verdict *v)
 {
 	struct tdm_sh_parts parts;
@@ -229,9 +297,24 @@ int tdm_rules_judge(const struct tdm_rules *rs, const uint8_t *line, size_t n,
 	if (rc < 0)
 		return rc;
 	for (i = 0; i < rs->n; i++) {
-		const struct compiled_rule *cr = &rs->r[i];
-		bool hit = matches(&cr->re, (const char *)line, n);
+		struct compiled_rule *cr = &rs->r[i];
+		bool hit;
 
+		if (cr->need.n > 0 && rs->prefilter &&
+		    !may_match(cr, line, n, &parts))
+			continue;
+		if (!cr->compiled) {
+			char msg[256];
+
+			/* Checked when the policy was loaded: only memory
+			 * can fail here, and then no judgement is made. */
+			rc = compile_one(cr, msg, sizeof(msg));
+			if (rc < 0) {
+				tdm_sh_parts_free(&parts);
+				return TDM_ERR_NOMEM;
+			}
+		}
+		hit = matches(&cr->re, (const char *)line, n);
 		for (k = 0; !hit && k < parts.n; k++)
 			hit = matches(&cr->re, parts.v[k], strlen(parts.v[k]));
 		if (!hit)

@@ -48,9 +48,16 @@ int tdm_rules_compile(const struct tdm_policy *pol, struct tdm_rules **out,
 		      struct tdm_diag *diag);
 void tdm_rules_free(struct tdm_rules *rs);
 size_t tdm_rules_count(const struct tdm_rules *rs);
+/* How many rules' patterns are compiled so far (see risk.c). */
+size_t tdm_rules_compiled(const struct tdm_rules *rs);
+/* Tests only: judge without the literal prefilter, to show it is sound. */
+void tdm_rules_set_prefilter(struct tdm_rules *rs, bool on);
 
-/* Judges n bytes of a command line.  Fails only with TDM_ERR_NOMEM. */
-int tdm_rules_judge(const struct tdm_rules *rs, const uint8_t *line, size_t n,
+/*
+ * Judges n bytes of a command line.  Fails only with TDM_ERR_NOMEM.  The
+ * rule set is not const: a rule's pattern is compiled when first needed.
+ */
+int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 		    struct tdm_verdict *v);
 
 /* [{"level": "high", "why": "…"}, …] */

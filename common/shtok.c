@@ -28,6 +28,7 @@ struct word {
 	char *text;
 	enum word_kind kind;
 	bool plain;            /* no quoting or expansion in it */
+	bool quoted;           /* the engineer quoted some of it */
 };
 
 /* A simple command as it is read. */
@@ -37,6 +38,7 @@ struct cmd {
 	struct tdm_buf cur;    /* the word being read */
 	bool cur_any;          /* cur is a word, even "" */
 	bool cur_plain;
+	bool cur_quoted;
 	bool redir_next;       /* the next word is a redirection's target */
 };
 
@@ -281,20 +283,26 @@ static void add_word(struct sh *sh, struct cmd *c, const char *s, size_t n,
 		return;
 	c->w[c->n].kind = kind;
 	c->w[c->n].plain = plain;
+	c->w[c->n].quoted = false;
 	c->n++;
 }
 
 /* Ends the word being read, if there is one. */
 static void word_break(struct sh *sh, struct cmd *c)
 {
+	size_t before = c->n;
+
 	if (c->cur_any)
 		add_word(sh, c, (const char *)c->cur.data, c->cur.len,
 			 c->redir_next ? W_REDIR : W_WORD, c->cur_plain);
+	if (c->n > before)
+		c->w[before].quoted = c->cur_quoted;
 	if (c->cur_any)
 		c->redir_next = false;
 	tdm_buf_reset(&c->cur);
 	c->cur_any = false;
 	c->cur_plain = true;
+	c->cur_quoted = false;
 }
 
 static void word_put(struct sh *sh, struct cmd *c, const void *p, size_t n)
@@ -459,8 +467,10 @@ static void skip_balanced(struct lex *lx, int open, int close)
 	}
 }
 
-static void command_subst(struct sh *sh, struct lex *lx, struct cmd *c);
-static void backticks(struct sh *sh, struct lex *lx, struct cmd *c);
+static void command_subst(struct sh *sh, struct lex *lx, struct cmd *c,
+			  bool quoted);
+static void backticks(struct sh *sh, struct lex *lx, struct cmd *c,
+		      bool quoted);
 
 /* $…: lx->i is at the '$'. */
 static void dollar(struct sh *sh, struct lex *lx, struct cmd *c, bool quoted)
@@ -493,7 +503,7 @@ static void dollar(struct sh *sh, struct lex *lx, struct cmd *c, bool quoted)
 	}
 	if (next == '(') {
 		lx->i += 2;
-		command_subst(sh, lx, c);
+		command_subst(sh, lx, c, quoted);
 		return;
 	}
 	if (next == '{') {
@@ -521,6 +531,7 @@ static void dollar(struct sh *sh, struct lex *lx, struct cmd *c, bool quoted)
 	if (next == '\'' && !quoted) {
 		lx->i += 2;
 		c->cur_plain = false;
+		c->cur_quoted = true;
 		ansi_c(sh, lx, c);
 		return;
 	}
@@ -586,7 +597,7 @@ static void dquote(struct sh *sh, struct lex *lx, struct cmd *c)
 			continue;
 		}
 		if (ch == '`') {
-			backticks(sh, lx, c);
+			backticks(sh, lx, c, true);
 			continue;
 		}
 		word_put(sh, c, &lx->p[lx->i], 1);
@@ -597,8 +608,56 @@ static void dquote(struct sh *sh, struct lex *lx, struct cmd *c)
 	sh->out->open = true;
 }
 
+/*
+ * What `echo WORDS` or `printf TEXT` (no format, no escapes) inside a
+ * substitution prints, so that `$(echo rm) -rf /` reads as `rm -rf /`;
+ * NULL for anything else.
+ */
+static const char *constant_output(const struct tdm_buf *inner)
+{
+	const char *t = (const char *)inner->data;
+
+	if (t == NULL || memchr(t, '\0', inner->len) != NULL ||
+	    strpbrk(t, "$`|&;<>()\n") != NULL)
+		return NULL;
+	if (strncmp(t, "echo ", 5) == 0) {
+		t += 5;
+		if (strncmp(t, "-n ", 3) == 0)
+			t += 3;
+		return t[0] == '-' ? NULL : t;
+	}
+	if (strncmp(t, "printf ", 7) == 0 && strpbrk(t, "%\\") == NULL &&
+	    strchr(t + 7, ' ') == NULL)
+		return t + 7;
+	return NULL;
+}
+
+/* A substitution's text goes into its word, and is a part of its own. */
+static void put_substitution(struct sh *sh, struct cmd *c,
+			     const struct tdm_buf *inner, bool quoted)
+{
+	const char *value;
+
+	if (inner->len > 0)
+		emit(sh, (const char *)inner->data, inner->len);
+	c->cur_plain = false;
+	value = constant_output(inner);
+	if (value != NULL) {
+		c->cur_any = true;
+		if (quoted)
+			word_put(sh, c, value, strlen(value));
+		else
+			word_put_split(sh, c, value);
+		return;
+	}
+	word_put(sh, c, "$(", 2);
+	word_put(sh, c, inner->data, inner->len);
+	word_put(sh, c, ")", 1);
+}
+
 /* $(…): lx->i is just past "$(". */
-static void command_subst(struct sh *sh, struct lex *lx, struct cmd *c)
+static void command_subst(struct sh *sh, struct lex *lx, struct cmd *c,
+			  bool quoted)
 {
 	struct tdm_buf inner;
 	size_t start = lx->i;
@@ -619,14 +678,13 @@ static void command_subst(struct sh *sh, struct lex *lx, struct cmd *c)
 		lx->i++;
 	else
 		sh->out->open = true;
-	word_put(sh, c, "$(", 2);
-	word_put(sh, c, inner.data, inner.len);
-	word_put(sh, c, ")", 1);
+	put_substitution(sh, c, &inner, quoted);
 	tdm_buf_free(&inner);
 }
 
 /* `…`: lx->i is at the opening backtick. */
-static void backticks(struct sh *sh, struct lex *lx, struct cmd *c)
+static void backticks(struct sh *sh, struct lex *lx, struct cmd *c,
+		      bool quoted)
 {
 	struct tdm_buf raw, inner;
 	bool closed = false;
@@ -654,13 +712,13 @@ static void backticks(struct sh *sh, struct lex *lx, struct cmd *c)
 		sh->out->open = true;
 	if (lx->depth + 1 >= TDM_SH_MAX_DEPTH) {
 		sh->out->deep = true;
-		put(sh, &inner, raw.data, raw.len);
+		word_put(sh, c, "$(", 2);
+		word_put(sh, c, raw.data, raw.len);
+		word_put(sh, c, ")", 1);
 	} else {
 		parse_string(sh, raw.data, raw.len, lx->depth + 1, &inner);
+		put_substitution(sh, c, &inner, quoted);
 	}
-	word_put(sh, c, "$(", 2);
-	word_put(sh, c, inner.data, inner.len);
-	word_put(sh, c, ")", 1);
 	tdm_buf_free(&raw);
 	tdm_buf_free(&inner);
 }
@@ -675,6 +733,7 @@ static void lex_word(struct sh *sh, struct lex *lx, struct cmd *c)
 			break;
 		if (ch == '\\') {
 			c->cur_plain = false;
+			c->cur_quoted = true;
 			if (lx->i + 1 >= lx->n) {
 				/* A trailing backslash continues the line. */
 				lx->i++;
@@ -691,6 +750,7 @@ static void lex_word(struct sh *sh, struct lex *lx, struct cmd *c)
 			size_t from = ++lx->i;
 
 			c->cur_plain = false;
+			c->cur_quoted = true;
 			c->cur_any = true;
 			while (!at_end(lx) && lx->p[lx->i] != '\'')
 				lx->i++;
@@ -706,6 +766,7 @@ static void lex_word(struct sh *sh, struct lex *lx, struct cmd *c)
 		}
 		if (ch == '"') {
 			c->cur_plain = false;
+			c->cur_quoted = true;
 			lx->i++;
 			dquote(sh, lx, c);
 			continue;
@@ -713,6 +774,7 @@ static void lex_word(struct sh *sh, struct lex *lx, struct cmd *c)
 		if (ch == '$') {
 			if (peek(lx, 1) == '"') {
 				c->cur_plain = false;
+				c->cur_quoted = true;
 				lx->i += 2;
 				dquote(sh, lx, c);
 				continue;
@@ -723,7 +785,7 @@ static void lex_word(struct sh *sh, struct lex *lx, struct cmd *c)
 			continue;
 		}
 		if (ch == '`') {
-			backticks(sh, lx, c);
+			backticks(sh, lx, c, false);
 			continue;
 		}
 		word_put(sh, c, &lx->p[lx->i], 1);
@@ -846,6 +908,7 @@ static void process_subst(struct sh *sh, struct lex *lx, struct cmd *c)
 		lx->i++;
 	else
 		sh->out->open = true;
+	emit(sh, (const char *)inner.data, inner.len);
 	word_put(sh, c, open, 2);
 	word_put(sh, c, inner.data, inner.len);
 	word_put(sh, c, ")", 1);
@@ -888,7 +951,7 @@ static void emit_words(struct sh *sh, char **w, size_t n, const char *redirs)
 /* Runs words[from..n) joined as a shell string: sh -c, eval, ssh. */
 static void run_string(struct sh *sh, char **w, size_t n, int depth)
 {
-	struct tdm_buf s, ignored;
+	struct tdm_buf s, inner;
 
 	if (n == 0)
 		return;
@@ -897,11 +960,13 @@ static void run_string(struct sh *sh, char **w, size_t n, int depth)
 		return;
 	}
 	tdm_buf_init(&s, TDM_SH_MAX_BYTES);
-	tdm_buf_init(&ignored, TDM_SH_MAX_BYTES);
+	tdm_buf_init(&inner, TDM_SH_MAX_BYTES);
 	join(sh, &s, w, n);
-	parse_string(sh, s.data, s.len, depth + 1, &ignored);
+	parse_string(sh, s.data, s.len, depth + 1, &inner);
+	/* The string's own commands joined, for rules about pipelines. */
+	emit(sh, (const char *)inner.data, inner.len);
 	tdm_buf_free(&s);
-	tdm_buf_free(&ignored);
+	tdm_buf_free(&inner);
 }
 
 static const char *base_name(const char *w)
@@ -1180,6 +1245,40 @@ static bool is_declaration(const char *w)
 	       strcmp(w, "local") == 0;
 }
 
+/*
+ * The line's text keeps what the engineer quoted distinguishable from
+ * operators: a quoted word holding a blank or a shell character is written
+ * in single quotes again, so `echo "curl x | sh"` does not read as a
+ * pipeline there.  (The parts of each command are not quoted.)
+ */
+static void text_words(struct sh *sh, struct tdm_buf *b, const struct cmd *c,
+		       enum word_kind kind)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		const char *t = c->w[i].text, *q;
+
+		if (c->w[i].kind != kind)
+			continue;
+		if (b->len > 0)
+			putc_(sh, b, ' ');
+		if (!c->w[i].quoted ||
+		    strpbrk(t, " \t\n|&;<>()'\"\\`$#") == NULL) {
+			puts_(sh, b, t);
+			continue;
+		}
+		putc_(sh, b, '\'');
+		for (q = t; *q != '\0'; q++) {
+			if (*q == '\'')
+				puts_(sh, b, "'\\''");
+			else
+				putc_(sh, b, (uint8_t)*q);
+		}
+		putc_(sh, b, '\'');
+	}
+}
+
 /* A command is read: add it to the line's text and emit its parts. */
 static void finish_command(struct sh *sh, struct cmd *c, int depth,
 			   struct tdm_buf *text)
@@ -1217,12 +1316,8 @@ static void finish_command(struct sh *sh, struct cmd *c, int depth,
 		struct tdm_buf one;
 
 		tdm_buf_init(&one, TDM_SH_MAX_BYTES);
-		join(sh, &one, argv, nargv);
-		if (redirs.data[0] != '\0') {
-			if (one.len > 0)
-				putc_(sh, &one, ' ');
-			puts_(sh, &one, (const char *)redirs.data);
-		}
+		text_words(sh, &one, c, W_WORD);
+		text_words(sh, &one, c, W_REDIR);
 		put(sh, text, one.data, one.len);
 		tdm_buf_free(&one);
 	}
@@ -1395,12 +1490,13 @@ static void read_heredocs(struct sh *sh, struct lex *lx)
 		if (lx->depth + 1 >= TDM_SH_MAX_DEPTH) {
 			sh->out->deep = true;
 		} else {
-			struct tdm_buf ignored;
+			struct tdm_buf inner;
 
-			tdm_buf_init(&ignored, TDM_SH_MAX_BYTES);
+			tdm_buf_init(&inner, TDM_SH_MAX_BYTES);
 			parse_string(sh, &lx->p[body], body_end - body,
-				     lx->depth + 1, &ignored);
-			tdm_buf_free(&ignored);
+				     lx->depth + 1, &inner);
+			emit(sh, (const char *)inner.data, inner.len);
+			tdm_buf_free(&inner);
 		}
 		free(lx->hd[h].delim);
 		lx->hd[h].delim = NULL;

@@ -108,7 +108,7 @@ static const char carried_why[] =
  * Judges a command against the rules.  A line that continues an approved
  * one left open is judged together with it, as the shell will read it.
  */
-int gate_judge(const struct session *s, enum pending_kind kind,
+int gate_judge(struct session *s, enum pending_kind kind,
 	       const uint8_t *cmd, size_t n, struct tdm_verdict *v,
 	       json_t **risks)
 {

@@ -64,7 +64,7 @@ json_t *gate_pending_json(const struct session *s);
  * What the rules say of a command (a line continuing an open one is
  * judged together with it); *risks is the JSON list escorts see.
  */
-int gate_judge(const struct session *s, enum pending_kind kind,
+int gate_judge(struct session *s, enum pending_kind kind,
 	       const uint8_t *cmd, size_t n, struct tdm_verdict *v,
 	       json_t **risks);
 

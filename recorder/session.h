@@ -64,7 +64,7 @@ struct escort_conn {
 
 struct session {
 	const struct tdm_policy *policy;
-	const struct tdm_rules *rules; /* deny/flag, compiled once */
+	struct tdm_rules *rules; /* deny/flag; patterns compiled when needed */
 	const struct tdm_person *engineer;
 	const struct tdm_target *target;
 

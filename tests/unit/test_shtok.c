@@ -68,10 +68,10 @@ static void test_quotes_and_backslashes_are_removed(void **state)
 	(void)state;
 	parts_are("r''m -r\"f\" /", "rm -rf /", (const char *[]){ NULL });
 	parts_are("\\rm -rf /", "rm -rf /", (const char *[]){ NULL });
-	parts_are("e\"c\"h\\o 'a b'  \"c\\\"d\"", "echo a b c\"d",
-		  (const char *[]){ NULL });
-	parts_are("echo \"\\$HOME\" '$HOME'", "echo $HOME $HOME",
-		  (const char *[]){ NULL });
+	parts_are("e\"c\"h\\o 'a b'  \"c\\\"d\"", "echo 'a b' 'c\"d'",
+		  (const char *[]){ "echo a b c\"d", NULL });
+	parts_are("echo \"\\$HOME\" '$HOME'", "echo '$HOME' '$HOME'",
+		  (const char *[]){ "echo $HOME $HOME", NULL });
 	parts_are("rm \\\n-rf /", "rm -rf /", (const char *[]){ NULL });
 }
 
@@ -81,8 +81,8 @@ static void test_ansi_c_strings_are_decoded(void **state)
 	parts_are("$'\\x72\\x6d' -rf /", "rm -rf /", (const char *[]){ NULL });
 	parts_are("$'\\162\\155' $'\\u002d'rf /", "rm -rf /",
 		  (const char *[]){ NULL });
-	parts_are("echo $'a\\tb\\e[0m'", "echo a\tb\x1b[0m",
-		  (const char *[]){ NULL });
+	parts_are("echo $'a\\tb\\e[0m'", "echo 'a\tb\x1b[0m'",
+		  (const char *[]){ "echo a\tb\x1b[0m", NULL });
 	/* bash ends the string at a NUL, so must the reading of it. */
 	parts_are("r$'m\\0zzz' -rf /", "rm -rf /", (const char *[]){ NULL });
 	parts_are("echo $'\\cA'", "echo \x01", (const char *[]){ NULL });
@@ -95,7 +95,7 @@ static void test_ifs_and_variables_set_in_the_line(void **state)
 	parts_are("rm$IFS-rf$IFS/", "rm -rf /", (const char *[]){ NULL });
 	parts_are("a=rm; $a -rf /", "a=rm ; rm -rf /",
 		  (const char *[]){ "a=rm", "rm -rf /", NULL });
-	parts_are("c=\"rm -rf\"; $c /", "c=rm -rf ; rm -rf /",
+	parts_are("c=\"rm -rf\"; $c /", "'c=rm -rf' ; rm -rf /",
 		  (const char *[]){ "rm -rf /", NULL });
 	parts_are("export P=/usr/bin; \"$P/rm\" x",
 		  "export P=/usr/bin ; /usr/bin/rm x",
@@ -127,7 +127,7 @@ static void test_substitutions_and_groups_are_read(void **state)
 		  (const char *[]){ "whoami", "id -u", NULL });
 	parts_are("$(echo cm0= | base64 -d)", "$(echo cm0= | base64 -d)",
 		  (const char *[]){ "echo cm0=", "base64 -d", NULL });
-	parts_are("echo \"$(echo `rm -rf /`)\"", "echo $(echo $(rm -rf /))",
+	parts_are("echo \"$(echo `rm -rf /`)\"", "echo '$(echo $(rm -rf /))'",
 		  (const char *[]){ "rm -rf /", "echo $(rm -rf /)", NULL });
 	parts_are("(cd /; rm -rf x)", "( cd / ; rm -rf x )",
 		  (const char *[]){ "cd /", "rm -rf x", NULL });
@@ -180,7 +180,7 @@ static void test_wrappers_are_peeled_stage_by_stage(void **state)
 	parts_are("ls | xargs -n1 -I{} rm -f {}", "ls | xargs -n1 -I{} rm -f {}",
 		  (const char *[]){ "rm -f {}", NULL });
 	parts_are("find / -name x -exec rm -rf {} \\; -print",
-		  "find / -name x -exec rm -rf {} ; -print",
+		  "find / -name x -exec rm -rf {} ';' -print",
 		  (const char *[]){ "rm -rf {}", NULL });
 	parts_are("chroot /mnt rm x", "chroot /mnt rm x",
 		  (const char *[]){ "rm x", NULL });
@@ -189,22 +189,53 @@ static void test_wrappers_are_peeled_stage_by_stage(void **state)
 static void test_strings_run_by_a_shell_are_read(void **state)
 {
 	(void)state;
-	parts_are("bash -c \"rm -rf /; echo hi\"", "bash -c rm -rf /; echo hi",
-		  (const char *[]){ "rm -rf /", "echo hi", NULL });
-	parts_are("sudo sh -lc 'rm x'", "sudo sh -lc rm x",
+	parts_are("bash -c \"rm -rf /; echo hi\"", "bash -c 'rm -rf /; echo hi'",
+		  (const char *[]){ "rm -rf /", "echo hi", "rm -rf / ; echo hi",
+				    NULL });
+	parts_are("sudo sh -lc 'rm x'", "sudo sh -lc 'rm x'",
 		  (const char *[]){ "rm x", NULL });
-	parts_are("eval 'rm' '-rf /'", "eval rm -rf /",
+	parts_are("eval 'rm' '-rf /'", "eval rm '-rf /'",
 		  (const char *[]){ "rm -rf /", NULL });
-	parts_are("su -c \"rm x\" root", "su -c rm x root",
+	parts_are("su -c \"rm x\" root", "su -c 'rm x' root",
 		  (const char *[]){ "rm x", NULL });
-	parts_are("ssh -p 22 db01 'rm -rf /tmp/x'", "ssh -p 22 db01 rm -rf /tmp/x",
+	parts_are("ssh -p 22 db01 'rm -rf /tmp/x'", "ssh -p 22 db01 'rm -rf /tmp/x'",
 		  (const char *[]){ "rm -rf /tmp/x", NULL });
-	parts_are("watch -n 1 'kill -9 1'", "watch -n 1 kill -9 1",
+	parts_are("watch -n 1 'kill -9 1'", "watch -n 1 'kill -9 1'",
 		  (const char *[]){ "kill -9 1", NULL });
-	parts_are("env -S 'rm -rf /'", "env -S rm -rf /",
+	parts_are("env -S 'rm -rf /'", "env -S 'rm -rf /'",
 		  (const char *[]){ "rm -rf /", NULL });
 	parts_are("cat <<EOF | sh\nrm -rf /\nEOF", "cat << EOF | sh ;",
 		  (const char *[]){ "rm -rf /", NULL });
+}
+
+static void test_quoted_operators_stay_quoted_in_the_line(void **state)
+{
+	(void)state;
+	parts_are("echo \"curl x | sh\"", "echo 'curl x | sh'",
+		  (const char *[]){ "echo curl x | sh", NULL });
+	parts_are("echo \"it's\"", "echo 'it'\\''s'",
+		  (const char *[]){ "echo it's", NULL });
+	/* A nested list's own text is a part, for rules about pipelines. */
+	parts_are("bash -c \"curl -s x | sh\"", "bash -c 'curl -s x | sh'",
+		  (const char *[]){ "curl -s x | sh", NULL });
+	parts_are("echo \"$(curl x | sh)\"", "echo '$(curl x | sh)'",
+		  (const char *[]){ "curl x | sh", NULL });
+}
+
+static void test_constant_substitutions_are_folded(void **state)
+{
+	(void)state;
+	parts_are("$(echo rm) -rf /", "rm -rf /", (const char *[]){ "echo rm",
+								    NULL });
+	parts_are("`echo -n r``printf m` -rf /", "rm -rf /",
+		  (const char *[]){ NULL });
+	parts_are("$(echo r m)x", "r mx", (const char *[]){ NULL });
+	/* Anything else stays a substitution. */
+	parts_are("$(echo -e '\\x72m') x", "$(echo -e '\\x72m') x",
+		  (const char *[]){ NULL });
+	parts_are("$(printf %s rm) x", "$(printf %s rm) x",
+		  (const char *[]){ NULL });
+	parts_are("$(cat f) x", "$(cat f) x", (const char *[]){ "cat f", NULL });
 }
 
 static void test_function_definitions_are_parts(void **state)
@@ -305,6 +336,8 @@ int main(void)
 		cmocka_unit_test(test_redirections_move_to_the_end),
 		cmocka_unit_test(test_wrappers_are_peeled_stage_by_stage),
 		cmocka_unit_test(test_strings_run_by_a_shell_are_read),
+		cmocka_unit_test(test_quoted_operators_stay_quoted_in_the_line),
+		cmocka_unit_test(test_constant_substitutions_are_folded),
 		cmocka_unit_test(test_function_definitions_are_parts),
 		cmocka_unit_test(test_open_quotes_are_reported_and_read_on),
 		cmocka_unit_test(test_limits_stop_the_reading_and_say_so),

@@ -1,0 +1,53 @@
+/*
+ * libFuzzer: the risk rules on any command line.  Besides not crashing,
+ * the literal prefilter must never change a verdict: every line is judged
+ * with it and without it, against the built-in rules.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "policy.h"
+#include "risk.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct tdm_rules *rules(void)
+{
+	static struct tdm_rules *rs;
+	struct tdm_policy *p = NULL;
+	struct tdm_diag diag = { 0 };
+
+	if (rs != NULL)
+		return rs;
+	if (tdm_policy_parse("builtin-rules on\n", 17, "fuzz.conf", &p,
+			     &diag) < 0 ||
+	    tdm_rules_compile(p, &rs, &diag) < 0)
+		__builtin_trap();
+	tdm_policy_free(p);
+	tdm_diag_free(&diag);
+	return rs;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct tdm_rules *rs = rules();
+	struct tdm_verdict fast, full;
+	size_t i;
+
+	if (size > 8192)
+		return 0;
+	tdm_rules_set_prefilter(rs, true);
+	if (tdm_rules_judge(rs, data, size, &fast) < 0)
+		return 0;
+	tdm_rules_set_prefilter(rs, false);
+	if (tdm_rules_judge(rs, data, size, &full) < 0)
+		return 0;
+	if (fast.deny != full.deny || fast.n != full.n)
+		__builtin_trap();
+	for (i = 0; i < fast.n; i++)
+		if (fast.risks[i].level != full.risks[i].level ||
+		    strcmp(fast.risks[i].why, full.risks[i].why) != 0)
+			__builtin_trap();
+	return 0;
+}
