@@ -289,13 +289,23 @@ int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 		    struct tdm_verdict *v)
 {
 	struct tdm_sh_parts parts;
+	char *raw;
 	size_t i, k;
 	int rc;
 
 	memset(v, 0, sizeof(*v));
+	/* regexec's callers (sanitizers among them) may look for a NUL. */
+	raw = malloc(n + 1);
+	if (raw == NULL)
+		return TDM_ERR_NOMEM;
+	if (n > 0)
+		memcpy(raw, line, n);
+	raw[n] = '\0';
 	rc = tdm_sh_parts(line, n, &parts);
-	if (rc < 0)
+	if (rc < 0) {
+		free(raw);
 		return rc;
+	}
 	for (i = 0; i < rs->n; i++) {
 		struct compiled_rule *cr = &rs->r[i];
 		bool hit;
@@ -311,10 +321,11 @@ int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 			rc = compile_one(cr, msg, sizeof(msg));
 			if (rc < 0) {
 				tdm_sh_parts_free(&parts);
+				free(raw);
 				return TDM_ERR_NOMEM;
 			}
 		}
-		hit = matches(&cr->re, (const char *)line, n);
+		hit = matches(&cr->re, raw, n);
 		for (k = 0; !hit && k < parts.n; k++)
 			hit = matches(&cr->re, parts.v[k], strlen(parts.v[k]));
 		if (!hit)
@@ -338,6 +349,7 @@ int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 	v->open = parts.open;
 	sort_risks(v);
 	tdm_sh_parts_free(&parts);
+	free(raw);
 	return 0;
 }
 
