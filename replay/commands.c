@@ -24,11 +24,17 @@ json_t *rp_marker_json(const struct tdm_event *ev)
 
 	if (ev->code != 'm')
 		return NULL;
-	tab = memchr(ev->text, '\t', ev->text_len);
+	/* The details follow the last TAB: compact JSON never holds a raw
+	 * one, while the readable label may (an escort's reason), and a
+	 * label TAB must not make a decision vanish from the audit. */
+	tab = memrchr(ev->text, '\t', ev->text_len);
 	if (tab == NULL)
 		return NULL;
 	tab++;
-	j = json_loadb(tab, ev->text_len - (size_t)(tab - ev->text), 0, NULL);
+	/* A NUL typed into a command is \u0000 in its JSON: still the
+	 * command, and still listed. */
+	j = json_loadb(tab, ev->text_len - (size_t)(tab - ev->text),
+		       JSON_ALLOW_NUL, NULL);
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return NULL;

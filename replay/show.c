@@ -202,7 +202,7 @@ int rp_cmd_export(int argc, char **argv)
 		len = ev.text_len;
 		if (ev.code == 'm') {
 			/* Players show the readable label, not the JSON. */
-			tab = memchr(ev.text, '\t', ev.text_len);
+			tab = memrchr(ev.text, '\t', ev.text_len);
 			if (tab != NULL)
 				len = (size_t)(tab - ev.text);
 		} else if (ev.code != 'o' && ev.code != 'r') {

@@ -250,7 +250,8 @@ def approved_bytes(events, tty):
     for e in events:
         if e[1] != "m" or "\t" not in e[2]:
             continue
-        d = json.loads(e[2].split("\t", 1)[1])
+        # The details follow the last TAB (docs/recording.md).
+        d = json.loads(e[2].rsplit("\t", 1)[1])
         if d.get("event") != "decision" or d.get("decision") != "approved":
             continue
         cmd = base64.b64decode(d["command_b64"])
