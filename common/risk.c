@@ -9,6 +9,7 @@
 
 #include <regex.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,14 +40,18 @@ struct tdm_rules {
 	struct compiled_rule *r;
 	size_t n;
 	bool prefilter;        /* off only in tests that check it is sound */
+	unsigned budget_ms;    /* judging stops after this long */
 };
 
 static const char hidden_why[] =
 	"contains invisible or control characters that can hide what the "
 	"command really does";
 static const char open_why[] =
-	"leaves a quote or bracket open, so the shell joins the next line to "
-	"this command";
+	"leaves a quote or bracket open, so the next line typed becomes part "
+	"of this command";
+static const char slow_why[] =
+	"is too long or tangled for tandem to check against every rule in "
+	"time; treat it as dangerous";
 static const char deep_why[] =
 	"is nested too deeply for tandem to check every part; read it with "
 	"extra care";
@@ -100,6 +105,19 @@ size_t tdm_rules_compiled(const struct tdm_rules *rs)
 void tdm_rules_set_prefilter(struct tdm_rules *rs, bool on)
 {
 	rs->prefilter = on;
+}
+
+void tdm_rules_set_budget(struct tdm_rules *rs, unsigned ms)
+{
+	rs->budget_ms = ms;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static int diag_add(struct tdm_diag *diag, const char *file, int line,
@@ -187,6 +205,7 @@ int tdm_rules_compile(const struct tdm_policy *pol, struct tdm_rules **out,
 	if (rs == NULL)
 		return TDM_ERR_NOMEM;
 	rs->prefilter = true;
+	rs->budget_ms = TDM_RISK_BUDGET_MS;
 	/* The policy's own rules first: its words win over the built-in. */
 	rc = add_rules(rs, pol, pol->path ? pol->path : "policy", diag);
 	if (rc == 0 && pol->builtin_rules) {
@@ -289,6 +308,7 @@ int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 		    struct tdm_verdict *v)
 {
 	struct tdm_sh_parts parts;
+	uint64_t start;
 	char *raw;
 	size_t i, k;
 	int rc;
@@ -306,10 +326,21 @@ int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 		free(raw);
 		return rc;
 	}
+	start = now_ms();
 	for (i = 0; i < rs->n; i++) {
 		struct compiled_rule *cr = &rs->r[i];
 		bool hit;
 
+		/*
+		 * A pasted wall of text can make a pattern slow.  The rules
+		 * left unchecked then become one critical risk, so the
+		 * escort is warned rather than the session stalled; deny
+		 * rules come first in each set and so are checked first.
+		 */
+		if (now_ms() - start > rs->budget_ms) {
+			add_risk(v, TDM_LEVEL_CRITICAL, slow_why);
+			break;
+		}
 		if (cr->need.n > 0 && rs->prefilter &&
 		    !may_match(cr, line, n, &parts))
 			continue;

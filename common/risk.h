@@ -23,6 +23,8 @@
 
 /* More than this many distinct risks on one line are not listed. */
 #define TDM_RISK_MAX 16
+/* Judging one line stops after this long, with a critical risk saying so. */
+#define TDM_RISK_BUDGET_MS 1500
 
 struct tdm_rules;
 
@@ -52,6 +54,8 @@ size_t tdm_rules_count(const struct tdm_rules *rs);
 size_t tdm_rules_compiled(const struct tdm_rules *rs);
 /* Tests only: judge without the literal prefilter, to show it is sound. */
 void tdm_rules_set_prefilter(struct tdm_rules *rs, bool on);
+/* Tests only: a smaller time budget than TDM_RISK_BUDGET_MS. */
+void tdm_rules_set_budget(struct tdm_rules *rs, unsigned ms);
 
 /*
  * Judges n bytes of a command line.  Fails only with TDM_ERR_NOMEM.  The

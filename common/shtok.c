@@ -54,6 +54,12 @@ struct heredoc {
 
 struct sh {
 	struct tdm_sh_parts *out;
+	/* The command being peeled writes to a file, a pipe or a capture:
+	 * what echo or printf print there may be run later. */
+	bool captured;
+	/* Reading what echo wrote as code: its $(…) ran already, at echo
+	 * time, so a part starting with one is not a command there. */
+	bool echo_text;
 	size_t bytes;          /* of all parts so far */
 	struct var vars[MAX_VARS];
 	size_t nvars;
@@ -173,6 +179,8 @@ static void emit(struct sh *sh, const char *s, size_t n)
 	size_t i;
 
 	if (sh->err != 0 || n == 0)
+		return;
+	if (sh->echo_text && n >= 2 && s[0] == '$' && s[1] == '(')
 		return;
 	for (i = 1; i < out->n; i++)
 		if (strlen(out->v[i]) == n && memcmp(out->v[i], s, n) == 0)
@@ -919,8 +927,8 @@ static void process_subst(struct sh *sh, struct lex *lx, struct cmd *c)
 
 /* ---- simple commands and what they wrap --------------------------------- */
 
-static void peel(struct sh *sh, char **w, size_t n, const char *redirs,
-		 int depth);
+static void peel(struct sh *sh, char **w, char **shown, size_t n,
+		 const char *redirs, int depth);
 
 static void join(struct sh *sh, struct tdm_buf *b, char **w, size_t n)
 {
@@ -1048,12 +1056,27 @@ static size_t shell_string(char **w, size_t n, size_t k)
 	return c && k < n ? k : n;
 }
 
+/* w[k..k+4] are the five time fields of a crontab line. */
+static bool is_cron_time(char **w, size_t n, size_t k)
+{
+	size_t i;
+
+	if (k + 5 >= n)
+		return false;
+	for (i = k; i < k + 5; i++)
+		if (w[i][0] == '\0' ||
+		    strspn(w[i], "0123456789*/,-") != strlen(w[i]))
+			return false;
+	return true;
+}
+
 /*
  * If w[k] wraps another command, returns the index where that command
  * starts (n when it has none); otherwise returns SIZE_MAX.  Strings the
  * wrapper hands to a shell are parsed here.
  */
-static size_t unwrap(struct sh *sh, char **w, size_t n, size_t k, int depth)
+static size_t unwrap(struct sh *sh, char **w, char **shown, size_t n,
+		     size_t k, int depth)
 {
 	static const char *const sudo_long[] = { "user", "group", "host",
 		"prompt", "role", "type", "close-from", "chdir", "other-user",
@@ -1137,6 +1160,21 @@ static size_t unwrap(struct sh *sh, char **w, size_t n, size_t k, int depth)
 		run_string(sh, &w[i], n - i, depth);
 		return n;
 	}
+	if (sh->echo_text && (w[k][0] == '@' || is_cron_time(w, n, k))) {
+		/* A crontab line: its schedule, then the command. */
+		return w[k][0] == '@' ? k + 1 : k + 5;
+	}
+	if ((strcmp(b, "echo") == 0 || strcmp(b, "printf") == 0) &&
+	    sh->captured) {
+		/* `echo 'curl x | sh' >> ~/.bashrc`: read what is written
+		 * as the commands it will be. */
+		bool was = sh->echo_text;
+
+		sh->echo_text = true;
+		run_string(sh, &w[k + 1], n - k - 1, depth);
+		sh->echo_text = was;
+		return SIZE_MAX;
+	}
 	if (strcmp(b, "eval") == 0) {
 		run_string(sh, &w[k + 1], n - k - 1, depth);
 		return n;
@@ -1189,7 +1227,8 @@ static size_t unwrap(struct sh *sh, char **w, size_t n, size_t k, int depth)
 			     strcmp(w[j], "+") != 0; j++)
 				;
 			if (j > i + 1 && depth + 1 < TDM_SH_MAX_DEPTH)
-				peel(sh, &w[i + 1], j - i - 1, "", depth + 1);
+				peel(sh, &w[i + 1], &shown[i + 1], j - i - 1,
+				     "", depth + 1);
 			i = j;
 		}
 		return SIZE_MAX;
@@ -1198,26 +1237,26 @@ static size_t unwrap(struct sh *sh, char **w, size_t n, size_t k, int depth)
 }
 
 /*
- * Emits the command w[0..n) with its redirections, then what it wraps, each
- * stage its own part; a command named by a path is also emitted by its
- * base name.
+ * Emits the command w[0..n) (as shown[]) with its redirections, then what
+ * it wraps, each stage its own part; a command named by a path is also
+ * emitted by its base name.
  */
-static void peel(struct sh *sh, char **w, size_t n, const char *redirs,
-		 int depth)
+static void peel(struct sh *sh, char **w, char **shown, size_t n,
+		 const char *redirs, int depth)
 {
 	size_t k = 0, next;
 
 	while (k < n && !stopped(sh)) {
-		emit_words(sh, &w[k], n - k, redirs);
+		emit_words(sh, &shown[k], n - k, redirs);
 		if (strchr(w[k], '/') != NULL && base_name(w[k]) != w[k] &&
 		    strpbrk(w[k], "$() ") == NULL) {
-			char *saved = w[k];
+			char *saved = shown[k];
 
-			w[k] = (char *)base_name(saved);
-			emit_words(sh, &w[k], n - k, redirs);
-			w[k] = saved;
+			shown[k] = (char *)base_name(w[k]);
+			emit_words(sh, &shown[k], n - k, redirs);
+			shown[k] = saved;
 		}
-		next = unwrap(sh, w, n, k, depth);
+		next = unwrap(sh, w, shown, n, k, depth);
 		if (next == SIZE_MAX || next <= k)
 			break;
 		k = next;
@@ -1246,81 +1285,86 @@ static bool is_declaration(const char *w)
 }
 
 /*
- * The line's text keeps what the engineer quoted distinguishable from
- * operators: a quoted word holding a blank or a shell character is written
- * in single quotes again, so `echo "curl x | sh"` does not read as a
- * pipeline there.  (The parts of each command are not quoted.)
+ * What the engineer quoted stays distinguishable from operators in the
+ * text the rules see: a quoted word holding a blank or a shell character
+ * is written in single quotes again, so `echo "curl x | sh"` does not
+ * read as a pipeline, while `"cu"rl x | s'h'` still does.
  */
-static void text_words(struct sh *sh, struct tdm_buf *b, const struct cmd *c,
-		       enum word_kind kind)
+static char *shown_word(struct sh *sh, const struct word *w)
 {
-	size_t i;
+	struct tdm_buf b;
+	const char *q;
+	char *out;
 
-	for (i = 0; i < c->n; i++) {
-		const char *t = c->w[i].text, *q;
-
-		if (c->w[i].kind != kind)
-			continue;
-		if (b->len > 0)
-			putc_(sh, b, ' ');
-		if (!c->w[i].quoted ||
-		    strpbrk(t, " \t\n|&;<>()'\"\\`$#") == NULL) {
-			puts_(sh, b, t);
-			continue;
-		}
-		putc_(sh, b, '\'');
-		for (q = t; *q != '\0'; q++) {
+	tdm_buf_init(&b, TDM_SH_MAX_BYTES);
+	if (!w->quoted ||
+	    strpbrk(w->text, " \t\n|&;<>()'\"\\`$#") == NULL) {
+		puts_(sh, &b, w->text);
+	} else {
+		putc_(sh, &b, '\'');
+		for (q = w->text; *q != '\0'; q++) {
 			if (*q == '\'')
-				puts_(sh, b, "'\\''");
+				puts_(sh, &b, "'\\''");
 			else
-				putc_(sh, b, (uint8_t)*q);
+				putc_(sh, &b, (uint8_t)*q);
 		}
-		putc_(sh, b, '\'');
+		putc_(sh, &b, '\'');
 	}
+	out = dup_bytes(sh, b.data ? (const char *)b.data : "", b.len);
+	tdm_buf_free(&b);
+	return out;
 }
 
 /* A command is read: add it to the line's text and emit its parts. */
 static void finish_command(struct sh *sh, struct cmd *c, int depth,
-			   struct tdm_buf *text)
+			   bool piped, struct tdm_buf *text)
 {
-	struct tdm_buf redirs;
-	char **argv = NULL;
+	struct tdm_buf redirs, one;
+	char **argv = NULL, **shown = NULL;
 	size_t i, k, nargv = 0, first;
 
 	word_break(sh, c);
 	if (c->n == 0 || sh->err)
 		return;
 	tdm_buf_init(&redirs, TDM_SH_MAX_BYTES);
+	tdm_buf_init(&one, TDM_SH_MAX_BYTES);
 	argv = calloc(c->n + 1, sizeof(*argv));
-	if (argv == NULL) {
+	shown = calloc(c->n + 1, sizeof(*shown));
+	if (argv == NULL || shown == NULL) {
 		sh->err = TDM_ERR_NOMEM;
 		goto out;
 	}
-	for (i = 0; i < c->n; i++) {
+	/* argv: the words as the program gets them; shown: as rules see
+	 * them.  Redirections go last, in the order written. */
+	for (i = 0; i < c->n && !sh->err; i++) {
+		char *w = shown_word(sh, &c->w[i]);
+
+		if (w == NULL)
+			break;
 		if (c->w[i].kind == W_REDIR) {
 			if (redirs.len > 0)
 				putc_(sh, &redirs, ' ');
-			puts_(sh, &redirs, c->w[i].text);
+			puts_(sh, &redirs, w);
+			free(w);
 		} else {
+			shown[nargv] = w;
 			argv[nargv++] = c->w[i].text;
 		}
 	}
 	putc_(sh, &redirs, '\0');
-	if (redirs.data == NULL)
+	if (redirs.data == NULL || sh->err)
 		goto out;
 
 	/* The line's text keeps every word. */
 	if (text->len > 0 && text->data[text->len - 1] != ' ')
 		putc_(sh, text, ' ');
-	{
-		struct tdm_buf one;
-
-		tdm_buf_init(&one, TDM_SH_MAX_BYTES);
-		text_words(sh, &one, c, W_WORD);
-		text_words(sh, &one, c, W_REDIR);
-		put(sh, text, one.data, one.len);
-		tdm_buf_free(&one);
+	join(sh, &one, shown, nargv);
+	if (redirs.data[0] != '\0') {
+		if (one.len > 0)
+			putc_(sh, &one, ' ');
+		puts_(sh, &one, (const char *)redirs.data);
 	}
+	put(sh, text, one.data, one.len);
 
 	/* Reserved words say nothing about what runs. */
 	for (first = 0, k = 0; k < c->n && first < nargv; k++) {
@@ -1339,7 +1383,7 @@ static void finish_command(struct sh *sh, struct cmd *c, int depth,
 	if (k == nargv) {
 		for (i = first; i < nargv; i++)
 			var_set(sh, argv[i]);
-		emit_words(sh, &argv[first], nargv - first,
+		emit_words(sh, &shown[first], nargv - first,
 			   (const char *)redirs.data);
 		goto out;
 	}
@@ -1347,11 +1391,19 @@ static void finish_command(struct sh *sh, struct cmd *c, int depth,
 		for (i = k + 1; i < nargv; i++)
 			var_set(sh, argv[i]);
 	if (k > first)
-		emit_words(sh, &argv[first], nargv - first,
+		emit_words(sh, &shown[first], nargv - first,
 			   (const char *)redirs.data);
-	peel(sh, &argv[k], nargv - k, (const char *)redirs.data, depth);
+	sh->captured = piped || depth > 0 ||
+		       strchr((const char *)redirs.data, '>') != NULL;
+	peel(sh, &argv[k], &shown[k], nargv - k, (const char *)redirs.data,
+	     depth);
+	sh->captured = false;
 out:
+	for (i = 0; shown != NULL && i < nargv; i++)
+		free(shown[i]);
+	free(shown);
 	free(argv);
+	tdm_buf_free(&one);
 	tdm_buf_free(&redirs);
 }
 
@@ -1392,7 +1444,7 @@ static void parse_command(struct sh *sh, struct lex *lx,
 				c.w[c.n - 1].text = t;
 				lx->i += 2;
 				/* The body is a command of its own. */
-				finish_command(sh, &c, lx->depth, text);
+				finish_command(sh, &c, lx->depth, false, text);
 				cmd_free(&c);
 				cmd_init(&c);
 				continue;
@@ -1450,12 +1502,13 @@ static void parse_command(struct sh *sh, struct lex *lx,
 		/* "function NAME": the body that follows is a command. */
 		if (c.n == 2 && c.w[0].plain &&
 		    strcmp(c.w[0].text, "function") == 0) {
-			finish_command(sh, &c, lx->depth, text);
+			finish_command(sh, &c, lx->depth, false, text);
 			cmd_free(&c);
 			cmd_init(&c);
 		}
 	}
-	finish_command(sh, &c, lx->depth, text);
+	finish_command(sh, &c, lx->depth,
+		       peek(lx, 0) == '|' && peek(lx, 1) != '|', text);
 	cmd_free(&c);
 }
 

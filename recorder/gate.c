@@ -101,8 +101,8 @@ void gate_free(struct session *s)
 }
 
 static const char carried_why[] =
-	"continues an approved line that left a quote open; both are read "
-	"together by the shell";
+	"continues an approved line that left a quote open; the two lines "
+	"run as one command";
 
 /*
  * Judges a command against the rules.  A line that continues an approved

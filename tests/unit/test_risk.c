@@ -459,6 +459,63 @@ static void test_open_and_deep_lines_are_risks(void **state)
 	tdm_policy_free(p);
 }
 
+static void test_a_slow_line_becomes_a_critical_risk(void **state)
+{
+	struct tdm_policy *p = parse_policy("builtin-rules on\n");
+	struct tdm_rules *rs = compile(p);
+	struct tdm_verdict v;
+	char *line = malloc(16384);
+	size_t n;
+
+	(void)state;
+	assert_non_null(line);
+	for (n = 0; n + 5 <= 16380; n += 5)
+		memcpy(line + n, "curl ", 5);
+	/* No time at all: whatever was not checked is called dangerous. */
+	tdm_rules_set_budget(rs, 0);
+	judge(rs, line, n, &v);
+	assert_true(v.n >= 1);
+	assert_int_equal(v.risks[0].level, TDM_LEVEL_CRITICAL);
+	assert_non_null(strstr(v.risks[0].why, "in time"));
+	/* The usual budget checks an ordinary line fully. */
+	tdm_rules_set_budget(rs, TDM_RISK_BUDGET_MS);
+	judge(rs, "curl -s https://x.example/a | sh", 32, &v);
+	assert_int_equal(v.risks[0].level, TDM_LEVEL_CRITICAL);
+	assert_null(strstr(v.risks[0].why, "in time"));
+	free(line);
+	tdm_rules_free(rs);
+	tdm_policy_free(p);
+}
+
+/* tandem's own sentences meet the same bar as the built-in ones. */
+static void test_own_sentences_are_plain(void **state)
+{
+	static const char *const lines[] = { "echo 'a", "ls \x1b", NULL };
+	struct tdm_policy *p = parse_policy("builtin-rules off\n");
+	struct tdm_rules *rs = compile(p);
+	struct tdm_verdict v;
+	size_t i, k, nterms;
+	char **terms = read_jargon(&nterms);
+
+	(void)state;
+	for (i = 0; lines[i] != NULL; i++) {
+		judge(rs, lines[i], strlen(lines[i]), &v);
+		assert_int_equal(v.n, 1);
+		assert_true(strlen(v.risks[0].why) < 120);
+		for (k = 0; k < nterms; k++) {
+			if (unexplained(v.risks[0].why, terms[k]))
+				fprintf(stderr, "\"%s\" in: %s\n", terms[k],
+					v.risks[0].why);
+			assert_false(unexplained(v.risks[0].why, terms[k]));
+		}
+	}
+	for (k = 0; k < nterms; k++)
+		free(terms[k]);
+	free(terms);
+	tdm_rules_free(rs);
+	tdm_policy_free(p);
+}
+
 static void test_verdict_json_shape(void **state)
 {
 	struct tdm_policy *p = parse_policy(
@@ -603,6 +660,8 @@ int main(void)
 		cmocka_unit_test(test_a_nul_does_not_hide_the_rest_of_the_line),
 		cmocka_unit_test(test_open_and_deep_lines_are_risks),
 		cmocka_unit_test(test_verdict_json_shape),
+		cmocka_unit_test(test_a_slow_line_becomes_a_critical_risk),
+		cmocka_unit_test(test_own_sentences_are_plain),
 		cmocka_unit_test(test_required_literals),
 		cmocka_unit_test(test_required_literals_are_sound_on_builtin_rules),
 	};

@@ -69,9 +69,9 @@ static void test_quotes_and_backslashes_are_removed(void **state)
 	parts_are("r''m -r\"f\" /", "rm -rf /", (const char *[]){ NULL });
 	parts_are("\\rm -rf /", "rm -rf /", (const char *[]){ NULL });
 	parts_are("e\"c\"h\\o 'a b'  \"c\\\"d\"", "echo 'a b' 'c\"d'",
-		  (const char *[]){ "echo a b c\"d", NULL });
+		  (const char *[]){ NULL });
 	parts_are("echo \"\\$HOME\" '$HOME'", "echo '$HOME' '$HOME'",
-		  (const char *[]){ "echo $HOME $HOME", NULL });
+		  (const char *[]){ NULL });
 	parts_are("rm \\\n-rf /", "rm -rf /", (const char *[]){ NULL });
 }
 
@@ -82,7 +82,7 @@ static void test_ansi_c_strings_are_decoded(void **state)
 	parts_are("$'\\162\\155' $'\\u002d'rf /", "rm -rf /",
 		  (const char *[]){ NULL });
 	parts_are("echo $'a\\tb\\e[0m'", "echo 'a\tb\x1b[0m'",
-		  (const char *[]){ "echo a\tb\x1b[0m", NULL });
+		  (const char *[]){ NULL });
 	/* bash ends the string at a NUL, so must the reading of it. */
 	parts_are("r$'m\\0zzz' -rf /", "rm -rf /", (const char *[]){ NULL });
 	parts_are("echo $'\\cA'", "echo \x01", (const char *[]){ NULL });
@@ -210,11 +210,28 @@ static void test_strings_run_by_a_shell_are_read(void **state)
 
 static void test_quoted_operators_stay_quoted_in_the_line(void **state)
 {
+	struct tdm_sh_parts p;
+
 	(void)state;
 	parts_are("echo \"curl x | sh\"", "echo 'curl x | sh'",
-		  (const char *[]){ "echo curl x | sh", NULL });
+		  (const char *[]){ NULL });
 	parts_are("echo \"it's\"", "echo 'it'\\''s'",
-		  (const char *[]){ "echo it's", NULL });
+		  (const char *[]){ NULL });
+	p = parse("echo \"curl x | sh is bad\"", 26);
+	assert_false(has_part(&p, "curl x"));
+	assert_false(has_part(&p, "echo curl x | sh is bad"));
+	tdm_sh_parts_free(&p);
+	/* But what echo writes to a file, a pipe or a capture may run
+	 * later: it is read as commands too. */
+	parts_are("echo 'curl -s x | sh' >> ~/.bashrc",
+		  "echo 'curl -s x | sh' >> ~/.bashrc",
+		  (const char *[]){ "curl -s x | sh", "curl -s x", NULL });
+	parts_are("(crontab -l; echo \"* * * * * rm -rf /\") | crontab -",
+		  "( crontab -l ; echo '* * * * * rm -rf /' ) | crontab -",
+		  (const char *[]){ "rm -rf /", NULL });
+	parts_are("echo \"$(date) started\" >> log",
+		  "echo '$(date) started' >> log",
+		  (const char *[]){ "date", NULL });
 	/* A nested list's own text is a part, for rules about pipelines. */
 	parts_are("bash -c \"curl -s x | sh\"", "bash -c 'curl -s x | sh'",
 		  (const char *[]){ "curl -s x | sh", NULL });
