@@ -15,6 +15,7 @@
 #include "policy.h"
 #include "buf.h"
 #include "err.h"
+#include "visible.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -668,7 +669,11 @@ static int parse_attr(struct parser *ps, const char *what, const char *kv,
 
 	attr->key = NULL;
 	attr->value = NULL;
-	if (eq == NULL || eq == kv || eq[1] == '\0')
+	if (eq != NULL && eq != kv && eq[1] == '\0')
+		return perr(ps, "%s \"%s\" has no value after '='; write "
+			    "e.g. %.*s=secret", what, shown(ps, 0, kv),
+			    (int)(eq - kv), kv);
+	if (eq == NULL || eq == kv)
 		return perr(ps, "%s \"%s\" is not KEY=VALUE; write e.g. "
 			    "clearance=secret", what, shown(ps, 0, kv));
 	klen = (size_t)(eq - kv);
@@ -1528,6 +1533,15 @@ static int h_rule(struct parser *ps, const struct directive *d,
 		rc = perr(ps, "%s rule has an empty explanation; say what the "
 			  "command does, e.g. \"formats a filesystem\"",
 			  d->word);
+		if (rc < 0)
+			return rc;
+	} else if (tdm_visible_has_hidden((const uint8_t *)args[1],
+					  strlen(args[1]))) {
+		/* Escorts read it on their terminals, as it is. */
+		rc = perr(ps, "%s rule's explanation \"%s\" holds a control "
+			  "or invisible character or bytes that are not "
+			  "UTF-8; write plain text", d->word,
+			  shown(ps, 1, args[1]));
 		if (rc < 0)
 			return rc;
 	}

@@ -841,7 +841,7 @@ static void test_bad_attributes_are_errors(void **state)
 		      "    attr \"bad key=x\"\n",
 		      "policy.conf:2: attr \"country\" is not KEY=VALUE",
 		      "policy.conf:3: attr \"=US\" is not KEY=VALUE",
-		      "policy.conf:3: attr \"clearance=\" is not KEY=VALUE",
+		      "policy.conf:3: attr \"clearance=\" has no value after '='",
 		      "policy.conf:4: duplicate attribute a in engineer alice",
 		      "policy.conf:5: attr \"bad key=x\" is not KEY=VALUE");
 }
@@ -999,7 +999,7 @@ static void test_quoted_strings_and_escapes(void **state)
 		"    attr \"team=site ops\" motto=\"say \\\"hi\\\"\"\n"
 		"    attr path=\"a\\\\b\" nl=\"\"\"1\"\n"
 		"deny \"a#b\" \"why # not a comment\"\n"
-		"deny \"b\" \"x\\ty\"\n");
+		"deny \"x\\ty\" \"b\"\n");
 	const struct tdm_person *a = tdm_policy_engineer(p, "alice");
 
 	(void)state;
@@ -1009,17 +1009,30 @@ static void test_quoted_strings_and_escapes(void **state)
 	assert_string_equal(tdm_person_attr(a, "nl"), "1");
 	assert_string_equal(p->rules[0].pattern, "a#b");
 	assert_string_equal(p->rules[0].why, "why # not a comment");
-	assert_string_equal(p->rules[1].why, "x\ty");
+	assert_string_equal(p->rules[1].pattern, "x\ty");
 	tdm_policy_free(p);
 }
 
 static void test_newline_escape_is_kept_in_rule_text(void **state)
 {
-	struct tdm_policy *p = parse_ok("deny \"a\" \"two\\nlines\"\n");
+	struct tdm_policy *p = parse_ok("deny \"two\\nlines\" \"a\"\n");
 
 	(void)state;
-	assert_string_equal(p->rules[0].why, "two\nlines");
+	assert_string_equal(p->rules[0].pattern, "two\nlines");
 	tdm_policy_free(p);
+}
+
+/* Escorts read explanations on their terminals: plain text only. */
+static void test_control_characters_in_an_explanation_are_errors(void **state)
+{
+	(void)state;
+	EXPECT_ERRORS("deny \"a\" \"two\\nlines\"\n"
+		      "flag low \"b\" \"red \x1b[31mtext\"\n"
+		      "flag low \"c\" \"hidden \xe2\x80\xae text\"\n",
+		      "policy.conf:1: deny rule's explanation \"two\\nlines\" "
+		      "holds a control",
+		      "policy.conf:2: flag rule's explanation",
+		      "policy.conf:3: flag rule's explanation");
 }
 
 static void test_unterminated_quote_is_error(void **state)
@@ -1038,14 +1051,14 @@ static void test_unknown_escape_is_kept_for_regular_expressions(void **state)
 	/* The SPEC's own example writes \$ and \( inside quotes. */
 	struct tdm_policy *p = parse_ok(
 		"deny \"(^|[;&|]|\\$\\()[[:space:]]*mkfs\" \"formats\"\n"
-		"flag high \"a\\\\b\\x\" \"tab\\there\"\n");
+		"flag high \"a\\\\b\\x\" \"plain\"\n");
 
 	(void)state;
 	assert_int_equal(p->nrules, 2);
 	assert_string_equal(p->rules[0].pattern,
 			    "(^|[;&|]|\\$\\()[[:space:]]*mkfs");
 	assert_string_equal(p->rules[1].pattern, "a\\b\\x");
-	assert_string_equal(p->rules[1].why, "tab\there");
+	assert_string_equal(p->rules[1].why, "plain");
 	tdm_policy_free(p);
 }
 
@@ -1603,6 +1616,7 @@ int main(void)
 		cmocka_unit_test(test_rule_levels_and_kinds_are_kept),
 		cmocka_unit_test(test_quoted_strings_and_escapes),
 		cmocka_unit_test(test_newline_escape_is_kept_in_rule_text),
+		cmocka_unit_test(test_control_characters_in_an_explanation_are_errors),
 		cmocka_unit_test(test_unterminated_quote_is_error),
 		cmocka_unit_test(test_unknown_escape_is_kept_for_regular_expressions),
 		cmocka_unit_test(test_backslash_outside_quotes_is_literal),
