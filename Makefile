@@ -66,8 +66,9 @@ SAN_REPORTS := $(abspath $(BUILD))/reports
 SAN_OBJ     := $(if $(SAN),$(BUILD)/tests/sanitizer/runtime.o)
 SAN_WRAP    := -Wl,--wrap=tdm_sandbox_enter
 PROG_LDFLAGS := $(LDFLAGS) $(if $(SAN),$(SAN_WRAP))
-$(BUILD)/tests/sanitizer/runtime.o: CFLAGS += \
-	-DTDM_SANITIZER_REPORTS='"$(SAN_REPORTS)"'
+$(BUILD)/tests/sanitizer/runtime.o: CFLAGS += -fsanitize-recover=alignment \
+	-DTDM_SANITIZER_REPORTS='"$(SAN_REPORTS)"' \
+	-DTDM_SANITIZER_SUPP='"$(abspath tests/sanitizer/ubsan.supp)"'
 
 define prog_rule
 $(BUILD)/bin/tandem-$(1): $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard $(1)/*.c)) $(SAN_OBJ) $(LIB)
