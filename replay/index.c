@@ -273,6 +273,22 @@ static char *fts_query(const struct rp_filter *f)
 	return (char *)q.data;
 }
 
+/*
+ * tdm_regexp(command): the search's --command regex inside SQLite, so rows
+ * that cannot match are dropped before their JSON is read.  The JSON's own
+ * command is still matched afterwards (rp_filter_match): this only skips.
+ */
+static void sql_regexp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const regex_t *re = sqlite3_user_data(ctx);
+	const unsigned char *text;
+
+	(void)argc;
+	text = sqlite3_value_text(argv[0]);
+	sqlite3_result_int(ctx, text == NULL ||
+			   regexec(re, (const char *)text, 0, NULL, 0) == 0);
+}
+
 int rp_index_query(struct rp_index *ix, const struct rp_filter *f)
 {
 	struct tdm_buf sql;
@@ -297,6 +313,17 @@ int rp_index_query(struct rp_index *ix, const struct rp_filter *f)
 		match = fts_query(f);
 		tdm_buf_puts(&sql, " AND c.id IN (SELECT rowid FROM "
 			     "commands_fts WHERE commands_fts MATCH ?)");
+	}
+	if (f->has_command) {
+		if (sqlite3_create_function_v2(
+			    ix->db, "tdm_regexp", 1,
+			    SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+			    (void *)&f->command, sql_regexp, NULL, NULL,
+			    NULL) != SQLITE_OK) {
+			db_error(ix, "preparing the search");
+			goto out;
+		}
+		tdm_buf_puts(&sql, " AND tdm_regexp(c.command)");
 	}
 	tdm_buf_puts(&sql, " ORDER BY f.path, c.ord");
 	if (sql.data == NULL || (f->nliteral > 0 && match == NULL))
