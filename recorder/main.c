@@ -29,6 +29,7 @@
 #include "session.h"
 #include "target.h"
 #include "version.h"
+#include "visible.h"
 
 #define EXIT_TANDEM 255
 
@@ -85,6 +86,21 @@ static int split_original(const char *orig, char *target, size_t size,
 		end++;
 	*command = *end != '\0' ? end : NULL;
 	return 0;
+}
+
+/* What the logs show of text an engineer chose: nothing hidden, and no
+ * newline that would start a line of its own in a log file. */
+static void shown_of(const char *text, char *out, size_t size)
+{
+	struct tdm_buf b;
+
+	tdm_buf_init(&b, 0);
+	if (tdm_visible((const uint8_t *)text, strlen(text), &b) < 0 ||
+	    b.data == NULL)
+		snprintf(out, size, "%s", text[0] != '\0' ? "?" : "");
+	else
+		snprintf(out, size, "%s", (char *)b.data);
+	tdm_buf_free(&b);
 }
 
 static bool is_file_transfer(const char *target, const char *command)
@@ -215,6 +231,7 @@ static int enter_sandbox(char *why, size_t why_size)
 
 static int run_session(struct session *s)
 {
+	struct tdm_buf shown;
 	char why[1024];
 	uuid_t uu;
 	int rc, status = EXIT_TANDEM;
@@ -262,18 +279,27 @@ static int run_session(struct session *s)
 			s->target->name, s->policy->recordings);
 		goto early_out;
 	}
-	if (session_mark(s, LOG_NOTICE,
-			 json_pack("{s:s,s:s,s:s,s:s,s:i,s:s?,s:b}", "event",
-				   "start", "engineer", s->engineer->name,
-				   "target", s->target->name, "address",
-				   s->target->address, "port",
-				   (int)s->target->port, "command",
-				   s->command, "tty", s->tty),
-			 "session start: %s@%s (%s:%u)%s%s",
-			 s->engineer->name, s->target->name,
-			 s->target->address, s->target->port,
-			 s->command ? " command: " : "",
-			 s->command ? s->command : "") < 0)
+	/* The readable label shows the command with nothing hidden: a raw
+	 * TAB there would be taken for the start of the details. */
+	tdm_buf_init(&shown, 0);
+	if (s->command != NULL &&
+	    tdm_visible((const uint8_t *)s->command, strlen(s->command),
+			&shown) < 0)
+		tdm_buf_reset(&shown);
+	rc = session_mark(s, LOG_NOTICE,
+			  json_pack("{s:s,s:s,s:s,s:s,s:i,s:s?,s:b}", "event",
+				    "start", "engineer", s->engineer->name,
+				    "target", s->target->name, "address",
+				    s->target->address, "port",
+				    (int)s->target->port, "command",
+				    s->command, "tty", s->tty),
+			  "session start: %s@%s (%s:%u)%s%s",
+			  s->engineer->name, s->target->name,
+			  s->target->address, s->target->port,
+			  s->command ? " command: " : "",
+			  shown.data ? (char *)shown.data : "");
+	tdm_buf_free(&shown);
+	if (rc < 0)
 		goto write_failed;
 
 	rc = escorts_open(s, why, sizeof(why));
@@ -378,7 +404,7 @@ int main(int argc, char **argv)
 	struct tdm_diag diag = { 0 };
 	struct tdm_rules *rules = NULL;
 	struct session s;
-	char target[256];
+	char target[256], target_log[1024];
 	size_t i;
 	int diag_rc;
 	int c, status = EXIT_TANDEM;
@@ -458,6 +484,7 @@ int main(int argc, char **argv)
 			"bytes; shorten it\n", SESSION_MAX_COMMAND);
 		goto out;
 	}
+	shown_of(target, target_log, sizeof(target_log));
 	if (target[0] == '\0') {
 		list_targets(policy, s.engineer);
 		status = 0;
@@ -469,7 +496,7 @@ int main(int argc, char **argv)
 			"that move data in a session, where an escort "
 			"approves them\n");
 		tdm_log(LOG_WARNING, "engineer %s refused: file transfer "
-			"attempt (%s)", name, target);
+			"attempt (%s)", name, target_log);
 		goto out;
 	}
 	s.target = tdm_policy_target(policy, target);
@@ -479,7 +506,7 @@ int main(int argc, char **argv)
 			"yours\n", s.target == NULL ? "there is no" :
 			"the policy does not grant you", target);
 		tdm_log(LOG_WARNING, "engineer %s refused: target %s %s",
-			name, target, s.target == NULL ? "unknown" :
+			name, target_log, s.target == NULL ? "unknown" :
 			"not granted");
 		goto out;
 	}
@@ -493,7 +520,7 @@ int main(int argc, char **argv)
 				miss ? miss->attr.key : "?",
 				miss ? miss->attr.value : "?");
 			tdm_log(LOG_WARNING, "engineer %s refused: target %s "
-				"requirement not met", name, target);
+				"requirement not met", name, target_log);
 			goto out;
 		}
 	}
@@ -509,7 +536,7 @@ int main(int argc, char **argv)
 			"terminal (ssh -t tandem@BASTION %s)\n", target,
 			target);
 		tdm_log(LOG_WARNING, "engineer %s refused: shell on %s "
-			"without a terminal", name, target);
+			"without a terminal", name, target_log);
 		goto out;
 	}
 	status = run_session(&s);

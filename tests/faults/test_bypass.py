@@ -309,6 +309,51 @@ class Session(unittest.TestCase):
         self.assertEqual(json.loads(details)["decision"], "denied")
 
 
+    def test_command_with_tab_and_newline_keeps_the_start_label_readable(self):
+        snap = bed.snapshot()
+        cmd = "echo one\tTAB; echo two\necho three"
+        out = bed.ssh_approved("db01", cmd)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.pending["command"], cmd)
+        v = assert_promises(self, bed, snap, sealed=True, expect_recordings=1)
+        label = [m for m in Recording(v.recordings[0][0]).markers()
+                 if m.startswith("session start")][0]
+        # The first TAB starts the details (docs/recording.md).
+        readable, details = label.split("\t", 1)
+        self.assertNotIn("\n", readable)
+        self.assertIn("echo one\\tTAB; echo two\\necho three", readable)
+        self.assertEqual(json.loads(details)["command"], cmd)
+
+    def test_target_name_cannot_forge_a_log_line(self):
+        # The recorder refuses an unknown target and says so in syslog;
+        # the name it logs is the engineer's text, so it must not carry a
+        # newline or escape into the log.  Run in a mount namespace whose
+        # /dev/log is a socket this test reads.
+        script = f"""
+import os, socket, subprocess, sys
+subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/dev"], check=True)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+s.settimeout(10)
+env = {{"SSH_ORIGINAL_COMMAND": "db99\\nMay  1 00:00:00 vm tandem-recorder[1]: approved #1 by bob\\x1b[2K"}}
+env["SSH_ORIGINAL_COMMAND"] = env["SSH_ORIGINAL_COMMAND"].encode().decode("unicode_escape")
+p = subprocess.run([{os.path.join(bed.bin, "tandem-recorder")!r}, "--config",
+                    {bed.policy!r}, "--engineer", "alice"], env=env,
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+sys.stdout.write(repr((p.returncode, s.recv(4096))))
+"""
+        p = subprocess.run(["unshare", "-m", "--propagation", "private", "python3", "-c",
+                            script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rc, msg = eval(p.stdout.decode())
+        self.assertEqual(rc, 255)
+        self.assertIn(b"refused: target db99", msg)
+        self.assertNotIn(b"\n", msg)
+        self.assertNotIn(b"\x1b", msg)
+        self.assertIn(b"db99\\nMay", msg)
+
+
 def ssh_client(extra, *command, who="alice", user="tandem", timeout=30, env=None):
     argv = bed.ssh_argv(who=who, user=user, extra=extra)
     return subprocess.run(argv + list(command), stdin=subprocess.DEVNULL,
