@@ -4,7 +4,16 @@ test bed; the escort is a process of the escort account speaking the session
 protocol directly (no ssh hop, so only tandem's own work is measured: the
 decision is recorded and fdatasync'ed, then the line is sent).
 
-usage: python3 bench/approval_latency.py [BUILD] [COUNT]
+The same reader also runs in a direct ssh session to the target, where a
+line is timed from the moment it is typed: that is the path any line
+takes (ssh, sshd, the target's terminal, the reader waking up), and the
+difference of the two at each percentile is what tandem adds.
+
+With --tmpfs the recordings are on a tmpfs, whose fdatasync returns at
+once: the difference from a run on disk is the disk's flush, which the
+write-ahead decision waits for by design.
+
+usage: python3 bench/approval_latency.py [BUILD] [COUNT] [--tmpfs]
 """
 import json
 import os
@@ -44,9 +53,10 @@ while done < count:
 
 
 def main():
-    build = sys.argv[1] if len(sys.argv) > 1 else "build"
-    count = int(sys.argv[2]) if len(sys.argv) > 2 else 200
-    bed = Bed(build)
+    args = [a for a in sys.argv[1:] if a != "--tmpfs"]
+    build = args[0] if len(args) > 0 else "build"
+    count = int(args[1]) if len(args) > 1 else 200
+    bed = Bed(build, recordings_kb=262144 if "--tmpfs" in sys.argv else None)
     log = os.path.join("/home", TARGET_USER, "approval-latency.log")
     if os.path.exists(log):
         os.unlink(log)
@@ -88,15 +98,55 @@ def main():
                 ts, name = row.split()
                 arrived[name] = float(ts)
         lat = sorted((arrived[k] - approvals[k]) * 1000 for k in approvals if k in arrived)
-        p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
-        print(json.dumps({"samples": len(lat), "p50_ms": round(p(0.50), 3),
-                          "p90_ms": round(p(0.90), 3), "p99_ms": round(p(0.99), 3),
-                          "max_ms": round(lat[-1], 3), "mean_ms": round(statistics.mean(lat), 3)}))
         t.send("\x03")
         esc.kill()
+        base = direct_baseline(bed, reader, log, count)
+        q = lambda xs, f: xs[min(len(xs) - 1, int(f * len(xs)))]
+        result = {"samples": len(lat)}
+        for name, f in (("p50", 0.50), ("p90", 0.90), ("p99", 0.99)):
+            result[name + "_ms"] = round(q(lat, f), 3)
+            result["direct_" + name + "_ms"] = round(q(base, f), 3)
+            result["added_" + name + "_ms"] = round(q(lat, f) - q(base, f), 3)
+        result["max_ms"] = round(lat[-1], 3)
+        result["mean_ms"] = round(statistics.mean(lat), 3)
+        print(json.dumps(result))
     finally:
         t.close()
         bed.stop()
+
+
+def direct_baseline(bed, reader, log, count):
+    """Typed -> arrival for the same reader over plain ssh to the target."""
+    if os.path.exists(log):
+        os.unlink(log)
+    argv = ["ssh", "-tt", "-i", bed.identity, "-p", str(bed.target.port),
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", f"{TARGET_USER}@127.0.0.1"]
+    t = Term(argv)
+    sent = {}
+    try:
+        t.expect(r"\$ $")
+        t.send(reader + "\r")
+        time.sleep(0.5)
+        for i in range(count):
+            name = f"base-{i}"
+            sent[name] = time.time()
+            t.send(name + "\r")
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                with open(log) as f:
+                    if name in f.read():
+                        break
+                time.sleep(0.002)
+        t.send("\x03")
+    finally:
+        t.close()
+    arrived = {}
+    with open(log) as f:
+        for row in f:
+            ts, name = row.split()
+            arrived[name] = float(ts)
+    return sorted((arrived[k] - sent[k]) * 1000 for k in sent if k in arrived)
 
 
 main()
