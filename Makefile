@@ -16,6 +16,14 @@ LIBS_PKG   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wconversion \
 	   -Wstrict-prototypes -Wmissing-prototypes
 HARDEN  := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
+# A build directory named asan (make asan makes build/asan) is always the
+# ASan+UBSan build, whoever runs make in it (the install test does too).
+ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+ifeq ($(notdir $(BUILD)),asan)
+SAN     ?= $(ASAN)
+OPT     ?= -O1 -g
+endif
 OPT     ?= -O2 -g
 SAN     ?=
 CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(SAN) \
@@ -95,9 +103,6 @@ $(BUILD)/probe/tandem-recorder: $(PROBE_OBJ) $(SAN_OBJ) $(LIB)
 
 unit: $(UNIT_BINS)
 
-ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
-	-fno-sanitize-recover=all
-
 # Everything runs twice: plain, and built with ASan+UBSan with leak
 # checking (build/asan/bin, build/asan/tests); sanitizer reports land in
 # build/asan/reports and each one fails the run.
@@ -108,8 +113,8 @@ check: deps
 
 # The sanitizer build alone: programs, probe recorder and unit tests.
 asan:
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN="$(ASAN)" \
-		OPT="-O1 -g" all unit $(BUILD)/asan/probe/tandem-recorder
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan all unit \
+		$(BUILD)/asan/probe/tandem-recorder
 
 demo: deps
 	@$(MAKE) --no-print-directory all
