@@ -30,10 +30,19 @@ def scripted(bed):
     item = bed.decide_next()
     print(f"   bob approved #{item['seq']}: {item['visible']}")
     t.expect("colours survive")
-    t.send("rm -rf /tmp/demo-scratch\r")
+    t.send("sudo r''m -r\"f\" /tmp/demo-scratch\r")
+    item = bed.pending()[0]
+    print(f"   bob sees #{item['seq']}: {item['visible']}")
+    for r in item["risks"]:
+        print(f"       {r['level']}: {r['why']}")
     item = bed.decide_next("deny", reason="no deletes during the demo")
-    print(f"   bob denied #{item['seq']}: {item['visible']}")
+    print(f"   bob denied #{item['seq']}")
     t.expect("nothing was sent")
+    t.send("sudo mkfs.ext4 /dev/sdb1\r")
+    t.expect(r"refused by policy[^\r]*")
+    line = t.out.decode(errors="replace").split("refused by policy")[-1].split("\r")[0]
+    print(f"   the policy refused the next line before anyone was asked:"
+          f" refused by policy{line}")
     t.send("exit\r")
     bed.decide_next()
     t.wait()
