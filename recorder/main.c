@@ -164,7 +164,37 @@ static void read_terminal(struct session *s)
 		snprintf(s->term, sizeof(s->term), "%s", term);
 }
 
-static int open_recording(struct session *s)
+/*
+ * The command as text: valid UTF-8, each byte that is not part of a
+ * character as U+FFFD.  The header and the start event hold text; the
+ * exact bytes are in the pending and decision events (command_b64).
+ */
+static char *command_text(const char *command)
+{
+	struct tdm_buf b;
+	size_t i = 0, n = strlen(command), l;
+	uint32_t cp;
+	char *out = NULL;
+	int rc = 0;
+
+	tdm_buf_init(&b, 0);
+	while (i < n && rc == 0) {
+		l = tdm_utf8_decode((const uint8_t *)command + i, n - i, &cp);
+		if (l == 0) {
+			rc = tdm_buf_puts(&b, "\xef\xbf\xbd");
+			i++;
+		} else {
+			rc = tdm_buf_put(&b, command + i, l);
+			i += l;
+		}
+	}
+	if (rc == 0)
+		out = strdup(b.data != NULL ? (char *)b.data : "");
+	tdm_buf_free(&b);
+	return out;
+}
+
+static int open_recording(struct session *s, const char *command)
 {
 	struct tdm_cast_header h = {
 		.width = s->cols,
@@ -178,7 +208,7 @@ static int open_recording(struct session *s)
 		.bastion = s->bastion,
 		.attrs = s->engineer->attrs,
 		.nattrs = s->engineer->nattrs,
-		.command = s->command,
+		.command = command,
 		.pubkey = tdm_signer_pubkey(s->signer),
 		.version = TDM_VERSION,
 	};
@@ -232,7 +262,7 @@ static int enter_sandbox(char *why, size_t why_size)
 static int run_session(struct session *s)
 {
 	struct tdm_buf shown;
-	char why[1024];
+	char why[1024], *text = NULL;
 	uuid_t uu;
 	int rc, status = EXIT_TANDEM;
 
@@ -260,8 +290,15 @@ static int run_session(struct session *s)
 		goto early_out;
 	}
 
+	if (s->command != NULL) {
+		text = command_text(s->command);
+		if (text == NULL) {
+			session_say(s, "out of memory");
+			goto early_out;
+		}
+	}
 	errno = 0;
-	rc = open_recording(s);
+	rc = open_recording(s, text);
 	if (rc == 0) {
 		rc = tdm_chain_attach(s->cast, s->signer, &s->chain);
 		if (rc < 0) {
@@ -292,7 +329,7 @@ static int run_session(struct session *s)
 				    "target", s->target->name, "address",
 				    s->target->address, "port",
 				    (int)s->target->port, "command",
-				    s->command, "tty", s->tty),
+				    text, "tty", s->tty),
 			  "session start: %s@%s (%s:%u)%s%s",
 			  s->engineer->name, s->target->name,
 			  s->target->address, s->target->port,
@@ -373,6 +410,7 @@ out:
 	tdm_chain_free(s->chain);
 	s->chain = NULL;
 early_out:
+	free(text);
 	tdm_signer_free(s->signer);
 	s->signer = NULL;
 	if (s->reaper_fd >= 0)

@@ -324,6 +324,26 @@ class Session(unittest.TestCase):
         self.assertIn("echo one\\tTAB; echo two\\necho three", readable)
         self.assertEqual(json.loads(details)["command"], cmd)
 
+    def test_command_that_is_not_utf8_runs_exactly_as_approved(self):
+        # A Latin-1 byte once made the recorder refuse the session, blaming
+        # the recordings directory.  The header holds the command as text;
+        # the escort and the target get the exact bytes.
+        import base64
+        snap = bed.snapshot()
+        cmd = b"echo caf\xe9 \xff"
+        out = bed.ssh_approved("db01", cmd)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout, b"caf\xe9 \xff\n")
+        self.assertEqual(base64.b64decode(out.pending["command_b64"]), cmd)
+        v = assert_promises(self, bed, snap, sealed=True, expect_recordings=1)
+        rec = Recording(v.recordings[0][0])
+        self.assertEqual(rec.header["tandem"]["command"], "echo caf\ufffd \ufffd")
+        start = [m for m in rec.markers() if m.startswith("session start")][0]
+        self.assertEqual(json.loads(start.rsplit("\t", 1)[1])["command"],
+                         "echo caf\ufffd \ufffd")
+        self.assertIn(cmd, [bed.tap(n) for n in bed.taps() - snap.taps
+                            if n.startswith("exec.")])
+
     def test_target_name_cannot_forge_a_log_line(self):
         # The recorder refuses an unknown target and says so in syslog;
         # the name it logs is the engineer's text, so it must not carry a
