@@ -26,6 +26,7 @@
 #include "gate.h"
 #include "log.h"
 #include "proto.h"
+#include "visible.h"
 
 /* An escort that falls this far behind is dropped, not waited for. */
 #define ESCORT_MAX_BACKLOG (8u * 1024u * 1024u)
@@ -431,17 +432,29 @@ static void kill_session(struct session *s, struct escort_conn *c,
 			 const struct tdm_msg *m)
 {
 	const char *reason = tdm_msg_str(m, "reason");
+	struct tdm_buf shown;
 
+	/* The label and the engineer's terminal get the reason with nothing
+	 * hidden: a TAB in the label would be taken for the start of the
+	 * details, an escape would act on the terminal.  The details keep
+	 * it exact. */
+	tdm_buf_init(&shown, 0);
+	if (reason != NULL &&
+	    tdm_visible((const uint8_t *)reason, strlen(reason), &shown) < 0)
+		tdm_buf_puts(&shown, "?");
+	if (shown.data == NULL)
+		tdm_buf_puts(&shown, "");
 	if (session_mark(s, LOG_WARNING,
 			 json_pack("{s:s,s:s,s:s?}", "event", "kill",
 				   "escort", c->person->name, "reason",
 				   reason),
 			 "killed by %s%s%s%s", c->person->name,
-			 reason ? " (" : "", reason ? reason : "",
+			 reason ? " (" : "", reason ? (char *)shown.data : "",
 			 reason ? ")" : "") < 0)
 		s->frozen = true;
 	session_notice(s, "escort %s ended this session%s%s", c->person->name,
-		       reason ? ": " : "", reason ? reason : "");
+		       reason ? ": " : "", reason ? (char *)shown.data : "");
+	tdm_buf_free(&shown);
 	send_json(c, TDM_MSG_OK, json_pack("{s:s}", "what", "killed"));
 	snprintf(s->end_why, sizeof(s->end_why), "killed");
 	s->killed = true;

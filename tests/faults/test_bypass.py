@@ -284,6 +284,25 @@ class Session(unittest.TestCase):
         label = [m for m in Recording(path).markers() if m.startswith("denied #1")][0]
         self.assertEqual(json.loads(label.rsplit("\t", 1)[1])["decision"], "denied")
 
+    def test_kill_reason_with_control_characters_is_shown_not_obeyed(self):
+        snap = bed.snapshot()
+        t = shell(bed)
+        try:
+            sid = [f[:-5] for f in os.listdir(bed.sessions) if f.endswith(".sock")][0]
+            p = bed.escort("kill", sid, "--reason", "end\tof\x1b[2Jshift")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            t.expect(r"ended this session: end\\tof\\x1b\[2Jshift")
+            self.assertEqual(t.wait(30), 255)
+            self.assertNotIn(b"\x1b[2J", t.out)
+        finally:
+            t.close()
+        v = assert_promises(self, bed, snap, sealed=True, expect_recordings=1)
+        label = [m for m in Recording(v.recordings[0][0]).markers()
+                 if m.startswith("killed by")][0]
+        readable, details = label.split("\t", 1)
+        self.assertEqual(readable, "killed by bob (end\\tof\\x1b[2Jshift)")
+        self.assertEqual(json.loads(details)["reason"], "end\tof\x1b[2Jshift")
+
     @unittest.expectedFailure
     def test_escort_reason_never_puts_a_raw_tab_in_the_readable_label(self):
         # docs/recording.md: the readable part never holds a raw TAB, so the
