@@ -72,6 +72,10 @@ struct rp_index {
 	struct known *file;             /* sorted by rel */
 	size_t nfile;
 	sqlite3_stmt *query;
+	/* Rows come file by file: the last file's session object is
+	 * shared by its rows instead of being read again for each. */
+	int64_t last_file;
+	json_t *last_session;
 };
 
 static void db_error(struct rp_index *ix, const char *doing)
@@ -156,6 +160,7 @@ void rp_index_close(struct rp_index *ix)
 	if (ix == NULL)
 		return;
 	sqlite3_finalize(ix->query);
+	json_decref(ix->last_session);
 	sqlite3_close(ix->db);
 	for (i = 0; i < ix->nfile; i++)
 		free(ix->file[i].rel);
@@ -297,7 +302,7 @@ int rp_index_query(struct rp_index *ix, const struct rp_filter *f)
 
 	tdm_buf_init(&sql, 0);
 	tdm_buf_puts(&sql, "SELECT f.path, c.entry, f.start, f.attrs, "
-		     "f.verify, f.why FROM commands c JOIN files f ON "
+		     "f.verify, f.why, f.id FROM commands c JOIN files f ON "
 		     "f.id = c.file_id WHERE f.readable = 1");
 	if (f->engineer != NULL)
 		tdm_buf_puts(&sql, " AND f.engineer = ?");
@@ -330,6 +335,8 @@ int rp_index_query(struct rp_index *ix, const struct rp_filter *f)
 		goto out;
 	sqlite3_finalize(ix->query);
 	ix->query = NULL;
+	json_decref(ix->last_session);
+	ix->last_session = NULL;
 	if (sqlite3_prepare_v2(ix->db, (const char *)sql.data, -1, &ix->query,
 			       NULL) != SQLITE_OK) {
 		db_error(ix, "preparing the search");
@@ -390,14 +397,21 @@ int rp_index_next(struct rp_index *ix, const char **rel, json_t **entry,
 			json_decref(*entry);
 			continue;       /* not written by us: ignored */
 		}
-		attrs = column_json(ix->query, 3);
-		*session = json_pack("{s:I,s:o,s:o,s:o}", "start",
-				     (json_int_t)sqlite3_column_int64(
-					     ix->query, 2),
-				     "attrs", attrs != NULL ? attrs :
-							      json_null(),
-				     "verify", column_str(ix->query, 4),
-				     "why", column_str(ix->query, 5));
+		if (ix->last_session != NULL &&
+		    sqlite3_column_int64(ix->query, 6) == ix->last_file) {
+			*session = json_incref(ix->last_session);
+		} else {
+			attrs = column_json(ix->query, 3);
+			*session = json_pack(
+				"{s:I,s:o,s:o,s:o}", "start",
+				(json_int_t)sqlite3_column_int64(ix->query, 2),
+				"attrs", attrs != NULL ? attrs : json_null(),
+				"verify", column_str(ix->query, 4), "why",
+				column_str(ix->query, 5));
+			json_decref(ix->last_session);
+			ix->last_session = json_incref(*session);
+			ix->last_file = sqlite3_column_int64(ix->query, 6);
+		}
 		*rel = (const char *)sqlite3_column_text(ix->query, 0);
 		if (*rel == NULL || *session == NULL) {
 			json_decref(*entry);
