@@ -696,7 +696,8 @@ int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
 		char *why, size_t why_size)
 {
 	struct pending_cmd *pc = &s->pending;
-	struct tdm_buf vis, out;
+	struct tdm_buf vis, out, why_vis;
+	const char *shown_reason;
 	json_t *details;
 	int rc;
 
@@ -712,11 +713,25 @@ int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
 		return TDM_ERR_DENIED;
 	}
 	visible_of(&pc->command, &vis);
+	/* The reason is the escort's free text: exact in the details, with
+	 * control characters shown in the label, syslog and notices. */
+	tdm_buf_init(&why_vis, 0);
+	if (reason != NULL && (tdm_visible((const uint8_t *)reason,
+					   strlen(reason), &why_vis) < 0 ||
+			       tdm_buf_putc(&why_vis, '\0') < 0)) {
+		tdm_buf_free(&vis);
+		tdm_buf_free(&why_vis);
+		snprintf(why, why_size, "out of memory; nothing was sent");
+		return TDM_ERR_NOMEM;
+	}
+	shown_reason = reason != NULL ? (const char *)why_vis.data : NULL;
 	details = json_pack(
-		"{s:s,s:I,s:s,s:s?,s:o,s:s?,s:O,s:o,s:o}", "event",
+		"{s:s,s:I,s:s,s:s?,s:o,s:o,s:O,s:o,s:o}", "event",
 		"decision", "seq", (json_int_t)seq, "decision",
 		decision_word(d), "escort", escort ? escort->name : NULL,
-		"escort_attrs", attrs_json(escort), "reason", reason,
+		"escort_attrs", attrs_json(escort), "reason",
+		reason != NULL ? repaired((const uint8_t *)reason,
+					  strlen(reason)) : json_null(),
 		"risks", pc->risks, "command",
 		repaired(pc->command.data, pc->command.len), "command_b64",
 		b64(pc->command.data, pc->command.len));
@@ -727,7 +742,7 @@ int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
 	else if (reason != NULL && reason[0] != '\0')
 		rc = session_mark(s, LOG_NOTICE, details,
 				  "%s #%u by %s (%s): %s", decision_word(d),
-				  seq, escort->name, reason,
+				  seq, escort->name, shown_reason,
 				  (char *)vis.data);
 	else
 		rc = session_mark(s, LOG_NOTICE, details, "%s #%u by %s: %s",
@@ -735,6 +750,7 @@ int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
 				  (char *)vis.data);
 	tdm_buf_free(&vis);
 	if (rc < 0) {
+		tdm_buf_free(&why_vis);
 		s->frozen = true;
 		snprintf(why, why_size, "the recording cannot be written; "
 			 "nothing was sent");
@@ -762,7 +778,7 @@ int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
 			session_notice(s, "#%u denied by %s%s%s%s; nothing "
 				       "was sent", seq, escort->name,
 				       reason ? " (" : "",
-				       reason ? reason : "",
+				       reason ? shown_reason : "",
 				       reason ? ")" : "");
 		if (pc->kind == PENDING_EXEC) {
 			s->end_why[0] = '\0';
@@ -772,6 +788,7 @@ int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
 		}
 		rc = 0;
 	}
+	tdm_buf_free(&why_vis);
 	/* What was typed while waiting is now edited as usual. */
 	if (s->held.len > 0 && rc == 0 && !s->stop) {
 		struct tdm_buf held = s->held;

@@ -160,14 +160,12 @@ class Line(unittest.TestCase):
                 item = Attempt(self, f"echo sa{ch}fe\r", f"echo sa{ch}fe").run("deny")
                 self.assertIn("\\u", item["visible"])
 
-    @unittest.expectedFailure
     def test_every_default_ignorable_character_is_flagged(self):
         # Unicode's Default_Ignorable_Code_Point characters render as
-        # nothing.  Some are not yet in common/visible.c's list: the
-        # combining grapheme joiner, Khmer inherent vowels, variation
-        # selectors and the half-width Hangul filler.  Expected to fail
-        # until that list covers them.
-        for ch in ("\u034f", "\u17b4", "\u180b", "\ufe0f", "\uffa0", "\U000e0100"):
+        # nothing: the combining grapheme joiner, Khmer inherent vowels,
+        # variation selectors, the half-width Hangul filler and the rest.
+        for ch in ("\u034f", "\u17b4", "\u180b", "\ufe0f", "\uffa0", "\ufff0",
+                   "\U0001bca0", "\U0001d173", "\U000e0100"):
             with self.subTest(ch=ascii(ch)):
                 Attempt(self, f"echo sa{ch}fe\r", f"echo sa{ch}fe").run("deny")
 
@@ -303,12 +301,10 @@ class Session(unittest.TestCase):
         self.assertEqual(readable, "killed by bob (end\\tof\\x1b[2Jshift)")
         self.assertEqual(json.loads(details)["reason"], "end\tof\x1b[2Jshift")
 
-    @unittest.expectedFailure
     def test_escort_reason_never_puts_a_raw_tab_in_the_readable_label(self):
         # docs/recording.md: the readable part never holds a raw TAB, so the
-        # first TAB starts the JSON.  recorder/gate.c puts the escort's
-        # reason into the label as typed; expected to fail until it shows
-        # the reason with control characters made visible.
+        # first TAB starts the JSON: the escort's reason is shown there with
+        # control characters made visible, and kept exact in the details.
         snap = bed.snapshot()
         esc = Escort(bed)
         t = shell(bed)
@@ -325,7 +321,10 @@ class Session(unittest.TestCase):
         path = sorted(bed.recordings_now() - snap.recordings)[0]
         label = [m for m in Recording(path).markers() if m.startswith("denied #1")][0]
         readable, details = label.split("\t", 1)
+        self.assertEqual(readable, "denied #1 by bob (a\\tb): echo tabbed")
         self.assertEqual(json.loads(details)["decision"], "denied")
+        self.assertEqual(json.loads(details)["reason"], "a\tb")
+        self.assertIn(b"denied by bob (a\\tb); nothing was sent", t.out)
 
 
     def test_command_with_tab_and_newline_keeps_the_start_label_readable(self):
