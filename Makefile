@@ -48,7 +48,7 @@ BINS  := $(PROGS:%=$(BUILD)/bin/tandem-%)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check asan unit integration demo bench fuzz install \
+.PHONY: all deps check asan unit integration demo bench fuzz fuzz-run install \
 	uninstall lint clean
 all: $(BINS)
 
@@ -136,7 +136,14 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC) $(LIBS_PKG)
 
-fuzz: $(FUZZ_BINS)
+# clang is needed only here; installed like the rest when root.
+DEB_FUZZ := clang
+
+fuzz:
+	@sh tests/install-deps.sh $(DEB_BUILD) $(DEB_FUZZ)
+	@$(MAKE) --no-print-directory fuzz-run
+
+fuzz-run: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
 		name=$${f##*/fuzz_}; work=$$(mktemp -d); \
 		echo "== fuzz $$name for $(FUZZ_SECONDS)s"; \
