@@ -136,8 +136,9 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC) $(LIBS_PKG)
 
-# clang is needed only here; installed like the rest when root.
-DEB_FUZZ := clang
+# clang and its fuzzer runtime (only recommended by clang, so named) are
+# needed only here; installed like the rest when root.
+DEB_FUZZ := clang libclang-rt-dev
 
 fuzz:
 	@sh tests/install-deps.sh $(DEB_BUILD) $(DEB_FUZZ)
