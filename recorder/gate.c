@@ -391,6 +391,7 @@ static int interrupt(struct session *s)
 
 static int run_keys(struct session *s, const uint8_t *p, size_t n)
 {
+	bool was_paste;
 	size_t i;
 	int rc;
 
@@ -410,7 +411,23 @@ static int run_keys(struct session *s, const uint8_t *p, size_t n)
 				session_to_engineer(s, "\a", 1);
 			return 0;
 		}
+		/*
+		 * Inside a bracketed paste Ctrl-C is text.  A paste whose end
+		 * marker never came would hold the line for good, so a Ctrl-C
+		 * a second or more after the paste began is the engineer's
+		 * key: the pasted text is dropped, nothing of it sent.
+		 */
+		if (s->le.paste && p[i] == 0x03 &&
+		    session_now_ms() - s->paste_since_ms >= GATE_PASTE_STUCK_MS) {
+			rc = interrupt(s);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		was_paste = s->le.paste;
 		rc = lineedit_feed(&s->le, p[i], &act);
+		if (s->le.paste && !was_paste)
+			s->paste_since_ms = session_now_ms();
 		if (rc < 0) {
 			session_to_engineer(s, "\a", 1);
 			continue;

@@ -19,6 +19,10 @@
 
 enum gate_decision { GATE_APPROVED, GATE_DENIED, GATE_TIMEOUT };
 
+/* A Ctrl-C this long after a bracketed paste began, with no end marker
+ * yet, is a key that drops the paste rather than text inside it. */
+#define GATE_PASTE_STUCK_MS 1000u
+
 int gate_init(struct session *s);
 void gate_free(struct session *s);
 

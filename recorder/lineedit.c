@@ -37,6 +37,11 @@ void lineedit_clear(struct lineedit *le)
 	tdm_buf_reset(&le->line);
 	le->cursor = 0;
 	le->browse = le->nhistory;
+	/* Nothing half-read survives: no paste, escape or Ctrl-V. */
+	le->paste = false;
+	le->literal = false;
+	le->esc = ST_TEXT;
+	le->ncsi = 0;
 }
 
 static int insert(struct lineedit *le, const uint8_t *p, size_t n)

@@ -108,6 +108,7 @@ struct session {
 	/* Approved lines that left a quote open: the shell reads the next
 	 * line as their continuation, so it is judged together with them. */
 	struct tdm_buf carry;
+	uint64_t paste_since_ms;    /* when the open bracketed paste began */
 	struct tdm_buf stdin_held;  /* non-interactive stdin before approval */
 	unsigned long long stdin_total;
 	bool channel_wanted;        /* exec channel opens on approval */

@@ -186,6 +186,31 @@ class Paste(unittest.TestCase):
         self.assertIn("\\x1b[200~", item["visible"])
         self.assertFalse(os.path.exists(m))
 
+    def test_ctrl_c_a_second_into_an_unclosed_paste_drops_it(self):
+        m = marker("paste-stuck")
+        snap = bed.snapshot()
+        esc = Escort(bed)
+        t = shell(bed)
+        try:
+            tty = Attempt.new_tty(snap)
+            t.send(f"\x1b[200~touch {m}\r")
+            time.sleep(1.5)
+            # Now the engineer's Ctrl-C is a key: the paste is dropped and
+            # only the interrupt reaches the target.
+            t.send("\x03")
+            t.send("echo after\r")
+            item = esc.pending()[0]
+            self.assertEqual(item["command"], "echo after")
+            self.assertEqual(bed.tap(tty), b"\x03")
+            esc.decide(item, "deny")
+            p = bed.escort("kill", item["session"])
+            self.assertEqual(p.returncode, 0)
+            t.wait(30)
+        finally:
+            t.close()
+        assert_promises(self, bed, snap, escort=esc, sealed=True, expect_recordings=1)
+        self.assertFalse(os.path.exists(m))
+
     def test_unterminated_paste_submits_nothing(self):
         m = marker("paste-open")
         snap = bed.snapshot()
