@@ -136,17 +136,17 @@ static const char *verdict_word(const struct tdm_verdict *v)
 	return v->n > 0 ? "flag" : "none";
 }
 
-static int print_json(const char *target, const char *cmd,
-		      const struct tdm_buf *vis, const struct tdm_verdict *v)
+static int print_json(const char *cmd, const struct tdm_buf *vis,
+		      const struct tdm_verdict *v)
 {
 	json_t *o;
 	char *text;
 	int rc;
 
-	o = json_pack("{s:s,s:s,s:s%,s:s,s:o}", "target", target, "command",
-		      cmd, "visible", (const char *)vis->data, vis->len,
-		      "verdict", verdict_word(v), "risks",
-		      tdm_verdict_risks(v));
+	/* Exactly the pinned shape (SPEC.md). */
+	o = json_pack("{s:s,s:s%,s:s,s:o}", "command", cmd, "visible",
+		      (const char *)vis->data, vis->len, "verdict",
+		      verdict_word(v), "risks", tdm_verdict_risks(v));
 	if (o == NULL)
 		return TDM_ERR_NOMEM;
 	/* ASCII only: a bidi control in the command must not act here. */
@@ -252,7 +252,7 @@ static int cmd_explain(const char *config, int argc, char **argv)
 		goto nomem;
 	vis.len--;
 	if (json)
-		rc = print_json(target->name, (const char *)cmd.data, &vis, &v);
+		rc = print_json((const char *)cmd.data, &vis, &v);
 	else
 		print_human(target, &vis, &v);
 	if (rc < 0 || fflush(stdout) != 0) {

@@ -84,7 +84,8 @@ class Explain(unittest.TestCase):
         self.assertEqual(out["risks"][0]["level"], "high")
         _, out = explain("ls -l /srv")
         self.assertEqual((out["verdict"], out["risks"]), ("none", []))
-        self.assertEqual(sorted(out), ["command", "risks", "target", "verdict", "visible"])
+        # Exactly the keys SPEC.md pins.
+        self.assertEqual(sorted(out), ["command", "risks", "verdict", "visible"])
 
     def test_errors_name_the_problem_and_the_fix(self):
         p = policy("--config", EXAMPLE, "explain", "--", "ls")
