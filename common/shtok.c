@@ -663,6 +663,28 @@ static void put_substitution(struct sh *sh, struct cmd *c,
 	word_put(sh, c, ")", 1);
 }
 
+/*
+ * Reads the list inside (…), whose '(' is just behind lx->i, into inner
+ * (initialised by the caller), and the ')' after it.  Past the depth limit
+ * it skips to the ')' unread, says so, and returns false.
+ */
+static bool nested_list(struct sh *sh, struct lex *lx, struct tdm_buf *inner)
+{
+	if (lx->depth + 1 >= TDM_SH_MAX_DEPTH) {
+		sh->out->deep = true;
+		skip_balanced(lx, '(', ')');
+		return false;
+	}
+	lx->depth++;
+	parse_list(sh, lx, ')', inner);
+	lx->depth--;
+	if (peek(lx, 0) == ')')
+		lx->i++;
+	else
+		sh->out->open = true;
+	return true;
+}
+
 /* $(…): lx->i is just past "$(". */
 static void command_subst(struct sh *sh, struct lex *lx, struct cmd *c,
 			  bool quoted)
@@ -671,22 +693,13 @@ static void command_subst(struct sh *sh, struct lex *lx, struct cmd *c,
 	size_t start = lx->i;
 
 	c->cur_plain = false;
-	if (lx->depth + 1 >= TDM_SH_MAX_DEPTH) {
-		sh->out->deep = true;
-		skip_balanced(lx, '(', ')');
+	tdm_buf_init(&inner, TDM_SH_MAX_BYTES);
+	if (nested_list(sh, lx, &inner)) {
+		put_substitution(sh, c, &inner, quoted);
+	} else {
 		word_put(sh, c, "$(", 2);
 		word_put(sh, c, &lx->p[start], lx->i - start);
-		return;
 	}
-	tdm_buf_init(&inner, TDM_SH_MAX_BYTES);
-	lx->depth++;
-	parse_list(sh, lx, ')', &inner);
-	lx->depth--;
-	if (peek(lx, 0) == ')')
-		lx->i++;
-	else
-		sh->out->open = true;
-	put_substitution(sh, c, &inner, quoted);
 	tdm_buf_free(&inner);
 }
 
@@ -896,31 +909,21 @@ static void process_subst(struct sh *sh, struct lex *lx, struct cmd *c)
 {
 	struct tdm_buf inner;
 	char open[3] = { (char)lx->p[lx->i], '(', '\0' };
+	size_t start;
 
 	lx->i += 2;
-	if (lx->depth + 1 >= TDM_SH_MAX_DEPTH) {
-		size_t start = lx->i;
-
-		sh->out->deep = true;
-		skip_balanced(lx, '(', ')');
+	start = lx->i;
+	tdm_buf_init(&inner, TDM_SH_MAX_BYTES);
+	if (nested_list(sh, lx, &inner)) {
+		emit(sh, (const char *)inner.data, inner.len);
+		word_put(sh, c, open, 2);
+		word_put(sh, c, inner.data, inner.len);
+		word_put(sh, c, ")", 1);
+		c->cur_plain = false;
+	} else {
 		word_put(sh, c, open, 2);
 		word_put(sh, c, &lx->p[start], lx->i - start);
-		word_break(sh, c);
-		return;
 	}
-	tdm_buf_init(&inner, TDM_SH_MAX_BYTES);
-	lx->depth++;
-	parse_list(sh, lx, ')', &inner);
-	lx->depth--;
-	if (peek(lx, 0) == ')')
-		lx->i++;
-	else
-		sh->out->open = true;
-	emit(sh, (const char *)inner.data, inner.len);
-	word_put(sh, c, open, 2);
-	word_put(sh, c, inner.data, inner.len);
-	word_put(sh, c, ")", 1);
-	c->cur_plain = false;
 	word_break(sh, c);
 	tdm_buf_free(&inner);
 }
@@ -1450,27 +1453,17 @@ static void parse_command(struct sh *sh, struct lex *lx,
 				continue;
 			}
 			lx->i++;
-			if (lx->depth + 1 >= TDM_SH_MAX_DEPTH) {
-				sh->out->deep = true;
-				skip_balanced(lx, '(', ')');
-				continue;
-			}
 			{
 				struct tdm_buf inner;
 
 				tdm_buf_init(&inner, TDM_SH_MAX_BYTES);
-				lx->depth++;
-				parse_list(sh, lx, ')', &inner);
-				lx->depth--;
-				if (peek(lx, 0) == ')')
-					lx->i++;
-				else
-					sh->out->open = true;
-				word_put(sh, &c, "( ", 2);
-				word_put(sh, &c, inner.data, inner.len);
-				word_put(sh, &c, " )", 2);
-				c.cur_plain = false;
-				word_break(sh, &c);
+				if (nested_list(sh, lx, &inner)) {
+					word_put(sh, &c, "( ", 2);
+					word_put(sh, &c, inner.data, inner.len);
+					word_put(sh, &c, " )", 2);
+					c.cur_plain = false;
+					word_break(sh, &c);
+				}
 				tdm_buf_free(&inner);
 			}
 			continue;
