@@ -1025,7 +1025,8 @@ static size_t skip_options(char **w, size_t n, size_t k, const char *with_arg,
 			}
 		}
 	}
-	return k;
+	/* An option wanting an argument as the last word steps past the end. */
+	return k < n ? k : n;
 }
 
 static bool is_shell(const char *b)

@@ -208,6 +208,26 @@ static void test_strings_run_by_a_shell_are_read(void **state)
 		  (const char *[]){ "rm -rf /", NULL });
 }
 
+/* An option that wants an argument, given as the last word, takes nothing:
+ * the wrapper wraps no command and nothing past the words is read. */
+static void test_an_option_missing_its_argument_ends_the_command(void **state)
+{
+	static const char *const lines[] = { "watch -n", "watch watch -n",
+		"sudo -u", "nice -n", "xargs -n", "timeout -s", "ssh -p",
+		"time -o", "ionice -c", "exec -a", "strace -o", "doas -u",
+		"sh -c 'watch -q'", NULL };
+	size_t i;
+
+	(void)state;
+	for (i = 0; lines[i] != NULL; i++) {
+		struct tdm_sh_parts p = parse(lines[i], strlen(lines[i]));
+
+		assert_true(p.n >= 1);
+		assert_false(p.open);
+		tdm_sh_parts_free(&p);
+	}
+}
+
 static void test_quoted_operators_stay_quoted_in_the_line(void **state)
 {
 	struct tdm_sh_parts p;
@@ -353,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_redirections_move_to_the_end),
 		cmocka_unit_test(test_wrappers_are_peeled_stage_by_stage),
 		cmocka_unit_test(test_strings_run_by_a_shell_are_read),
+		cmocka_unit_test(test_an_option_missing_its_argument_ends_the_command),
 		cmocka_unit_test(test_quoted_operators_stay_quoted_in_the_line),
 		cmocka_unit_test(test_constant_substitutions_are_folded),
 		cmocka_unit_test(test_function_definitions_are_parts),
