@@ -187,7 +187,7 @@ static void put_visible(struct tdm_buf *b, const char *s)
 }
 
 /* One line for a person: time, who, where, decision, risks, command. */
-static void print_line(json_t *e)
+void rp_entry_line(json_t *e, struct tdm_buf *line)
 {
 	const char *decision = json_string_value(json_object_get(e,
 							"decision"));
@@ -196,51 +196,48 @@ static void print_line(json_t *e)
 	const char *b64 = json_string_value(json_object_get(e, "command_b64"));
 	const char *cmd = json_string_value(json_object_get(e, "command"));
 	json_t *risks = json_object_get(e, "risks"), *risk;
-	struct tdm_buf line, exact;
+	struct tdm_buf exact;
 	size_t i;
 
-	tdm_buf_init(&line, 0);
 	tdm_buf_init(&exact, 0);
-	tdm_buf_printf(&line, "%s  ",
+	tdm_buf_printf(line, "%s  ",
 		       json_string_value(json_object_get(e, "time")));
-	put_visible(&line, json_string_value(json_object_get(e, "engineer")));
-	tdm_buf_putc(&line, '@');
-	put_visible(&line, json_string_value(json_object_get(e, "target")));
-	tdm_buf_printf(&line, "  #%lld  ",
+	put_visible(line, json_string_value(json_object_get(e, "engineer")));
+	tdm_buf_putc(line, '@');
+	put_visible(line, json_string_value(json_object_get(e, "target")));
+	tdm_buf_printf(line, "  #%lld  ",
 		       (long long)json_integer_value(json_object_get(e,
 							"seq")));
-	put_visible(&line, decision != NULL ? decision : "?");
+	put_visible(line, decision != NULL ? decision : "?");
 	if (escort != NULL) {
-		tdm_buf_puts(&line, " by ");
-		put_visible(&line, escort);
+		tdm_buf_puts(line, " by ");
+		put_visible(line, escort);
 	}
 	if (reason != NULL) {
-		tdm_buf_puts(&line, " (");
-		put_visible(&line, reason);
-		tdm_buf_putc(&line, ')');
+		tdm_buf_puts(line, " (");
+		put_visible(line, reason);
+		tdm_buf_putc(line, ')');
 	}
-	tdm_buf_puts(&line, "  [");
+	tdm_buf_puts(line, "  [");
 	json_array_foreach(risks, i, risk) {
 		if (i > 0)
-			tdm_buf_puts(&line, "; ");
-		put_visible(&line, json_string_value(json_object_get(risk,
+			tdm_buf_puts(line, "; ");
+		put_visible(line, json_string_value(json_object_get(risk,
 							"level")));
-		tdm_buf_puts(&line, ": ");
-		put_visible(&line, json_string_value(json_object_get(risk,
+		tdm_buf_puts(line, ": ");
+		put_visible(line, json_string_value(json_object_get(risk,
 							"why")));
 	}
-	tdm_buf_puts(&line, "]  ");
+	tdm_buf_puts(line, "]  ");
 	/* The exact bytes when recorded, so nothing hides in repair. */
 	if (b64 != NULL && tdm_b64_decode(&exact, b64, strlen(b64)) == 0)
 		tdm_visible(exact.data != NULL ? exact.data :
 						 (const uint8_t *)"",
-			    exact.len, &line);
+			    exact.len, line);
 	else
-		put_visible(&line, cmd);
+		put_visible(line, cmd);
 	if (!json_is_true(json_object_get(e, "intact")))
-		tdm_buf_puts(&line, "  (NOT VERIFIED)");
-	printf("%s\n", line.data != NULL ? (const char *)line.data : "");
-	tdm_buf_free(&line);
+		tdm_buf_puts(line, "  (NOT VERIFIED)");
 	tdm_buf_free(&exact);
 }
 
@@ -249,7 +246,12 @@ void rp_entry_print(json_t *e, int as_json)
 	char *line;
 
 	if (!as_json) {
-		print_line(e);
+		struct tdm_buf b;
+
+		tdm_buf_init(&b, 0);
+		rp_entry_line(e, &b);
+		printf("%s\n", b.data != NULL ? (const char *)b.data : "");
+		tdm_buf_free(&b);
 		return;
 	}
 	line = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER |

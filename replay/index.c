@@ -29,7 +29,7 @@
 
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION "1"
+#define SCHEMA_VERSION "2"
 /* Files per transaction: progress survives an interrupted run. */
 #define BATCH 500
 
@@ -52,7 +52,8 @@ static const char schema[] =
 	" time_us INTEGER NOT NULL,"    /* µs since the epoch */
 	" seq INTEGER, decision TEXT, escort TEXT, reason TEXT,"
 	" risks TEXT, command TEXT,"
-	" entry TEXT NOT NULL);"        /* the commands --json object */
+	" entry TEXT NOT NULL,"         /* the commands --json object */
+	" line TEXT NOT NULL);"         /* the commands line for a person */
 	"CREATE INDEX IF NOT EXISTS commands_file ON commands(file_id, ord);"
 	"CREATE INDEX IF NOT EXISTS commands_time ON commands(time_us);"
 	"CREATE INDEX IF NOT EXISTS commands_escort ON commands(escort);"
@@ -302,8 +303,8 @@ int rp_index_query(struct rp_index *ix, const struct rp_filter *f)
 
 	tdm_buf_init(&sql, 0);
 	tdm_buf_puts(&sql, "SELECT f.path, c.entry, f.start, f.attrs, "
-		     "f.verify, f.why, f.id FROM commands c JOIN files f ON "
-		     "f.id = c.file_id WHERE f.readable = 1");
+		     "f.verify, f.why, f.id, c.line FROM commands c JOIN files "
+		     "f ON f.id = c.file_id WHERE f.readable = 1");
 	if (f->engineer != NULL)
 		tdm_buf_puts(&sql, " AND f.engineer = ?");
 	if (f->target != NULL)
@@ -379,7 +380,7 @@ static json_t *column_str(sqlite3_stmt *st, int col)
 }
 
 int rp_index_next(struct rp_index *ix, const char **rel, json_t **entry,
-		  json_t **session)
+		  const char **line, json_t **session)
 {
 	json_t *attrs;
 	int rc;
@@ -392,10 +393,19 @@ int rp_index_next(struct rp_index *ix, const char **rel, json_t **entry,
 			db_error(ix, "searching");
 			return -1;
 		}
-		*entry = column_json(ix->query, 1);
-		if (!json_is_object(*entry)) {
-			json_decref(*entry);
-			continue;       /* not written by us: ignored */
+		if (line != NULL) {
+			/* The line alone: no JSON to decode. */
+			*entry = NULL;
+			*line = (const char *)sqlite3_column_text(ix->query,
+								  7);
+			if (*line == NULL)
+				continue;
+		} else {
+			*entry = column_json(ix->query, 1);
+			if (!json_is_object(*entry)) {
+				json_decref(*entry);
+				continue; /* not written by us: ignored */
+			}
 		}
 		if (ix->last_session != NULL &&
 		    sqlite3_column_int64(ix->query, 6) == ix->last_file) {
@@ -461,8 +471,8 @@ static int prepare(struct updater *u)
 		  "?, ?, ?, ?, ?, ?, ?)" },
 		{ offsetof(struct updater, add_cmd), "INSERT INTO commands("
 		  "file_id, ord, time_us, seq, decision, escort, reason, "
-		  "risks, command, entry) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, "
-		  "?)" },
+		  "risks, command, entry, line) VALUES(?, ?, ?, ?, ?, ?, ?, ?, "
+		  "?, ?, ?)" },
 		{ offsetof(struct updater, add_fts), "INSERT INTO commands_fts("
 		  "rowid, command) VALUES(?, ?)" },
 	};
@@ -539,10 +549,17 @@ static int add_entries(struct updater *u, int64_t file_id, json_t *entries,
 		       json_t *session)
 {
 	json_t *e, *seq;
+	struct tdm_buf line;
 	size_t k;
 	char *text;
 
 	json_array_foreach(entries, k, e) {
+		tdm_buf_init(&line, 0);
+		rp_entry_line(e, &line);
+		if (line.data == NULL) {
+			tdm_buf_free(&line);
+			return -1;
+		}
 		text = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER |
 				     JSON_ENSURE_ASCII |
 					     JSON_REAL_PRECISION(15));
@@ -562,6 +579,9 @@ static int add_entries(struct updater *u, int64_t file_id, json_t *entries,
 		bind_json(u->add_cmd, 8, json_object_get(e, "risks"));
 		bind_json(u->add_cmd, 9, json_object_get(e, "command"));
 		sqlite3_bind_text(u->add_cmd, 10, text, -1, free);
+		sqlite3_bind_text(u->add_cmd, 11, (const char *)line.data,
+				  (int)line.len, SQLITE_TRANSIENT);
+		tdm_buf_free(&line);
 		if (run(u->add_cmd) < 0)
 			return -1;
 		sqlite3_bind_int64(u->add_fts, 1,
@@ -646,6 +666,56 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The number of rows the query's first column counts; -1 on error. */
+static int64_t count_of(struct rp_index *ix, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t n = -1;
+
+	if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/*
+ * Makes db hold this version's tables: a new file gets them, an index an
+ * older or newer tandem wrote is rebuilt (it is only a cache of the
+ * recordings), and a database that is not a tandem index is refused and
+ * left as it is.
+ */
+static int ready_schema(struct rp_index *ix, const char *db)
+{
+	int64_t tables = count_of(ix, "SELECT count(*) FROM sqlite_master"),
+		ours = count_of(ix, "SELECT count(*) FROM sqlite_master WHERE "
+				"type = 'table' AND name = 'meta'");
+
+	if (tables < 0 || ours < 0) {
+		db_error(ix, "reading its tables");
+		return -1;
+	}
+	if (ours == 1 && count_of(ix, "SELECT count(*) FROM meta WHERE key = "
+				  "'schema'") == 1 && !schema_ok(ix)) {
+		fprintf(stderr, "tandem-replay: note: %s was made by another "
+			"version of tandem; rebuilding it\n", db);
+		if (exec(ix, "BEGIN; DROP TABLE IF EXISTS commands_fts; "
+			 "DROP TABLE IF EXISTS commands; DROP TABLE IF EXISTS "
+			 "files; DROP TABLE meta; COMMIT; VACUUM",
+			 "removing the old tables") < 0)
+			return -1;
+	} else if (tables > 0 && !schema_ok(ix)) {
+		fprintf(stderr, "tandem-replay: %s is an SQLite database but "
+			"not a tandem index; it is left as it is (name a new "
+			"file with --db FILE)\n", db);
+		return -1;
+	}
+	if (exec(ix, schema, "creating its tables") < 0)
+		return -1;
+	return 0;
+}
+
 /* Brings the index of dir up to date with the recordings under it. */
 static int index_dir(const char *dir, const char *db)
 {
@@ -662,16 +732,8 @@ static int index_dir(const char *dir, const char *db)
 	if (open_db(db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &u.ix) < 0)
 		return -1;
 	if (exec(u.ix, "PRAGMA journal_mode=DELETE; PRAGMA synchronous=NORMAL",
-		 "setting it up") < 0 ||
-	    exec(u.ix, schema, "creating its tables") < 0)
+		 "setting it up") < 0 || ready_schema(u.ix, db) < 0)
 		goto out;
-	if (!schema_ok(u.ix)) {
-		fprintf(stderr, "tandem-replay: %s was made by another version "
-			"of tandem; delete it and run index again (the "
-			"recordings are the record, the index only a "
-			"cache)\n", db);
-		goto out;
-	}
 	if (load_files(u.ix) < 0 || prepare(&u) < 0)
 		goto out;
 	if (rp_paths_collect(&arg, 1, &paths) < 0)

@@ -61,6 +61,8 @@ int rp_decisions_read(const char *path, json_t *entries,
 		      struct tdm_verify *v, json_t **session);
 /* An entry as `commands` prints it: one line for a person, or JSON. */
 void rp_entry_print(json_t *e, int as_json);
+/* The line for a person, appended to line without its newline. */
+void rp_entry_line(json_t *e, struct tdm_buf *line);
 /* The warning commands gives for a recording not sealed and intact. */
 void rp_verdict_warn(const char *path, const char *verdict, const char *why);
 
@@ -82,6 +84,8 @@ struct rp_filter {
 
 /* When the decision was made: the session's start plus the entry's t. */
 int64_t rp_entry_time_us(json_t *entry, json_t *session);
+/* 1 when the session's attributes match every --attr of f. */
+int rp_filter_attrs_match(const struct rp_filter *f, json_t *session);
 /* 1 when entry (of the session) matches f. */
 int rp_filter_match(const struct rp_filter *f, json_t *entry,
 		    json_t *session);
@@ -102,14 +106,16 @@ void rp_index_close(struct rp_index *ix);
 int rp_index_fresh(struct rp_index *ix, const char *rel,
 		   const struct stat *st);
 /*
- * Entries that may match f, in path order, then in the recording's
- * order: a superset, so callers apply rp_filter_match.  next: 1 with
- * *rel (valid until the next call), *entry and *session (new
- * references), 0 at the end, -1 on error.
+ * Entries that match f, but for its --attr filters (callers check those
+ * against the session), in path order, then in the recording's order.
+ * next: 1 with *rel (valid until the next call), *entry and *session
+ * (new references), 0 at the end, -1 on error.  With line not NULL,
+ * *entry is left NULL and *line is the entry's line for a person (valid
+ * until the next call), read without decoding the entry.
  */
 int rp_index_query(struct rp_index *ix, const struct rp_filter *f);
 int rp_index_next(struct rp_index *ix, const char **rel, json_t **entry,
-		  json_t **session);
+		  const char **line, json_t **session);
 
 /* ---- subcommands ---- */
 int rp_cmd_verify(int argc, char **argv);

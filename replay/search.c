@@ -1,12 +1,15 @@
 /*
  * search.c: `tandem-replay search`, decisions across many recordings.
  *
- * The filter lives here and is the only judge of what matches: entries
- * from the index (index.c, which narrows with SQL and FTS5 first) and
- * entries read from recordings both go through rp_filter_match, so search
- * gives the same results with the index, without it, or with an index
- * that is out of date (recordings it does not cover as they are now are
- * read directly).  Output is exactly `commands`' for the same entries.
+ * Entries read from recordings go through rp_filter_match; the index
+ * (index.c) applies the same filters in SQL, with the same regex and the
+ * same times, leaving only --attr (rp_filter_attrs_match, once per
+ * session).  So search gives the same results with the index, without
+ * it, or with an index that is out of date (recordings it does not cover
+ * as they are now are read directly); test_replay_search holds them
+ * equal.  Output is exactly `commands`' for the same entries: the index
+ * keeps each entry's line as `commands` renders it, so text output needs
+ * no JSON decoded.
  */
 #include "replay.h"
 
@@ -241,13 +244,30 @@ static bool str_is(json_t *v, const char *want)
 	return json_is_string(v) && strcmp(json_string_value(v), want) == 0;
 }
 
-int rp_filter_match(const struct rp_filter *f, json_t *entry,
-		    json_t *session)
+int rp_filter_attrs_match(const struct rp_filter *f, json_t *session)
 {
-	json_t *attrs, *cmd;
+	json_t *attrs = json_object_get(session, "attrs");
 	const char *eq;
 	char key[256];
 	size_t i, klen;
+
+	for (i = 0; i < f->nattr; i++) {
+		eq = strchr(f->attr[i], '=');
+		klen = (size_t)(eq - f->attr[i]);
+		if (klen >= sizeof(key))
+			return 0;
+		memcpy(key, f->attr[i], klen);
+		key[klen] = '\0';
+		if (!str_is(json_object_get(attrs, key), eq + 1))
+			return 0;
+	}
+	return 1;
+}
+
+int rp_filter_match(const struct rp_filter *f, json_t *entry,
+		    json_t *session)
+{
+	json_t *cmd;
 	int64_t when;
 
 	if (f->engineer != NULL &&
@@ -265,17 +285,8 @@ int rp_filter_match(const struct rp_filter *f, json_t *entry,
 		    (f->has_until && when > f->until_us))
 			return 0;
 	}
-	attrs = json_object_get(session, "attrs");
-	for (i = 0; i < f->nattr; i++) {
-		eq = strchr(f->attr[i], '=');
-		klen = (size_t)(eq - f->attr[i]);
-		if (klen >= sizeof(key))
-			return 0;
-		memcpy(key, f->attr[i], klen);
-		key[klen] = '\0';
-		if (!str_is(json_object_get(attrs, key), eq + 1))
-			return 0;
-	}
+	if (!rp_filter_attrs_match(f, session))
+		return 0;
 	if (f->has_command) {
 		cmd = json_object_get(entry, "command");
 		if (!json_is_string(cmd) ||
@@ -367,6 +378,7 @@ out:
 struct row {
 	int have;
 	char *rel;
+	const char *line;       /* text output: the entry's line, no entry */
 	json_t *entry, *session;
 };
 
@@ -376,17 +388,20 @@ static void row_drop(struct row *r)
 	json_decref(r->entry);
 	json_decref(r->session);
 	r->rel = NULL;
+	r->line = NULL;
 	r->entry = r->session = NULL;
 	r->have = 0;
 }
 
-static int row_next(struct rp_index *ix, struct row *r)
+/* as_json: the entry decoded; otherwise its line only. */
+static int row_next(struct rp_index *ix, struct row *r, int as_json)
 {
 	const char *rel;
 	int rc;
 
 	row_drop(r);
-	rc = rp_index_next(ix, &rel, &r->entry, &r->session);
+	rc = rp_index_next(ix, &rel, &r->entry, as_json ? NULL : &r->line,
+			   &r->session);
 	if (rc <= 0)
 		return rc;
 	r->rel = strdup(rel);
@@ -429,7 +444,7 @@ static int search_dir(struct search *s, const char *dir)
 			ix = NULL;
 		}
 		if (ix != NULL && (rp_index_query(ix, &s->f) < 0 ||
-				   row_next(ix, &row) < 0)) {
+				   row_next(ix, &row, s->as_json) < 0)) {
 			rp_index_close(ix);
 			ix = NULL;
 			row_drop(&row);
@@ -438,7 +453,7 @@ static int search_dir(struct search *s, const char *dir)
 	for (i = 0; i < paths.n; i++) {
 		rel = rp_rel_path(dir, paths.path[i]);
 		while (row.have && strcmp(row.rel, rel) < 0)
-			if (row_next(ix, &row) < 0)
+			if (row_next(ix, &row, s->as_json) < 0)
 				goto index_failed;
 		fresh = ix != NULL && stat(paths.path[i], &st) == 0 &&
 			rp_index_fresh(ix, rel, &st);
@@ -451,10 +466,17 @@ static int search_dir(struct search *s, const char *dir)
 		s->from_index++;
 		hits = 0;
 		while (row.have && strcmp(row.rel, rel) == 0) {
-			json_object_set_new(row.entry, "file",
-					    json_string(paths.path[i]));
-			if (rp_filter_match(&s->f, row.entry, row.session)) {
-				emit(s, row.entry);
+			/* The index matched every filter but --attr. */
+			if (rp_filter_attrs_match(&s->f, row.session)) {
+				if (row.entry != NULL) {
+					json_object_set_new(
+						row.entry, "file",
+						json_string(paths.path[i]));
+					emit(s, row.entry);
+				} else {
+					s->matches++;
+					puts(row.line);
+				}
 				if (hits++ == 0) {
 					verify = json_string_value(
 						json_object_get(row.session,
@@ -466,7 +488,7 @@ static int search_dir(struct search *s, const char *dir)
 							why ? why : "");
 				}
 			}
-			if (row_next(ix, &row) < 0)
+			if (row_next(ix, &row, s->as_json) < 0)
 				goto index_failed;
 		}
 	}

@@ -5,6 +5,7 @@ Recordings come from bench/gen_recordings.c (real writer, chain and seal).
 """
 import json
 import os
+import sqlite3
 import subprocess
 import time
 import unittest
@@ -122,6 +123,33 @@ class ReplaySearchTest(unittest.TestCase):
                 p = replay("search", self.dir, *argv, check=False)
                 self.assertEqual(p.returncode, 2)
                 self.assertIn(words, p.stderr)
+
+    def test_an_index_from_another_version_is_rebuilt(self):
+        replay("index", self.dir)
+        with sqlite3.connect(self.db) as db:
+            db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+            db.execute("DELETE FROM commands")
+        # search will not read it, and says how to rebuild it.
+        p = replay("search", self.dir)
+        self.assertIn("tandem-replay index", p.stderr)
+        self.assertEqual(p.stdout, replay("search", self.dir, "--no-index").stdout)
+        p = replay("index", self.dir)
+        self.assertIn("another version of tandem; rebuilding it", p.stderr)
+        self.assertIn("200 recordings, 200 read", p.stdout)
+        self.assertNotIn("tandem-replay", replay("search", self.dir).stderr)
+        self.same_results("rebuilt index")
+
+    def test_a_database_that_is_not_an_index_is_left_alone(self):
+        other = os.path.join(self.rec.dir, "accounts.sqlite")
+        with sqlite3.connect(other) as db:
+            db.execute("CREATE TABLE accounts(name TEXT)")
+            db.execute("INSERT INTO accounts VALUES('alice')")
+        before = open(other, "rb").read()
+        p = replay("index", self.dir, "--db", other, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("not a tandem index", p.stderr)
+        self.assertIn("--db FILE", p.stderr)
+        self.assertEqual(open(other, "rb").read(), before)
 
     def test_index_in_an_unwritable_place_says_how_to_fix_it(self):
         p = replay("index", self.dir, "--db", "/proc/no/such/index.sqlite", check=False)
