@@ -129,6 +129,9 @@ bench: deps
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 30
+# An input that takes longer than this (seconds, sanitizer build) is a
+# failure: untrusted input must not stall the recorder or the tools.
+FUZZ_TIMEOUT ?= 5
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 \
 	-fsanitize=fuzzer,address,undefined -Icommon $(CFLAGS_PKG)
 
@@ -148,7 +151,8 @@ fuzz-run: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
 		name=$${f##*/fuzz_}; work=$$(mktemp -d); \
 		echo "== fuzz $$name for $(FUZZ_SECONDS)s"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		$$f -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) \
+			-print_final_stats=1 \
 			$$work tests/fuzz/corpus/$$name || exit 1; \
 		rm -rf $$work; \
 	done

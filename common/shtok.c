@@ -61,6 +61,8 @@ struct sh {
 	 * time, so a part starting with one is not a command there. */
 	bool echo_text;
 	size_t bytes;          /* of all parts so far */
+	size_t work;           /* bytes copied into any buffer so far */
+	size_t len[TDM_SH_MAX_PARTS]; /* of each part in out */
 	struct var vars[MAX_VARS];
 	size_t nvars;
 	int err;
@@ -89,6 +91,11 @@ static void put(struct sh *sh, struct tdm_buf *b, const void *p, size_t n)
 
 	if (n == 0 || sh->err != 0)
 		return;
+	sh->work += n;
+	if (sh->work > TDM_SH_MAX_WORK) {
+		sh->out->deep = true;
+		return;
+	}
 	rc = tdm_buf_put(b, p, n);
 	if (rc == TDM_ERR_NOMEM)
 		sh->err = rc;
@@ -183,7 +190,7 @@ static void emit(struct sh *sh, const char *s, size_t n)
 	if (sh->echo_text && n >= 2 && s[0] == '$' && s[1] == '(')
 		return;
 	for (i = 1; i < out->n; i++)
-		if (strlen(out->v[i]) == n && memcmp(out->v[i], s, n) == 0)
+		if (sh->len[i] == n && memcmp(out->v[i], s, n) == 0)
 			return;
 	if (out->n >= TDM_SH_MAX_PARTS || sh->bytes + n > TDM_SH_MAX_BYTES) {
 		out->deep = true;
@@ -198,7 +205,7 @@ static void emit(struct sh *sh, const char *s, size_t n)
 	v[out->n] = dup_bytes(sh, s, n);
 	if (v[out->n] == NULL)
 		return;
-	out->n++;
+	sh->len[out->n++] = n;
 	sh->bytes += n;
 }
 
@@ -322,11 +329,17 @@ static void word_put(struct sh *sh, struct cmd *c, const void *p, size_t n)
 /* A value substituted unquoted is split at blanks, as the shell would. */
 static void word_put_split(struct sh *sh, struct cmd *c, const char *v)
 {
-	for (; *v != '\0'; v++) {
-		if (is_blank((unsigned char)*v) || *v == '\n')
+	size_t run;
+
+	while (*v != '\0' && !stopped(sh)) {
+		run = strcspn(v, " \t\n");
+		if (run > 0) {
+			word_put(sh, c, v, run);
+			v += run;
+		} else {
 			word_break(sh, c);
-		else
-			word_put(sh, c, v, 1);
+			v++;
+		}
 	}
 }
 

@@ -23,9 +23,11 @@
  *    `$IFS` and `${IFS}` separate words; other expansions stay as written.
  *
  * It never runs or expands anything else, and it is bounded: nesting
- * deeper than TDM_SH_MAX_DEPTH, more than TDM_SH_MAX_PARTS parts or more
- * than TDM_SH_MAX_BYTES of them stop the analysis and set `deep`, which
- * the gate shows as a risk of its own.  The input is untrusted bytes.
+ * deeper than TDM_SH_MAX_DEPTH, more than TDM_SH_MAX_PARTS parts, more
+ * than TDM_SH_MAX_BYTES of them or more than TDM_SH_MAX_WORK bytes copied
+ * while reading (variables that double at each step, strings re-read
+ * inside strings) stop the analysis and set `deep`, which the gate shows
+ * as a risk of its own.  The input is untrusted bytes.
  */
 #ifndef TDM_SHTOK_H
 #define TDM_SHTOK_H
@@ -37,6 +39,7 @@
 #define TDM_SH_MAX_DEPTH 12
 #define TDM_SH_MAX_PARTS 512
 #define TDM_SH_MAX_BYTES (1u << 20)
+#define TDM_SH_MAX_WORK (32u << 20)
 
 struct tdm_sh_parts {
 	char **v;     /* NUL-terminated strings; v[0] is the whole line */
