@@ -61,7 +61,9 @@ struct sh {
 	 * time, so a part starting with one is not a command there. */
 	bool echo_text;
 	size_t bytes;          /* of all parts so far */
+	size_t max_bytes;      /* that the parts may take, for this line */
 	size_t work;           /* bytes copied into any buffer so far */
+	size_t max_work;       /* that may be copied, for this line */
 	size_t len[TDM_SH_MAX_PARTS]; /* of each part in out */
 	struct var vars[MAX_VARS];
 	size_t nvars;
@@ -92,7 +94,7 @@ static void put(struct sh *sh, struct tdm_buf *b, const void *p, size_t n)
 	if (n == 0 || sh->err != 0)
 		return;
 	sh->work += n;
-	if (sh->work > TDM_SH_MAX_WORK) {
+	if (sh->work > sh->max_work) {
 		sh->out->deep = true;
 		return;
 	}
@@ -192,7 +194,7 @@ static void emit(struct sh *sh, const char *s, size_t n)
 	for (i = 1; i < out->n; i++)
 		if (sh->len[i] == n && memcmp(out->v[i], s, n) == 0)
 			return;
-	if (out->n >= TDM_SH_MAX_PARTS || sh->bytes + n > TDM_SH_MAX_BYTES) {
+	if (out->n >= TDM_SH_MAX_PARTS || sh->bytes + n > sh->max_bytes) {
 		out->deep = true;
 		return;
 	}
@@ -1682,7 +1684,15 @@ int tdm_sh_parts(const uint8_t *line, size_t len, struct tdm_sh_parts *out)
 	if (out->v == NULL)
 		return TDM_ERR_NOMEM;
 	out->n = 1;
-	tdm_buf_init(&text, TDM_SH_MAX_BYTES);
+	/* Nested substitutions can multiply a short line many times over;
+	 * what the rules must read stays in proportion to what was typed. */
+	sh.max_bytes = TDM_SH_MIN_BYTES + TDM_SH_GROWTH * len;
+	if (len > TDM_SH_MAX_BYTES || sh.max_bytes > TDM_SH_MAX_BYTES)
+		sh.max_bytes = TDM_SH_MAX_BYTES;
+	sh.max_work = TDM_SH_MIN_WORK + TDM_SH_WORK_GROWTH * len;
+	if (len > TDM_SH_MAX_WORK || sh.max_work > TDM_SH_MAX_WORK)
+		sh.max_work = TDM_SH_MAX_WORK;
+	tdm_buf_init(&text, sh.max_bytes);
 
 	memset(&lx, 0, sizeof(lx));
 	lx.p = line;

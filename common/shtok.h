@@ -23,11 +23,14 @@
  *    `$IFS` and `${IFS}` separate words; other expansions stay as written.
  *
  * It never runs or expands anything else, and it is bounded: nesting
- * deeper than TDM_SH_MAX_DEPTH, more than TDM_SH_MAX_PARTS parts, more
- * than TDM_SH_MAX_BYTES of them or more than TDM_SH_MAX_WORK bytes copied
- * while reading (variables that double at each step, strings re-read
- * inside strings) stop the analysis and set `deep`, which the gate shows
- * as a risk of its own.  The input is untrusted bytes.
+ * deeper than TDM_SH_MAX_DEPTH, more than TDM_SH_MAX_PARTS parts, parts
+ * (or a whole line) longer in all than TDM_SH_MIN_BYTES plus
+ * TDM_SH_GROWTH times the line's length (TDM_SH_MAX_BYTES at most), or
+ * more bytes copied while reading than TDM_SH_MIN_WORK plus
+ * TDM_SH_WORK_GROWTH times the length (TDM_SH_MAX_WORK at most; variables
+ * that double at each step, strings re-read inside strings) stop the
+ * analysis and set `deep`, which the gate shows as a risk of its own.  The
+ * input is untrusted bytes.
  */
 #ifndef TDM_SHTOK_H
 #define TDM_SHTOK_H
@@ -39,6 +42,10 @@
 #define TDM_SH_MAX_DEPTH 12
 #define TDM_SH_MAX_PARTS 512
 #define TDM_SH_MAX_BYTES (1u << 20)
+#define TDM_SH_MIN_BYTES (64u << 10)
+#define TDM_SH_GROWTH 16u
+#define TDM_SH_MIN_WORK (1u << 20)
+#define TDM_SH_WORK_GROWTH 256u
 #define TDM_SH_MAX_WORK (32u << 20)
 
 struct tdm_sh_parts {

@@ -346,6 +346,26 @@ static void test_limits_stop_the_reading_and_say_so(void **state)
 	p = parse(line, n);
 	tdm_sh_parts_free(&p);
 
+	/* echo "$(echo "$(…)")": each level is read as a substitution
+	 * and as the text echo prints, so the parts grow threefold a
+	 * level; they stay in proportion to the line. */
+	{
+		size_t total = 0;
+
+		n = 0;
+		for (i = 0; i < 11; i++)
+			n += (size_t)sprintf(line + n, "echo d\"$(");
+		line[n++] = 'x';
+		for (i = 0; i < 11; i++)
+			n += (size_t)sprintf(line + n, ")\"");
+		p = parse(line, n);
+		assert_true(p.deep);
+		for (i = 0; i < p.n; i++)
+			total += strlen(p.v[i]);
+		assert_true(total <= 2 * (TDM_SH_MIN_BYTES + TDM_SH_GROWTH * n));
+		tdm_sh_parts_free(&p);
+	}
+
 	/* Found by the fuzzer: evals inside substitutions inside evals,
 	 * each using a variable; the reading stops at the limits instead
 	 * of going on byte by byte (it took 0.7 s; now milliseconds, and
