@@ -339,6 +339,7 @@ int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 		 */
 		if (now_ms() - start > rs->budget_ms) {
 			add_risk(v, TDM_LEVEL_CRITICAL, slow_why);
+			v->slow = true;
 			break;
 		}
 		if (cr->need.n > 0 && rs->prefilter &&

