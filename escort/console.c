@@ -33,6 +33,8 @@
 #define MAX_WATCHED 64
 /* A new pending command must be on screen this long before 'a' works. */
 #define LOOK_FIRST_MS 700
+/* The screen is drawn at most this often (about 30 frames a second). */
+#define DRAW_EVERY_MS 33
 
 struct watched {
 	struct session_conn c;
@@ -574,13 +576,14 @@ static void drop_ended(struct console *con)
 
 static void loop(struct console *con, int sigfd)
 {
-	uint64_t last_scan = 0;
+	uint64_t last_scan = 0, last_draw = 0;
 
 	while (!con->quit) {
 		struct pollfd pfd[MAX_WATCHED + 2];
 		size_t i, n = 0;
 		uint8_t keys[256];
 		ssize_t got;
+		int wait;
 
 		if (now_ms() - last_scan >= 1000) {
 			size_t had = con->n;
@@ -597,14 +600,28 @@ static void loop(struct console *con, int sigfd)
 					w->c.pending, "seq")) : -1;
 
 			if (seq != w->shown_seq) {
+				/* Drawn at once: the look-first time starts
+				 * when it is on screen. */
 				w->shown_seq = seq;
 				w->shown_ms = now_ms();
 				con->dirty = true;
+				last_draw = 0;
 			}
 		}
+		/* At most one frame every DRAW_EVERY_MS: a flood of output,
+		 * or every key of a raw-mode session, changes the model many
+		 * times a frame, and each draw is the whole screen. */
+		wait = 500;
 		if (con->dirty) {
-			draw(con);
-			con->dirty = false;
+			uint64_t since = now_ms() - last_draw;
+
+			if (since >= DRAW_EVERY_MS) {
+				draw(con);
+				con->dirty = false;
+				last_draw = now_ms();
+			} else {
+				wait = (int)(DRAW_EVERY_MS - since);
+			}
 		}
 		pfd[n].fd = STDIN_FILENO;
 		pfd[n++].events = POLLIN;
@@ -614,7 +631,7 @@ static void loop(struct console *con, int sigfd)
 			pfd[n].fd = con->w[i]->c.fd;
 			pfd[n++].events = POLLIN;
 		}
-		if (poll(pfd, (nfds_t)n, 500) < 0 && errno != EINTR)
+		if (poll(pfd, (nfds_t)n, wait) < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents & (POLLHUP | POLLERR))
 			break;
