@@ -20,11 +20,12 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # Package -> a file it installs; the recorders compared, and what the
-# scripts use (bc for search.sh, perf for profiling, setpriv for the escort).
+# scripts use (bc for search.sh, perf for profiling, setpriv and tmux for
+# the escort).
 need=""
 for pair in tlog:/usr/bin/tlog-rec-session asciinema:/usr/bin/asciinema \
 	bsdutils:/usr/bin/script util-linux:/usr/bin/setpriv bc:/usr/bin/bc \
-	zstd:/usr/bin/zstd linux-perf:/usr/bin/perf \
+	zstd:/usr/bin/zstd linux-perf:/usr/bin/perf tmux:/usr/bin/tmux \
 	openssh-server:/usr/sbin/sshd openssh-client:/usr/bin/ssh; do
 	[ -e "${pair#*:}" ] || need="$need ${pair%%:*}"
 done
