@@ -57,6 +57,10 @@ struct console {
 	size_t ilen;
 	char status[600];
 	struct tdm_buf out;
+	/* What each row of the terminal shows now, as last written (row r
+	 * at shown[r - 1]); nshown 0 when unknown, so all is written. */
+	struct tdm_buf *shown;
+	int nshown;
 	bool quit;
 	bool dirty;             /* something changed since the last draw */
 };
@@ -384,6 +388,98 @@ static size_t extra_risk_lines(const struct console *con,
 	return n;
 }
 
+static void forget_shown(struct console *con)
+{
+	int r;
+
+	for (r = 0; r < con->nshown; r++)
+		tdm_buf_free(&con->shown[r]);
+	free(con->shown);
+	con->shown = NULL;
+	con->nshown = 0;
+}
+
+/* The row a segment of a frame starts on ("\x1b[ROW;1H"), or 0. */
+static int segment_row(const uint8_t *p, size_t n)
+{
+	size_t i = 2;
+	int row = 0;
+
+	if (n < 6 || p[0] != 0x1b || p[1] != '[')
+		return 0;
+	while (i < n && p[i] >= '0' && p[i] <= '9' && row < 10000)
+		row = row * 10 + (p[i++] - '0');
+	if (i + 3 > n || memcmp(p + i, ";1H", 3) != 0)
+		return 0;
+	return row;
+}
+
+/*
+ * Writes the frame in con->out, but only the rows that differ from what
+ * the terminal shows: a frame is a prefix, then one segment per row, each
+ * starting at its row and ending in the default colours.  Typing in a
+ * raw-mode session changes one row; escorts watch over ssh.  A frame
+ * that clears to the end of the screen is written whole.
+ */
+static void put_frame(struct console *con)
+{
+	const uint8_t *p = con->out.data, *end = p + con->out.len, *seg, *next;
+	struct tdm_buf diff;
+	int row, r;
+
+	if (p == NULL)
+		return;
+	if (con->nshown != con->rows) {
+		forget_shown(con);
+		con->shown = calloc((size_t)con->rows, sizeof(*con->shown));
+		if (con->shown != NULL) {
+			con->nshown = con->rows;
+			for (r = 0; r < con->rows; r++)
+				tdm_buf_init(&con->shown[r], 0);
+			/* Nothing known yet: every row differs. */
+			for (r = 0; r < con->rows; r++)
+				tdm_buf_puts(&con->shown[r], "?");
+		}
+	}
+	if (con->shown == NULL ||
+	    memmem(p, con->out.len, "\x1b[J", 3) != NULL) {
+		forget_shown(con);
+		if (write(STDOUT_FILENO, p, con->out.len) < 0)
+			con->quit = true;
+		return;
+	}
+	tdm_buf_init(&diff, 0);
+	seg = p;
+	/* The prefix (cursor hidden) is always written. */
+	while (seg < end && segment_row(seg, (size_t)(end - seg)) == 0)
+		seg++;
+	tdm_buf_put(&diff, p, (size_t)(seg - p));
+	while (seg < end) {
+		row = segment_row(seg, (size_t)(end - seg));
+		next = seg + 1;
+		while (next < end && segment_row(next, (size_t)(end - next)) == 0)
+			next++;
+		if (row >= 1 && row <= con->nshown) {
+			struct tdm_buf *was = &con->shown[row - 1];
+			size_t n = (size_t)(next - seg);
+
+			if (was->len != n || memcmp(was->data, seg, n) != 0) {
+				tdm_buf_puts(&diff, "\x1b[0m");
+				tdm_buf_put(&diff, seg, n);
+				tdm_buf_reset(was);
+				tdm_buf_put(was, seg, n);
+			}
+		} else {
+			tdm_buf_put(&diff, seg, (size_t)(next - seg));
+		}
+		seg = next;
+	}
+	if (diff.data != NULL &&
+	    write(STDOUT_FILENO, diff.data, diff.len) < 0)
+		con->quit = true;
+	tdm_buf_free(&diff);
+}
+
 static void draw(struct console *con)
 {
 	struct watched *w = con->n > 0 ? con->w[con->cur] : NULL;
@@ -446,8 +542,7 @@ static void draw(struct console *con)
 			put_safe(&con->out, con->status, (size_t)room);
 	}
 	tdm_buf_puts(&con->out, "\x1b[0m");
-	if (write(STDOUT_FILENO, con->out.data, con->out.len) < 0)
-		con->quit = true;
+	put_frame(con);
 }
 
 static void act(struct console *con, uint8_t type, json_t *req)
@@ -649,6 +744,7 @@ static void loop(struct console *con, int sigfd)
 				if (si.ssi_signo != SIGWINCH)
 					con->quit = true;
 			window_size(con);
+			forget_shown(con);
 			con->dirty = true;
 		}
 		for (i = 0; i + 2 < n && i < con->n; i++) {
@@ -708,6 +804,7 @@ int cmd_console(const struct escort_ctx *ctx)
 	for (i = 0; i < con.n; i++)
 		watched_free(con.w[i]);
 	tdm_buf_free(&con.out);
+	forget_shown(&con);
 	if (sigfd >= 0)
 		close(sigfd);
 	return 0;
