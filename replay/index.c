@@ -176,6 +176,10 @@ static void harden(sqlite3 *db)
 	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 	sqlite3_busy_timeout(db, 10000);
+	/* Sorting a large result spills to a temporary file by default,
+	 * which the sandbox does not let a reader create: keep it in
+	 * memory. */
+	sqlite3_exec(db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
 }
 
 static int open_db(const char *path, int flags, struct rp_index **out)

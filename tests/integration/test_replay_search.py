@@ -157,5 +157,24 @@ class ReplaySearchTest(unittest.TestCase):
         self.assertIn("--db FILE", p.stderr)
 
 
+class ReplaySearchLargeTest(unittest.TestCase):
+    """Enough recordings that SQLite sorts a result larger than its cache:
+    the sort must stay in memory, since the sandbox lets a reader create no
+    file (it spilled to a temporary file, and seccomp killed search)."""
+
+    def test_a_large_sorted_result_comes_from_the_index(self):
+        rec = Recordings()
+        self.addCleanup(rec.close)
+        rec.make("rec", count=3000, seed=5)
+        d = os.path.join(rec.dir, "rec")
+        replay("index", d)
+        for f in (["--command", "sys"], ["--command", "sys", "--json"]):
+            with self.subTest(filter=f):
+                p = replay("search", d, *f, check=False)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertGreater(len(p.stdout.splitlines()), 1000)
+                self.assertEqual(p.stdout, replay("search", d, "--no-index", *f).stdout)
+
+
 if __name__ == "__main__":
     unittest.main()
