@@ -1032,7 +1032,7 @@ def report(w, results, path):
         add(f"## Keystroke round trip ({KEYS} keys per run, one at a time)")
         add("")
         add("Each key goes to `cat` on the target and back as its PTY's echo; for tandem in "
-            "supervised raw mode, with an escort console watching. The line editor row is "
+            "supervised raw mode, with an escort console watching (in tmux, its own terminal). The line editor row is "
             "tandem's own echo (the key never leaves the bastion), same session.")
         add("")
         add("| case | p50 ms | p99 ms |")
