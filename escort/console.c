@@ -492,13 +492,14 @@ static void draw(struct console *con)
 		tdm_buf_printf(&con->out, " tandem escort %s: no live "
 			       "sessions you may escort", con->ctx->me->name);
 	} else {
-		tdm_buf_printf(&con->out, " tandem escort %s | session %zu/"
-			       "%zu: %s@%s | %s%s", con->ctx->me->name,
+		/* Most important first: a narrow terminal cuts the end. */
+		tdm_buf_printf(&con->out, " tandem escort %s | %ssession "
+			       "%zu/%zu: %s@%s | %s", con->ctx->me->name,
+			       w->raw ? "RAW MODE: keys pass unapproved | " :
+					"",
 			       con->cur + 1, con->n,
 			       json_text(w->c.welcome, "engineer"),
-			       json_text(w->c.welcome, "target"), w->c.id,
-			       w->raw ? " | RAW MODE: keys pass unapproved" :
-					"");
+			       json_text(w->c.welcome, "target"), w->c.id);
 	}
 	tdm_buf_puts(&con->out, "\x1b[0m");
 	if (w != NULL && pane > 0)
@@ -793,12 +794,16 @@ int cmd_console(const struct escort_ctx *ctx)
 	raw = saved;
 	cfmakeraw(&raw);
 	tcsetattr(STDIN_FILENO, TCSANOW, &raw);
-	if (write(STDOUT_FILENO, "\x1b[?1049h\x1b[2J", 12) < 0)
+	/* No autowrap: a row too long for the terminal is cut at its
+	 * edge, never spilled onto the next row, which a frame may leave
+	 * as it was. */
+	if (write(STDOUT_FILENO, "\x1b[?1049h\x1b[?7l\x1b[2J", 17) < 0)
 		con.quit = true;
 	snprintf(con.status, sizeof(con.status), "watching");
 	con.dirty = true;
 	loop(&con, sigfd);
-	if (write(STDOUT_FILENO, "\x1b[0m\x1b[?25h\x1b[?1049l", 18) < 0)
+	if (write(STDOUT_FILENO, "\x1b[0m\x1b[?7h\x1b[?25h\x1b[?1049l",
+		  23) < 0)
 		con.quit = true;
 	tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	for (i = 0; i < con.n; i++)

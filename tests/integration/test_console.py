@@ -60,6 +60,32 @@ class Console(unittest.TestCase):
             con.close()
             t.close()
 
+    def test_a_row_too_long_for_a_narrow_terminal_leaves_nothing_behind(self):
+        # At 80 columns the header of a raw-mode session is longer than
+        # the row; the console redraws only the rows that change, so a
+        # row that spilled onto the next would stay there.
+        t = shell()
+        con = Tmux(console_cmd(), cols=80, rows=24)
+        try:
+            t.send("less /etc/passwd\r")
+            con.wait_for(r"#1 alice wants to run:")
+            time.sleep(1.0)  # the console makes escorts read before 'a'
+            con.keys("a")
+            con.wait_for(r"(?s)/etc/passwd\n.*Nothing pending")
+            con.keys("r")
+            t.expect(r"raw mode granted by bob")
+            con.wait_for(r"RAW MO")
+            con.keys("r")
+            t.expect(r"raw mode ended")
+            deadline = time.time() + 10
+            while "RAW" in con.screen() and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertNotIn("RAW", con.screen())
+            self.assertTrue(all(len(l) <= 80 for l in con.screen().splitlines()))
+        finally:
+            con.close()
+            t.close()
+
     def test_console_denies_with_a_reason(self):
         m = marker("deny")
         t = shell()
