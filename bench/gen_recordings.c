@@ -15,12 +15,15 @@
  *      $(pkg-config --libs libzstd libcrypto jansson) -o gen_recordings
  *
  * usage: gen_recordings DIR COUNT KEY [--seed N] [--pace-ms MS]
- *                       [--output FILE]
+ *                       [--output FILE] [--commands N]
+ *                       [--no-command-every N]
  *   KEY        an ed25519 key from ssh-keygen -t ed25519 -N ''
  *   --pace-ms  sleep MS between events, so playback has gaps to honour
  *   --output   one more "o" event with FILE's bytes, as is (hostile
  *              samples for play/cat tests)
  *   --commands N  N commands in each session (default 1 to 8)
+ *   --no-command-every N  every Nth decision marker without its command
+ *              (as an older or foreign writer might leave it)
  * Prints the path of each recording made.
  */
 #include <errno.h>
@@ -145,6 +148,7 @@ struct gen {
 	unsigned pace_ms;
 	const char *extra_output;
 	unsigned commands;          /* 0: 1 to 8, drawn */
+	unsigned bare_every;        /* every Nth decision has no command */
 	uint8_t *extra;
 	size_t extra_len;
 };
@@ -204,15 +208,22 @@ static int one_command(struct gen *g, struct tdm_cast *c, uint64_t *s,
 			 "%s", seq, reason, (const char *)vis.data);
 	}
 	tdm_buf_free(&vis);
-	if (rc == 0)
-		rc = marker(c, label,
-			    json_pack("{s:s,s:I,s:s,s:s?,s:{s:s},s:s?,s:O,"
+	if (rc == 0) {
+		json_t *m = json_pack("{s:s,s:I,s:s,s:s?,s:{s:s},s:s?,s:O,"
 				      "s:s,s:o}", "event", "decision", "seq",
 				      (json_int_t)seq, "decision", decision,
 				      "escort", escort, "escort_attrs",
 				      "citizen", "US", "reason", reason,
 				      "risks", risks, "command", cmd,
-				      "command_b64", b64_of(cmd)));
+				      "command_b64", b64_of(cmd));
+
+		/* As a writer that left the command out would. */
+		if (m != NULL && g->bare_every > 0 && seq % g->bare_every == 0) {
+			json_object_del(m, "command");
+			json_object_del(m, "command_b64");
+		}
+		rc = marker(c, label, m);
+	}
 	json_decref(risks);
 	if (rc < 0 || strcmp(decision, "approved") != 0)
 		return rc;
@@ -388,7 +399,8 @@ int main(int argc, char **argv)
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: gen_recordings DIR COUNT KEY [--seed N]"
-			" [--pace-ms MS] [--output FILE] [--commands N]\n");
+			" [--pace-ms MS] [--output FILE] [--commands N]"
+			" [--no-command-every N]\n");
 		return 2;
 	}
 	g.dir = argv[1];
@@ -400,6 +412,8 @@ int main(int argc, char **argv)
 			g.pace_ms = (unsigned)strtoul(argv[a + 1], NULL, 10);
 		else if (strcmp(argv[a], "--commands") == 0)
 			g.commands = (unsigned)strtoul(argv[a + 1], NULL, 10);
+		else if (strcmp(argv[a], "--no-command-every") == 0)
+			g.bare_every = (unsigned)strtoul(argv[a + 1], NULL, 10);
 		else if (strcmp(argv[a], "--output") == 0)
 			g.extra_output = argv[a + 1];
 		else {

@@ -284,9 +284,9 @@ static char *fts_query(const struct rp_filter *f)
 }
 
 /*
- * tdm_regexp(command): the search's --command regex inside SQLite, so rows
- * that cannot match are dropped before their JSON is read.  The JSON's own
- * command is still matched afterwards (rp_filter_match): this only skips.
+ * tdm_regexp(command): the search's --command regex inside SQLite, the
+ * same test rp_filter_match makes on an entry read from a recording: a
+ * decision without a command never matches.
  */
 static void sql_regexp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -295,7 +295,7 @@ static void sql_regexp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 	(void)argc;
 	text = sqlite3_value_text(argv[0]);
-	sqlite3_result_int(ctx, text == NULL ||
+	sqlite3_result_int(ctx, text != NULL &&
 			   regexec(re, (const char *)text, 0, NULL, 0) == 0);
 }
 
@@ -567,8 +567,10 @@ static int add_entries(struct updater *u, int64_t file_id, json_t *entries,
 		text = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER |
 				     JSON_ENSURE_ASCII |
 					     JSON_REAL_PRECISION(15));
-		if (text == NULL)
+		if (text == NULL) {
+			tdm_buf_free(&line);
 			return -1;
+		}
 		seq = json_object_get(e, "seq");
 		sqlite3_bind_int64(u->add_cmd, 1, file_id);
 		sqlite3_bind_int64(u->add_cmd, 2, (sqlite3_int64)k);
@@ -712,11 +714,18 @@ static int ready_schema(struct rp_index *ix, const char *db)
 	} else if (tables > 0 && !schema_ok(ix)) {
 		fprintf(stderr, "tandem-replay: %s is an SQLite database but "
 			"not a tandem index; it is left as it is (name a new "
-			"file with --db FILE)\n", db);
+			"file with --db FILE; an index whose making was cut "
+			"short by an older tandem can be deleted)\n", db);
 		return -1;
 	}
-	if (exec(ix, schema, "creating its tables") < 0)
+	/* All the tables or none: a run cut short leaves no half index. */
+	if (exec(ix, "BEGIN", "creating its tables") < 0)
 		return -1;
+	if (exec(ix, schema, "creating its tables") < 0 ||
+	    exec(ix, "COMMIT", "creating its tables") < 0) {
+		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
 	return 0;
 }
 

@@ -42,11 +42,14 @@ class Recordings:
                         os.path.join(BUILD, "libtandem.a")] + libs + san +
                        ["-lpthread", "-o", self.gen], check=True)
 
-    def make(self, sub, count=1, seed=1, pace_ms=0, output=None, commands=0):
+    def make(self, sub, count=1, seed=1, pace_ms=0, output=None, commands=0,
+             no_command_every=0):
         argv = [self.gen, os.path.join(self.dir, sub), str(count), self.key,
                 "--seed", str(seed)]
         if commands:
             argv += ["--commands", str(commands)]
+        if no_command_every:
+            argv += ["--no-command-every", str(no_command_every)]
         if pace_ms:
             argv += ["--pace-ms", str(pace_ms)]
         if output:

@@ -151,6 +151,20 @@ class ReplaySearchTest(unittest.TestCase):
         self.assertIn("--db FILE", p.stderr)
         self.assertEqual(open(other, "rb").read(), before)
 
+    def test_a_decision_without_a_command_never_matches_a_command_filter(self):
+        self.rec.make("bare", count=40, seed=3, commands=4, no_command_every=3)
+        d = os.path.join(self.rec.dir, "bare")
+        replay("index", d)
+        for f in (["--command", "."], ["--command", "^"], ["--command", "rm"]):
+            with self.subTest(filter=f):
+                with_index = replay("search", d, *f).stdout
+                self.assertEqual(with_index, replay("search", d, "--no-index", *f).stdout)
+        # They are listed without a filter, the same both ways.
+        everything = replay("search", d).stdout
+        self.assertEqual(everything, replay("search", d, "--no-index").stdout)
+        self.assertGreater(len(everything.splitlines()),
+                           len(replay("search", d, "--command", "^").stdout.splitlines()))
+
     def test_index_in_an_unwritable_place_says_how_to_fix_it(self):
         p = replay("index", self.dir, "--db", "/proc/no/such/index.sqlite", check=False)
         self.assertEqual(p.returncode, 1)
