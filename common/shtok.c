@@ -1669,6 +1669,12 @@ void tdm_sh_parts_free(struct tdm_sh_parts *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* min + growth × len, but never more than max (nor overflowing). */
+static size_t in_proportion(size_t len, size_t min, size_t growth, size_t max)
+{
+	return len > (max - min) / growth ? max : min + growth * len;
+}
+
 int tdm_sh_parts(const uint8_t *line, size_t len, struct tdm_sh_parts *out)
 {
 	struct tdm_buf text;
@@ -1686,12 +1692,10 @@ int tdm_sh_parts(const uint8_t *line, size_t len, struct tdm_sh_parts *out)
 	out->n = 1;
 	/* Nested substitutions can multiply a short line many times over;
 	 * what the rules must read stays in proportion to what was typed. */
-	sh.max_bytes = TDM_SH_MIN_BYTES + TDM_SH_GROWTH * len;
-	if (len > TDM_SH_MAX_BYTES || sh.max_bytes > TDM_SH_MAX_BYTES)
-		sh.max_bytes = TDM_SH_MAX_BYTES;
-	sh.max_work = TDM_SH_MIN_WORK + TDM_SH_WORK_GROWTH * len;
-	if (len > TDM_SH_MAX_WORK || sh.max_work > TDM_SH_MAX_WORK)
-		sh.max_work = TDM_SH_MAX_WORK;
+	sh.max_bytes = in_proportion(len, TDM_SH_MIN_BYTES, TDM_SH_GROWTH,
+				     TDM_SH_MAX_BYTES);
+	sh.max_work = in_proportion(len, TDM_SH_MIN_WORK, TDM_SH_WORK_GROWTH,
+				    TDM_SH_MAX_WORK);
 	tdm_buf_init(&text, sh.max_bytes);
 
 	memset(&lx, 0, sizeof(lx));
