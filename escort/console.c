@@ -434,11 +434,11 @@ static void put_frame(struct console *con)
 		con->shown = calloc((size_t)con->rows, sizeof(*con->shown));
 		if (con->shown != NULL) {
 			con->nshown = con->rows;
-			for (r = 0; r < con->rows; r++)
-				tdm_buf_init(&con->shown[r], 0);
 			/* Nothing known yet: every row differs. */
-			for (r = 0; r < con->rows; r++)
+			for (r = 0; r < con->rows; r++) {
+				tdm_buf_init(&con->shown[r], 0);
 				tdm_buf_puts(&con->shown[r], "?");
+			}
 		}
 	}
 	if (con->shown == NULL ||
