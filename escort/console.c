@@ -35,6 +35,15 @@
 #define LOOK_FIRST_MS 700
 /* The screen is drawn at most this often (about 30 frames a second). */
 #define DRAW_EVERY_MS 33
+/*
+ * A session's output is drawn once it pauses this long, or at the latest
+ * this long after it changed the screen.  Output comes in bursts (a key's
+ * echo, a command's listing): drawing in the pause after one keeps the
+ * console off the CPU while the relay is carrying the next key, and a
+ * flood is still drawn ten times a second.
+ */
+#define DRAW_QUIET_MS 4
+#define DRAW_LATEST_MS 100
 
 struct watched {
 	struct session_conn c;
@@ -63,6 +72,9 @@ struct console {
 	int nshown;
 	bool quit;
 	bool dirty;             /* something changed since the last draw */
+	bool urgent;            /* ... other than a session's output */
+	uint64_t output_first_ms; /* output not drawn yet: first and last */
+	uint64_t output_last_ms;
 };
 
 static uint64_t now_ms(void)
@@ -156,7 +168,16 @@ static void on_message(struct console *con, struct watched *w,
 		       const struct tdm_msg *m)
 {
 	int rows, cols;
+	uint64_t now;
 
+	if (m->type == TDM_MSG_OUTPUT) {
+		now = now_ms();
+		if (!con->dirty)
+			con->output_first_ms = now;
+		con->output_last_ms = now;
+	} else {
+		con->urgent = true;
+	}
 	con->dirty = true;
 	switch (m->type) {
 	case TDM_MSG_OUTPUT:
@@ -265,20 +286,55 @@ static void put_color(struct tdm_buf *out, const VTermColor *c, int base)
 			       c->rgb.green, c->rgb.blue);
 }
 
+/* Whether two colours draw the same. */
+static bool same_color(const VTermColor *a, const VTermColor *b)
+{
+	if (a->type != b->type)
+		return false;
+	if (VTERM_COLOR_IS_INDEXED(a))
+		return a->indexed.idx == b->indexed.idx;
+	return a->rgb.red == b->rgb.red && a->rgb.green == b->rgb.green &&
+	       a->rgb.blue == b->rgb.blue;
+}
+
+/* Whether two cells take the same colour code (put_look). */
+static bool same_look(const VTermScreenCell *a, const VTermScreenCell *b)
+{
+	return a->attrs.bold == b->attrs.bold &&
+	       a->attrs.italic == b->attrs.italic &&
+	       a->attrs.underline == b->attrs.underline &&
+	       a->attrs.reverse == b->attrs.reverse &&
+	       same_color(&a->fg, &b->fg) && same_color(&a->bg, &b->bg);
+}
+
+static void put_look(struct tdm_buf *out, const VTermScreenCell *cell)
+{
+	tdm_buf_puts(out, "\x1b[0");
+	if (cell->attrs.bold)
+		tdm_buf_puts(out, ";1");
+	if (cell->attrs.italic)
+		tdm_buf_puts(out, ";3");
+	if (cell->attrs.underline)
+		tdm_buf_puts(out, ";4");
+	if (cell->attrs.reverse)
+		tdm_buf_puts(out, ";7");
+	put_color(out, &cell->fg, 30);
+	put_color(out, &cell->bg, 40);
+	tdm_buf_putc(out, 'm');
+}
+
 /* The model's cells, drawn by us: only text and our own colour codes. */
 static void draw_pane(struct console *con, struct watched *w, int top,
 		      int height)
 {
 	VTermScreen *scr = vterm_obtain_screen(w->vt);
 	VTermState *st = vterm_obtain_state(w->vt);
-	VTermScreenCell cell;
+	VTermScreenCell cell, last;
 	VTermPos pos, cursor;
 	int first, r, c, width = con->cols;
+	bool have_last;
 
-	struct tdm_buf sgr, last;
-
-	tdm_buf_init(&sgr, 0);
-	tdm_buf_init(&last, 0);
+	memset(&last, 0, sizeof(last));
 	vterm_state_get_cursorpos(st, &cursor);
 	/* A taller screen than the pane: keep the cursor's part in view. */
 	first = 0;
@@ -289,7 +345,7 @@ static void draw_pane(struct console *con, struct watched *w, int top,
 		first = w->rows - height;
 	for (r = 0; r < height; r++) {
 		tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[0m\x1b[K", top + r);
-		tdm_buf_reset(&last);
+		have_last = false;
 		pos.row = first + r;
 		if (pos.row >= w->rows)
 			continue;
@@ -300,20 +356,10 @@ static void draw_pane(struct console *con, struct watched *w, int top,
 			if (!vterm_screen_get_cell(scr, pos, &cell))
 				continue;
 			/* A colour code only where the look changes. */
-			tdm_buf_reset(&sgr);
-			tdm_buf_printf(&sgr, "\x1b[0%s%s%s%s",
-				       cell.attrs.bold ? ";1" : "",
-				       cell.attrs.italic ? ";3" : "",
-				       cell.attrs.underline ? ";4" : "",
-				       cell.attrs.reverse ? ";7" : "");
-			put_color(&sgr, &cell.fg, 30);
-			put_color(&sgr, &cell.bg, 40);
-			tdm_buf_putc(&sgr, 'm');
-			if (sgr.len != last.len ||
-			    memcmp(sgr.data, last.data, sgr.len) != 0) {
-				tdm_buf_put(&con->out, sgr.data, sgr.len);
-				tdm_buf_reset(&last);
-				tdm_buf_put(&last, sgr.data, sgr.len);
+			if (!have_last || !same_look(&cell, &last)) {
+				put_look(&con->out, &cell);
+				last = cell;
+				have_last = true;
 			}
 			if (cell.chars[0] == 0)
 				tdm_buf_putc(&con->out, ' ');
@@ -325,8 +371,6 @@ static void draw_pane(struct console *con, struct watched *w, int top,
 		}
 		tdm_buf_puts(&con->out, "\x1b[0m");
 	}
-	tdm_buf_free(&sgr);
-	tdm_buf_free(&last);
 }
 
 static void draw_pending(struct console *con, struct watched *w, int top,
@@ -565,6 +609,7 @@ static void key(struct console *con, uint8_t k)
 	long long seq = -1;
 
 	con->dirty = true;
+	con->urgent = true;
 	if (w != NULL && w->c.pending != NULL)
 		seq = json_integer_value(json_object_get(w->c.pending, "seq"));
 	if (con->mode == MODE_REASON) {
@@ -659,7 +704,7 @@ static void drop_ended(struct console *con)
 			continue;
 		}
 		watched_free(con->w[i]);
-		con->dirty = true;
+		con->dirty = con->urgent = true;
 		memmove(con->w + i, con->w + i + 1,
 			(con->n - i - 1) * sizeof(con->w[0]));
 		con->n--;
@@ -687,7 +732,7 @@ static void loop(struct console *con, int sigfd)
 			attach_new(con);
 			last_scan = now_ms();
 			if (con->n != had)
-				con->dirty = true;
+				con->dirty = con->urgent = true;
 		}
 		for (i = 0; i < con->n; i++) {
 			struct watched *w = con->w[i];
@@ -700,23 +745,34 @@ static void loop(struct console *con, int sigfd)
 				 * when it is on screen. */
 				w->shown_seq = seq;
 				w->shown_ms = now_ms();
-				con->dirty = true;
+				con->dirty = con->urgent = true;
 				last_draw = 0;
 			}
 		}
 		/* At most one frame every DRAW_EVERY_MS: a flood of output,
 		 * or every key of a raw-mode session, changes the model many
-		 * times a frame, and each draw is the whole screen. */
+		 * times a frame, and each draw renders the whole model.  A
+		 * change that is only output also waits for a pause in it. */
 		wait = 500;
 		if (con->dirty) {
-			uint64_t since = now_ms() - last_draw;
+			uint64_t now = now_ms(), due = 0, at;
 
-			if (since >= DRAW_EVERY_MS) {
+			if (!con->urgent) {
+				at = con->output_last_ms + DRAW_QUIET_MS;
+				if (con->output_first_ms + DRAW_LATEST_MS < at)
+					at = con->output_first_ms +
+					     DRAW_LATEST_MS;
+				due = at > now ? at - now : 0;
+			}
+			if (now - last_draw < DRAW_EVERY_MS &&
+			    DRAW_EVERY_MS - (now - last_draw) > due)
+				due = DRAW_EVERY_MS - (now - last_draw);
+			if (due == 0) {
 				draw(con);
-				con->dirty = false;
+				con->dirty = con->urgent = false;
 				last_draw = now_ms();
 			} else {
-				wait = (int)(DRAW_EVERY_MS - since);
+				wait = (int)due;
 			}
 		}
 		pfd[n].fd = STDIN_FILENO;
@@ -746,7 +802,7 @@ static void loop(struct console *con, int sigfd)
 					con->quit = true;
 			window_size(con);
 			forget_shown(con);
-			con->dirty = true;
+			con->dirty = con->urgent = true;
 		}
 		for (i = 0; i + 2 < n && i < con->n; i++) {
 			struct watched *w = con->w[i];
@@ -800,7 +856,7 @@ int cmd_console(const struct escort_ctx *ctx)
 	if (write(STDOUT_FILENO, "\x1b[?1049h\x1b[?7l\x1b[2J", 17) < 0)
 		con.quit = true;
 	snprintf(con.status, sizeof(con.status), "watching");
-	con.dirty = true;
+	con.dirty = con.urgent = true;
 	loop(&con, sigfd);
 	if (write(STDOUT_FILENO, "\x1b[0m\x1b[?7h\x1b[?25h\x1b[?1049l",
 		  23) < 0)
