@@ -142,6 +142,10 @@ class RssSampler(threading.Thread):
         self.pss = {}        # pid -> peak (Pss kB, private kB), recorders only
         self.watch = ("tandem-recorder", "script", "tlog-rec-sessio", "asciinema")
         self.stop = threading.Event()
+        # Set while keys are timed: sampling is Python work that takes
+        # the interpreter lock from the timing loop, so it would add its
+        # own delays to every case's round trips.
+        self.hold = threading.Event()
 
     def reset(self):
         with self.lock:
@@ -188,7 +192,8 @@ class RssSampler(threading.Thread):
 
     def run(self):
         while not self.stop.is_set():
-            self.sample()
+            if not self.hold.is_set():
+                self.sample()
             time.sleep(0.2)
 
 
@@ -741,6 +746,15 @@ def keys_once(w, name):
 
 def keystrokes(w, results):
     runs = {n: [] for n in ORDER}
+    w.rss.hold.set()
+    try:
+        keystrokes_runs(w, runs)
+    finally:
+        w.rss.hold.clear()
+    results["keys"] = runs
+
+
+def keystrokes_runs(w, runs):
     for rep in range(REPS):
         order = ORDER[rep % len(ORDER):] + ORDER[:rep % len(ORDER)]
         for name in order:
@@ -752,7 +766,6 @@ def keystrokes(w, results):
                 msg += f"; line editor echo p50 {pct(r['lineedit'], 0.5) / 1000:.3f} ms," \
                        f" p99 {pct(r['lineedit'], 0.99) / 1000:.3f} ms"
             progress(msg)
-    results["keys"] = runs
 
 
 # ---- workload: approval latency -------------------------------------------
@@ -1033,7 +1046,8 @@ def report(w, results, path):
         add("")
         add("Each key goes to `cat` on the target and back as its PTY's echo; for tandem in "
             "supervised raw mode, with an escort console watching (in tmux, its own terminal). The line editor row is "
-            "tandem's own echo (the key never leaves the bastion), same session.")
+            "tandem's own echo (the key never leaves the bastion), same session. The "
+            "memory sampler is paused while keys are timed.")
         add("")
         add("| case | p50 ms | p99 ms |")
         add("|---|---|---|")
