@@ -40,7 +40,7 @@
  * this long after it changed the screen.  Output comes in bursts (a key's
  * echo, a command's listing): drawing in the pause after one keeps the
  * console off the CPU while the relay is carrying the next key, and a
- * flood is still drawn ten times a second.
+ * flood is still drawn about ten times a second.
  */
 #define DRAW_QUIET_MS 4
 #define DRAW_LATEST_MS 100
