@@ -1,6 +1,9 @@
 /* err.c: words for the error codes in err.h. */
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *tdm_strerror(int err)
 {
 	switch (err) {
@@ -30,4 +33,15 @@ const char *tdm_strerror(int err)
 		return "cryptographic operation failed";
 	}
 	return "unknown error";
+}
+
+void tdm_say(char *why, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL || size == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, size, fmt, ap);
+	va_end(ap);
 }

@@ -7,6 +7,8 @@
 #ifndef TDM_ERR_H
 #define TDM_ERR_H
 
+#include <stddef.h>
+
 enum tdm_err {
 	TDM_OK = 0,
 	TDM_ERR_NOMEM = -1,     /* allocation failed */
@@ -23,5 +25,12 @@ enum tdm_err {
 };
 
 const char *tdm_strerror(int err);
+
+/*
+ * Writes why a call failed, printf-style, into the caller's why[size] (a
+ * sentence naming the problem and the fix); nothing when why is NULL.
+ */
+void tdm_say(char *why, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

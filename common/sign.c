@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,20 +210,6 @@ void tdm_pubkey_fingerprint(const uint8_t pub[TDM_ED25519_PUB],
 
 /* ---- the private key file ----------------------------------------------- */
 
-static void say(char *why, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, size, fmt, ap);
-	va_end(ap);
-}
-
 /* Reads the whole file (at most KEY_FILE_MAX bytes) into b. */
 static int read_key_file(const char *path, struct tdm_buf *b, char *why,
 			 size_t why_size)
@@ -235,13 +220,13 @@ static int read_key_file(const char *path, struct tdm_buf *b, char *why,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		say(why, why_size, "cannot open signing key %s: %s (check "
+		tdm_say(why, why_size, "cannot open signing key %s: %s (check "
 		    "signing-key in the policy and the file's owner and "
 		    "mode)", path, strerror(errno));
 		return errno == ENOENT ? TDM_ERR_NOTFOUND : TDM_ERR_IO;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		say(why, why_size, "signing key %s is not a regular file "
+		tdm_say(why, why_size, "signing key %s is not a regular file "
 		    "(make one with ssh-keygen -t ed25519 -N '' -f %s)", path,
 		    path);
 		rc = TDM_ERR_INVAL;
@@ -255,7 +240,7 @@ static int read_key_file(const char *path, struct tdm_buf *b, char *why,
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			say(why, why_size, "cannot read signing key %s: %s",
+			tdm_say(why, why_size, "cannot read signing key %s: %s",
 			    path, strerror(errno));
 			rc = TDM_ERR_IO;
 			goto out;
@@ -265,7 +250,7 @@ static int read_key_file(const char *path, struct tdm_buf *b, char *why,
 		b->len += (size_t)got;
 		b->data[b->len] = '\0';
 		if (b->len > KEY_FILE_MAX) {
-			say(why, why_size, "signing key %s is larger than any "
+			tdm_say(why, why_size, "signing key %s is larger than any "
 			    "ed25519 key file; point signing-key at the file "
 			    "ssh-keygen -t ed25519 -N '' made", path);
 			rc = TDM_ERR_RANGE;
@@ -286,12 +271,12 @@ static int unarmor_key(const char *path, const struct tdm_buf *text,
 	if (memchr(text->data, '\0', text->len) != NULL ||
 	    (begin = strstr(s, KEY_BEGIN)) == NULL) {
 		if (strstr(s, "-----BEGIN ") != NULL)
-			say(why, why_size, "signing key %s is not in OpenSSH "
+			tdm_say(why, why_size, "signing key %s is not in OpenSSH "
 			    "format; convert it with ssh-keygen -p -N '' -f "
 			    "%s, or make a new one with ssh-keygen -t ed25519 "
 			    "-N '' -f %s", path, path, path);
 		else
-			say(why, why_size, "signing key %s is not a private "
+			tdm_say(why, why_size, "signing key %s is not a private "
 			    "key file; make one with ssh-keygen -t ed25519 -N "
 			    "'' -f %s", path, path);
 		return TDM_ERR_INVAL;
@@ -299,12 +284,12 @@ static int unarmor_key(const char *path, const struct tdm_buf *text,
 	begin += strlen(KEY_BEGIN);
 	end = strstr(begin, KEY_END);
 	if (end == NULL) {
-		say(why, why_size, "signing key %s is cut off (no \"%s\" "
+		tdm_say(why, why_size, "signing key %s is cut off (no \"%s\" "
 		    "line); restore it from the original", path, KEY_END);
 		return TDM_ERR_TRUNCATED;
 	}
 	if (tdm_b64_decode(blob, begin, (size_t)(end - begin)) < 0) {
-		say(why, why_size, "signing key %s is damaged (bad base64); "
+		tdm_say(why, why_size, "signing key %s is damaged (bad base64); "
 		    "restore it or make a new one with ssh-keygen -t ed25519 "
 		    "-N '' -f %s", path, path);
 		return TDM_ERR_INVAL;
@@ -384,7 +369,7 @@ static int parse_key_blob(const char *path, const uint8_t *p, size_t n,
 	if (wire_string(&w, &s, &len) < 0)
 		goto damaged;
 	if (len != 4 || memcmp(s, "none", 4) != 0) {
-		say(why, why_size, "signing key %s is protected by a "
+		tdm_say(why, why_size, "signing key %s is protected by a "
 		    "passphrase; the recorder runs unattended and needs it "
 		    "unencrypted: ssh-keygen -p -N '' -f %s (keep the file "
 		    "mode 0640 root:tandem)", path, path);
@@ -394,7 +379,7 @@ static int parse_key_blob(const char *path, const uint8_t *p, size_t n,
 	    wire_u32(&w, &nkeys) < 0)
 		goto damaged;
 	if (nkeys != 1) {
-		say(why, why_size, "signing key %s holds %u keys; tandem "
+		tdm_say(why, why_size, "signing key %s holds %u keys; tandem "
 		    "needs a file with one ed25519 key (ssh-keygen -t ed25519 "
 		    "-N '' -f FILE)", path, nkeys);
 		return TDM_ERR_INVAL;
@@ -402,7 +387,7 @@ static int parse_key_blob(const char *path, const uint8_t *p, size_t n,
 	if (wire_string(&w, &s, &len) < 0)
 		goto damaged;
 	if (pub_from_blob(s, len, pub) < 0) {
-		say(why, why_size, "signing key %s is not an ed25519 key; "
+		tdm_say(why, why_size, "signing key %s is not an ed25519 key; "
 		    "tandem signs with ed25519: make one with ssh-keygen -t "
 		    "ed25519 -N '' -f %s", path, path);
 		return TDM_ERR_INVAL;
@@ -428,11 +413,11 @@ static int parse_key_blob(const char *path, const uint8_t *p, size_t n,
 	if (rc == TDM_ERR_INVAL)
 		goto damaged;
 	if (rc < 0)
-		say(why, why_size, "cannot use signing key %s: %s", path,
+		tdm_say(why, why_size, "cannot use signing key %s: %s", path,
 		    tdm_strerror(rc));
 	return rc;
 damaged:
-	say(why, why_size, "signing key %s is damaged or not an ed25519 "
+	tdm_say(why, why_size, "signing key %s is damaged or not an ed25519 "
 	    "key from ssh-keygen; restore it or make a new one with "
 	    "ssh-keygen -t ed25519 -N '' -f %s", path, path);
 	return TDM_ERR_INVAL;
@@ -470,7 +455,7 @@ int tdm_signer_load_why(const char *path, struct tdm_signer **out,
 	if (rc == 0 && memcmp(pub, s->pub, sizeof(pub)) != 0)
 		rc = TDM_ERR_CRYPTO;
 	if (rc < 0) {
-		say(why, why_size, "signing key %s does not sign correctly "
+		tdm_say(why, why_size, "signing key %s does not sign correctly "
 		    "(%s); make a new one with ssh-keygen -t ed25519 -N '' -f "
 		    "%s", path, tdm_strerror(rc), path);
 		tdm_signer_free(s);

@@ -9,9 +9,9 @@
  * its principals).
  */
 #include "trust.h"
+#include "err.h"
 #include "sign.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 
 #include <errno.h>
@@ -62,20 +62,6 @@ static int keys_add(struct tdm_trust **keys, const uint8_t *pub,
 	return 0;
 }
 
-static void say(char *why, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, size, fmt, ap);
-	va_end(ap);
-}
-
 /* Calls line_fn on each line of path that is not blank or a comment. */
 static int each_line(const char *path, struct tdm_trust **keys,
 		     int (*line_fn)(struct tdm_trust **, const char *,
@@ -92,7 +78,7 @@ static int each_line(const char *path, struct tdm_trust **keys,
 
 	f = fopen(path, "re");
 	if (f == NULL) {
-		say(why, why_size, "cannot open key file %s: %s", path,
+		tdm_say(why, why_size, "cannot open key file %s: %s", path,
 		    strerror(errno));
 		return -1;
 	}
@@ -117,13 +103,13 @@ static int pub_line(struct tdm_trust **keys, const char *path, const char *s,
 	uint8_t pub[TDM_ED25519_PUB];
 
 	if (tdm_pubkey_parse(s, pub, NULL) < 0) {
-		say(why, why_size, "%s:%u: not an ssh-ed25519 public key line "
+		tdm_say(why, why_size, "%s:%u: not an ssh-ed25519 public key line "
 		    "(give the bastion's signing key .pub file)", path,
 		    lineno);
 		return -1;
 	}
 	if (keys_add(keys, pub, NULL, 0) < 0) {
-		say(why, why_size, "out of memory reading %s", path);
+		tdm_say(why, why_size, "out of memory reading %s", path);
 		return -1;
 	}
 	return 0;
@@ -199,7 +185,7 @@ static int signer_line(struct tdm_trust **keys, const char *path,
 	if (tdm_pubkey_parse(rest, pub, NULL) < 0) {
 		/* Other key types may sign other things; not ours. */
 		if (strncmp(rest, "ssh-ed25519", 11) == 0) {
-			say(why, why_size, "%s:%u: damaged ssh-ed25519 key; "
+			tdm_say(why, why_size, "%s:%u: damaged ssh-ed25519 key; "
 			    "copy the line again from the key's .pub file",
 			    path, lineno);
 			return -1;
@@ -207,7 +193,7 @@ static int signer_line(struct tdm_trust **keys, const char *path,
 		return 0;
 	}
 	if (keys_add(keys, pub, principals, plen) < 0) {
-		say(why, why_size, "out of memory reading %s", path);
+		tdm_say(why, why_size, "out of memory reading %s", path);
 		return -1;
 	}
 	return 0;

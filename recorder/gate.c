@@ -618,21 +618,6 @@ static const char *decision_word(enum gate_decision d)
 	return "timeout";
 }
 
-/* Four-eyes: the escort is another person than the engineer. */
-static bool same_person(const struct tdm_person *a,
-			const struct tdm_person *b)
-{
-	size_t i, j;
-
-	if (strcmp(a->name, b->name) == 0)
-		return true;
-	for (i = 0; i < a->nkeys; i++)
-		for (j = 0; j < b->nkeys; j++)
-			if (strcmp(a->keys[i], b->keys[j]) == 0)
-				return true;
-	return false;
-}
-
 static json_t *attrs_json(const struct tdm_person *p)
 {
 	json_t *o = json_object();
@@ -723,7 +708,7 @@ int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
 			 "session %s", seq, s->id);
 		return TDM_ERR_NOTFOUND;
 	}
-	if (escort != NULL && same_person(escort, s->engineer)) {
+	if (escort != NULL && escorts_same_person(escort, s->engineer)) {
 		snprintf(why, why_size, "%s is the engineer of session %s; "
 			 "four-eyes: another escort must decide",
 			 escort->name, s->id);
