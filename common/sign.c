@@ -250,7 +250,8 @@ static int read_key_file(const char *path, struct tdm_buf *b, char *why,
 		b->len += (size_t)got;
 		b->data[b->len] = '\0';
 		if (b->len > KEY_FILE_MAX) {
-			tdm_say(why, why_size, "signing key %s is larger than any "
+			tdm_say(why, why_size,
+			    "signing key %s is larger than any "
 			    "ed25519 key file; point signing-key at the file "
 			    "ssh-keygen -t ed25519 -N '' made", path);
 			rc = TDM_ERR_RANGE;
@@ -271,12 +272,14 @@ static int unarmor_key(const char *path, const struct tdm_buf *text,
 	if (memchr(text->data, '\0', text->len) != NULL ||
 	    (begin = strstr(s, KEY_BEGIN)) == NULL) {
 		if (strstr(s, "-----BEGIN ") != NULL)
-			tdm_say(why, why_size, "signing key %s is not in OpenSSH "
+			tdm_say(why, why_size,
+			    "signing key %s is not in OpenSSH "
 			    "format; convert it with ssh-keygen -p -N '' -f "
 			    "%s, or make a new one with ssh-keygen -t ed25519 "
 			    "-N '' -f %s", path, path, path);
 		else
-			tdm_say(why, why_size, "signing key %s is not a private "
+			tdm_say(why, why_size,
+			    "signing key %s is not a private "
 			    "key file; make one with ssh-keygen -t ed25519 -N "
 			    "'' -f %s", path, path);
 		return TDM_ERR_INVAL;
@@ -289,7 +292,8 @@ static int unarmor_key(const char *path, const struct tdm_buf *text,
 		return TDM_ERR_TRUNCATED;
 	}
 	if (tdm_b64_decode(blob, begin, (size_t)(end - begin)) < 0) {
-		tdm_say(why, why_size, "signing key %s is damaged (bad base64); "
+		tdm_say(why, why_size,
+		    "signing key %s is damaged (bad base64); "
 		    "restore it or make a new one with ssh-keygen -t ed25519 "
 		    "-N '' -f %s", path, path);
 		return TDM_ERR_INVAL;

@@ -103,7 +103,8 @@ static int pub_line(struct tdm_trust **keys, const char *path, const char *s,
 	uint8_t pub[TDM_ED25519_PUB];
 
 	if (tdm_pubkey_parse(s, pub, NULL) < 0) {
-		tdm_say(why, why_size, "%s:%u: not an ssh-ed25519 public key line "
+		tdm_say(why, why_size,
+		    "%s:%u: not an ssh-ed25519 public key line "
 		    "(give the bastion's signing key .pub file)", path,
 		    lineno);
 		return -1;
@@ -185,7 +186,8 @@ static int signer_line(struct tdm_trust **keys, const char *path,
 	if (tdm_pubkey_parse(rest, pub, NULL) < 0) {
 		/* Other key types may sign other things; not ours. */
 		if (strncmp(rest, "ssh-ed25519", 11) == 0) {
-			tdm_say(why, why_size, "%s:%u: damaged ssh-ed25519 key; "
+			tdm_say(why, why_size,
+			    "%s:%u: damaged ssh-ed25519 key; "
 			    "copy the line again from the key's .pub file",
 			    path, lineno);
 			return -1;
