@@ -458,6 +458,14 @@ static int segment_row(const uint8_t *p, size_t n)
 	return row;
 }
 
+/* Where the first segment at or after p starts, or end. */
+static const uint8_t *next_segment(const uint8_t *p, const uint8_t *end)
+{
+	while (p < end && segment_row(p, (size_t)(end - p)) == 0)
+		p++;
+	return p;
+}
+
 /*
  * Writes the frame in con->out, but only the rows that differ from what
  * the terminal shows: a frame is a prefix, then one segment per row, each
@@ -493,16 +501,12 @@ static void put_frame(struct console *con)
 		return;
 	}
 	tdm_buf_init(&diff, 0);
-	seg = p;
 	/* The prefix (cursor hidden) is always written. */
-	while (seg < end && segment_row(seg, (size_t)(end - seg)) == 0)
-		seg++;
+	seg = next_segment(p, end);
 	tdm_buf_put(&diff, p, (size_t)(seg - p));
 	while (seg < end) {
 		row = segment_row(seg, (size_t)(end - seg));
-		next = seg + 1;
-		while (next < end && segment_row(next, (size_t)(end - next)) == 0)
-			next++;
+		next = next_segment(seg + 1, end);
 		if (row >= 1 && row <= con->nshown) {
 			struct tdm_buf *was = &con->shown[row - 1];
 			size_t n = (size_t)(next - seg);
