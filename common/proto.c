@@ -12,7 +12,7 @@
 static int known_type(uint8_t t)
 {
 	return (t >= TDM_MSG_HELLO && t <= TDM_MSG_RAW) ||
-	       (t >= TDM_MSG_WELCOME && t <= TDM_MSG_OK);
+	       (t >= TDM_MSG_WELCOME && t <= TDM_MSG_SKIPPED);
 }
 
 static int is_raw_type(uint8_t t)

@@ -40,6 +40,8 @@ enum tdm_msg_type {
 	TDM_MSG_ERROR = 23,   /* {error, [seq]} */
 	TDM_MSG_ENDED = 24,   /* {status, why} */
 	TDM_MSG_OK = 25,      /* {what}: a request was carried out */
+	TDM_MSG_SKIPPED = 26, /* {bytes}: live output this escort fell too
+				 far behind to get; a SCREEN follows */
 };
 
 struct tdm_msg {

@@ -44,6 +44,12 @@
  */
 #define DRAW_QUIET_MS 4
 #define DRAW_LATEST_MS 100
+/*
+ * One session's messages are read for at most this long before the console
+ * looks at the escort's keys and the clock again: a session whose socket
+ * is never empty (a flood) must not keep the kill key waiting.
+ */
+#define READ_SLICE_MS 20
 
 struct watched {
 	struct session_conn c;
@@ -75,6 +81,7 @@ struct console {
 	bool urgent;            /* ... other than a session's output */
 	uint64_t output_first_ms; /* output not drawn yet: first and last */
 	uint64_t output_last_ms;
+	bool more;              /* a read slice ended with messages left */
 };
 
 static uint64_t now_ms(void)
@@ -181,8 +188,18 @@ static void on_message(struct console *con, struct watched *w,
 	con->dirty = true;
 	switch (m->type) {
 	case TDM_MSG_OUTPUT:
-	case TDM_MSG_SCREEN:
 		feed(w, m->payload, m->len);
+		break;
+	case TDM_MSG_SCREEN:
+		/* After a gap: the screen is rebuilt from recent output. */
+		vterm_screen_reset(vterm_obtain_screen(w->vt), 1);
+		feed(w, m->payload, m->len);
+		break;
+	case TDM_MSG_SKIPPED:
+		snprintf(con->status, sizeof(con->status), "output came "
+			 "faster than this console could show it: %lld bytes "
+			 "not shown live (the recording has them); screen "
+			 "rebuilt", tdm_msg_int(m, "bytes"));
 		break;
 	case TDM_MSG_STATE:
 		w->raw = json_is_true(json_object_get(m->json, "raw"));
@@ -728,6 +745,7 @@ static void loop(struct console *con, int sigfd)
 		size_t i, n = 0;
 		uint8_t keys[256];
 		ssize_t got;
+		bool more;
 		int wait;
 
 		if (now_ms() - last_scan >= 1000) {
@@ -779,6 +797,9 @@ static void loop(struct console *con, int sigfd)
 				wait = (int)due;
 			}
 		}
+		/* Messages already read from a socket poll cannot see. */
+		if (con->more)
+			wait = 0;
 		pfd[n].fd = STDIN_FILENO;
 		pfd[n++].events = POLLIN;
 		pfd[n].fd = sigfd;
@@ -808,16 +829,24 @@ static void loop(struct console *con, int sigfd)
 			forget_shown(con);
 			con->dirty = con->urgent = true;
 		}
+		more = con->more;
+		con->more = false;
 		for (i = 0; i + 2 < n && i < con->n; i++) {
 			struct watched *w = con->w[i];
+			uint64_t until = now_ms() + READ_SLICE_MS;
 			struct tdm_msg m;
 			int rc;
 
-			if (!(pfd[i + 2].revents & (POLLIN | POLLHUP)))
+			if (!(pfd[i + 2].revents & (POLLIN | POLLHUP)) &&
+			    !more)
 				continue;
 			while ((rc = client_next(&w->c, &m, 0)) == 1) {
 				on_message(con, w, &m);
 				tdm_msg_clear(&m);
+				if (now_ms() >= until) {
+					con->more = true;
+					break;
+				}
 			}
 			if (rc < 0)
 				w->c.ended = true;

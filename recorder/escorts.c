@@ -30,6 +30,14 @@
 
 /* An escort that falls this far behind is dropped, not waited for. */
 #define ESCORT_MAX_BACKLOG (8u * 1024u * 1024u)
+/*
+ * Live output stops for an escort this far behind, until they have read
+ * what is queued; they then get the screen again (the recent output) and
+ * live output resumes.  A flood of output thus never pushes a watching
+ * escort off the session, so they can still kill it; the recording has
+ * every byte, and marks how much each escort did not see live.
+ */
+#define ESCORT_FOLLOW_LIMIT (1024u * 1024u)
 
 static void reap(int fd, const char *path)
 {
@@ -244,8 +252,16 @@ void escorts_send_output(struct session *s, const void *p, size_t n)
 		const uint8_t *b = p;
 		size_t left = n;
 
-		if (!c->attached)
+		if (!c->attached || c->closing)
 			continue;
+		if (c->behind ||
+		    (c->out.len > 0 && c->out.len + n > ESCORT_FOLLOW_LIMIT)) {
+			if (!c->behind)
+				c->gaps++;
+			c->behind = true;
+			c->gap_bytes += n;
+			continue;
+		}
 		while (left > 0) {
 			size_t part = left > TDM_PROTO_MAX ? TDM_PROTO_MAX :
 							     left;
@@ -302,6 +318,55 @@ static void flush_conn(struct escort_conn *c)
 			return;
 		tdm_buf_consume(&c->out, (size_t)w);
 	}
+}
+
+/* Once a lagging escort has read what was queued: the screen again. */
+static void catch_up(struct session *s, struct escort_conn *c)
+{
+	if (!c->behind || c->out.len > 0 || c->closing)
+		return;
+	send_json(c, TDM_MSG_SKIPPED,
+		  json_pack("{s:I}", "bytes", (json_int_t)c->gap_bytes));
+	send_raw(c, TDM_MSG_SCREEN, s->screen.data, s->screen.len);
+	c->skipped_bytes += c->gap_bytes;
+	c->gap_bytes = 0;
+	c->behind = false;
+	flush_conn(c);
+}
+
+/*
+ * Marks in the recording how much output an escort did not see live, once:
+ * when they leave, or when the session ends.  One mark, not one per gap: a
+ * long flood makes a gap every few frames.
+ */
+static int mark_skipped(struct session *s, struct escort_conn *c)
+{
+	uint64_t bytes = c->skipped_bytes + c->gap_bytes;
+	int rc;
+
+	if (!c->attached || bytes == 0)
+		return 0;
+	rc = session_mark(s, LOG_NOTICE,
+			  json_pack("{s:s,s:s,s:s,s:I,s:i}", "event", "escort",
+				    "escort", c->person->name, "action",
+				    "skipped", "bytes", (json_int_t)bytes,
+				    "gaps", (int)c->gaps),
+			  "escort skipped: %s did not see %llu bytes of "
+			  "output live, in %u gaps", c->person->name,
+			  (unsigned long long)bytes, c->gaps);
+	c->skipped_bytes = c->gap_bytes = 0;
+	c->gaps = 0;
+	return rc;
+}
+
+int escorts_mark_skipped(struct session *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nescorts; i++)
+		if (mark_skipped(s, s->escorts[i]) < 0)
+			return -1;
+	return 0;
 }
 
 void escorts_send_ended(struct session *s, int status, const char *why)
@@ -622,6 +687,8 @@ static void drop_closed(struct session *s)
 			i++;
 			continue;
 		}
+		if (mark_skipped(s, c) < 0)
+			s->frozen = true;
 		if (c->attached &&
 		    session_mark(s, LOG_NOTICE,
 				 json_pack("{s:s,s:s,s:s}", "event", "escort",
@@ -658,6 +725,7 @@ void escorts_handle(struct session *s, const struct pollfd *pfd, size_t n)
 			read_conn(s, c);
 		if (c->out.len > 0)
 			flush_conn(c);
+		catch_up(s, c);
 		if ((re & (POLLHUP | POLLERR)) && !(re & POLLIN))
 			c->closing = true;
 		if (c->closing && c->out.len > 0 && (re & POLLERR))

@@ -39,6 +39,8 @@ void escorts_send_decided(struct session *s, unsigned seq, const char *word,
 void escorts_send_refused(struct session *s, unsigned seq, const char *why,
 			  const char *visible);
 void escorts_send_state(struct session *s);
+/* Marks how much live output each escort did not see; at the end. */
+int escorts_mark_skipped(struct session *s);
 /* The session ended: tells every escort, flushing what it can. */
 void escorts_send_ended(struct session *s, int status, const char *why);
 

@@ -389,6 +389,8 @@ static int run_session(struct session *s)
 			 rc < 0 ? "error" : "target closed");
 end:
 	escorts_send_ended(s, status, s->end_why);
+	if (escorts_mark_skipped(s) < 0)
+		goto write_failed;
 	if (session_mark(s, LOG_NOTICE,
 			 json_pack("{s:s,s:i,s:s,s:I,s:I}", "event", "end",
 				   "status", status, "why", s->end_why,

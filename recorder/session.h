@@ -60,6 +60,11 @@ struct escort_conn {
 	bool attached;
 	bool closing;                    /* flush out, then close */
 	uint64_t closing_ms;             /* when closing began */
+	/* Live output this escort could not follow (escorts.c). */
+	bool behind;                     /* skipping until out is read */
+	uint64_t gap_bytes;              /* skipped in the current gap */
+	uint64_t skipped_bytes;          /* skipped before it, not yet marked */
+	unsigned gaps;
 };
 
 struct session {

@@ -1,5 +1,6 @@
 """The escort console: a real ssh -t escort@bastion session, driven by keys."""
 import os
+import subprocess
 import time
 import unittest
 
@@ -85,6 +86,38 @@ class Console(unittest.TestCase):
         finally:
             con.close()
             t.close()
+
+    def test_a_flood_keeps_the_escort_watching_and_the_kill_key_works(self):
+        # The target prints as fast as it can; the console used to fall
+        # 8 MiB behind, be dropped ("no live sessions") and lose its kill
+        # key.  The engineer's ssh writes to /dev/null, as fast as a
+        # terminal can take it.
+        eng = subprocess.Popen(bed.ssh_argv() + ["-tt", "db01"], stdin=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        con = Tmux(console_cmd())
+        try:
+            con.wait_for(r"alice@db01")
+            eng.stdin.write(b"yes flood-line | head -c 100000000000\r")
+            eng.stdin.flush()
+            con.wait_for(r"#1 alice wants to run:")
+            time.sleep(1.0)  # the console makes escorts read before 'a'
+            con.keys("a")
+            con.wait_for(r"flood-line\nflood-line")
+            deadline = time.time() + 8
+            while time.time() < deadline:
+                top = con.screen().splitlines()[0]
+                self.assertIn("session 1/1: alice@db01", top)
+                time.sleep(0.2)
+            self.assertIsNone(eng.poll())  # still flooding
+            con.keys("k")
+            con.wait_for(r"end this session\? y to confirm")
+            con.keys("y")
+            self.assertEqual(eng.wait(timeout=15), 255)
+        finally:
+            if eng.poll() is None:
+                eng.kill()
+                eng.wait()
+            con.close()
 
     def test_console_denies_with_a_reason(self):
         m = marker("deny")

@@ -48,6 +48,85 @@ def current_session():
     return socks[0]
 
 
+# An escort on the raw session socket that attaches, then reads nothing
+# until told to on stdin; then it reads what came, kills the session and
+# prints what it saw as one JSON object.
+SLOW_ESCORT = r"""
+import json, socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+buf, pos = bytearray(), 0
+
+
+def send(kind, obj):
+    b = json.dumps(obj).encode()
+    s.sendall(bytes([1, kind]) + struct.pack(">I", len(b)) + b)
+
+
+def message(timeout):
+    global buf, pos
+    s.settimeout(timeout)
+    while True:
+        if len(buf) - pos >= 6:
+            n = struct.unpack(">I", buf[pos + 2:pos + 6])[0]
+            if len(buf) - pos >= 6 + n:
+                kind, body = buf[pos + 1], bytes(buf[pos + 6:pos + 6 + n])
+                pos += 6 + n
+                if pos > (1 << 20):
+                    del buf[:pos]
+                    pos = 0
+                return kind, body
+        try:
+            chunk = s.recv(1 << 20)
+        except socket.timeout:
+            return None
+        if not chunk:
+            return "eof"
+        buf += chunk
+
+
+send(1, {"escort": "bob"})
+attach_screen = 0
+while True:
+    kind, body = message(30)
+    if kind == 17:
+        attach_screen += len(body)
+    if kind == 21:
+        break
+print("synced", flush=True)
+sys.stdin.readline()
+seen, output, skipped, screen = [], 0, 0, b""
+while True:
+    m = message(3)
+    if m is None or m == "eof":
+        seen.append(m or "quiet")
+        break
+    kind, body = m
+    if kind == 18:
+        output += len(body)
+        if not seen or seen[-1] != "output":
+            seen.append("output")
+    elif kind == 26:
+        skipped += json.loads(body)["bytes"]
+        seen.append("skipped")
+    elif kind == 17:
+        screen = body
+        seen.append("screen")
+send(4, {"reason": "flood test"})
+ended = False
+while True:
+    m = message(15)
+    if m is None or m == "eof":
+        break
+    if m[0] == 24:
+        ended = True
+        break
+print(json.dumps({"seen": seen, "attach_screen": attach_screen,
+                  "output": output, "skipped": skipped, "ended": ended,
+                  "screen": screen.decode("utf-8", "replace")}))
+"""
+
+
 class Gate(unittest.TestCase):
     def test_nothing_typed_reaches_target_before_approval(self):
         m = marker("unapproved")
@@ -299,6 +378,53 @@ class Gate(unittest.TestCase):
             self.assertEqual(t.wait(), 255)
         finally:
             t.close()
+
+    def test_an_escort_too_slow_for_a_flood_is_caught_up_not_dropped(self):
+        # An escort who cannot keep up with the output stops getting it
+        # live, then gets the screen again, and stays attached (so can
+        # still kill the session); the recording says how much they did
+        # not see, and every byte is accounted for.
+        import pwd
+        before = bed.recordings_now()
+        t = shell()
+        probe = None
+        try:
+            path = os.path.join(bed.sessions, current_session() + ".sock")
+            pw = pwd.getpwnam("escort")
+            probe = subprocess.Popen(["/usr/bin/python3", "-c", SLOW_ESCORT, path],
+                                     user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+            self.assertEqual(probe.stdout.readline().strip(), b"synced")
+            # 12 MB while that escort reads nothing: more than the recorder
+            # queues for an escort (it used to drop one 8 MiB behind).
+            t.send("yes flood-line | head -c 12000000; echo flood-$((1+1))done\r")
+            bed.decide_next()
+            t.expect(r"flood-2done\r\n", timeout=120)
+            out, err = probe.communicate(b"go\n", timeout=120)
+            self.assertEqual(probe.returncode, 0, err)
+            got = json.loads(out)
+            t.expect(r"escort bob ended this session: flood test")
+            self.assertEqual(t.wait(), 255)
+        finally:
+            if probe and probe.poll() is None:
+                probe.kill()
+            t.close()
+        self.assertNotIn("eof", got["seen"])
+        self.assertTrue(got["ended"], got["seen"])
+        self.assertGreater(got["skipped"], 10_000_000)
+        i = got["seen"].index("skipped")
+        self.assertEqual(got["seen"][i + 1], "screen")
+        self.assertIn("flood-2done", got["screen"])
+        marks = Recording(bed.new_recording(before)).markers()
+        skip = [m for m in marks if m.startswith("escort skipped: bob")]
+        self.assertEqual(len(skip), 1, marks)
+        detail = json.loads(skip[0].split("\t", 1)[1])
+        self.assertEqual((detail["action"], detail["bytes"]), ("skipped", got["skipped"]))
+        self.assertGreaterEqual(detail["gaps"], 1)
+        endm = json.loads([m for m in marks if m.startswith("session end")][0].split("\t", 1)[1])
+        self.assertEqual(got["attach_screen"] + got["output"] + got["skipped"],
+                         endm["bytes_out"])
 
     def test_noninteractive_command_and_stdin_wait_for_approval(self):
         m = marker("exec")
