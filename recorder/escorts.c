@@ -38,6 +38,13 @@
  * every byte, and marks how much each escort did not see live.
  */
 #define ESCORT_FOLLOW_LIMIT (1024u * 1024u)
+/*
+ * An escort who has read nothing for this long while messages wait for
+ * them is not watching (a hung console, a stalled network under it): they
+ * are dropped, so raw mode and the "watching" the engineer is told about
+ * do not go on without them.  A console that recovers attaches again.
+ */
+#define ESCORT_STALL_MS 15000u
 
 static void reap(int fd, const char *path)
 {
@@ -196,6 +203,8 @@ static void send_raw(struct escort_conn *c, uint8_t type, const void *p,
 {
 	if (c->closing && type != TDM_MSG_ERROR && type != TDM_MSG_ENDED)
 		return;
+	if (c->out.len == 0)
+		c->read_ms = session_now_ms();
 	if (c->out.len + n > ESCORT_MAX_BACKLOG ||
 	    tdm_proto_put(&c->out, type, p, n) < 0) {
 		/* Too slow to follow: drop it rather than stall the relay. */
@@ -317,6 +326,7 @@ static void flush_conn(struct escort_conn *c)
 		if (w <= 0)
 			return;
 		tdm_buf_consume(&c->out, (size_t)w);
+		c->read_ms = session_now_ms();
 	}
 }
 
@@ -667,6 +677,8 @@ size_t escorts_pollfds(struct session *s, struct pollfd *pfd, size_t max)
 	return n;
 }
 
+static const char stalled_why[] = "read nothing for 15 s";
+
 static void drop_closed(struct session *s)
 {
 	size_t i = 0, attached_before = 0, attached_after = 0;
@@ -691,10 +703,14 @@ static void drop_closed(struct session *s)
 			s->frozen = true;
 		if (c->attached &&
 		    session_mark(s, LOG_NOTICE,
-				 json_pack("{s:s,s:s,s:s}", "event", "escort",
-					   "escort", c->person->name,
-					   "action", "left"),
-				 "escort left: %s", c->person->name) < 0)
+				 json_pack("{s:s,s:s,s:s,s:s*}", "event",
+					   "escort", "escort", c->person->name,
+					   "action", "left", "why",
+					   c->stalled ? stalled_why : NULL),
+				 "escort left: %s%s%s%s", c->person->name,
+				 c->stalled ? " (" : "",
+				 c->stalled ? stalled_why : "",
+				 c->stalled ? ")" : "") < 0)
 			s->frozen = true;
 		conn_free(c);
 		s->escorts[i] = s->escorts[--s->nescorts];
@@ -726,6 +742,13 @@ void escorts_handle(struct session *s, const struct pollfd *pfd, size_t n)
 		if (c->out.len > 0)
 			flush_conn(c);
 		catch_up(s, c);
+		if (c->attached && !c->closing && c->out.len > 0 &&
+		    session_now_ms() - c->read_ms > ESCORT_STALL_MS) {
+			c->stalled = true;
+			c->closing = true;
+			shutdown(c->fd, SHUT_RDWR);
+			tdm_buf_reset(&c->out);
+		}
 		if ((re & (POLLHUP | POLLERR)) && !(re & POLLIN))
 			c->closing = true;
 		if (c->closing && c->out.len > 0 && (re & POLLERR))

@@ -60,6 +60,8 @@ struct escort_conn {
 	bool attached;
 	bool closing;                    /* flush out, then close */
 	uint64_t closing_ms;             /* when closing began */
+	uint64_t read_ms;                /* out last drained, or began to wait */
+	bool stalled;                    /* dropped for reading nothing */
 	/* Live output this escort could not follow (escorts.c). */
 	bool behind;                     /* skipping until out is read */
 	uint64_t gap_bytes;              /* skipped in the current gap */

@@ -48,11 +48,12 @@ def current_session():
     return socks[0]
 
 
-# An escort on the raw session socket that attaches, then reads nothing
-# until told to on stdin; then it reads what came, kills the session and
-# prints what it saw as one JSON object.
+# An escort on the raw session socket that attaches, then until told to on
+# stdin reads 4 KiB every half second ("slow") or nothing ("hung"); then it
+# reads what came, kills the session and prints what it saw as one JSON
+# object.
 SLOW_ESCORT = r"""
-import json, socket, struct, sys
+import json, select, socket, struct, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
 buf, pos = bytearray(), 0
@@ -94,6 +95,13 @@ while True:
     if kind == 21:
         break
 print("synced", flush=True)
+while not select.select([sys.stdin], [], [], 0.5)[0]:
+    if sys.argv[2] == "slow":
+        s.settimeout(0)
+        try:
+            buf += s.recv(4096)
+        except BlockingIOError:
+            pass
 sys.stdin.readline()
 seen, output, skipped, screen = [], 0, 0, b""
 while True:
@@ -112,10 +120,16 @@ while True:
     elif kind == 17:
         screen = body
         seen.append("screen")
-send(4, {"reason": "flood test"})
 ended = False
+try:
+    send(4, {"reason": "flood test"})
+except OSError:
+    pass
 while True:
-    m = message(15)
+    try:
+        m = message(15)
+    except OSError:
+        break
     if m is None or m == "eof":
         break
     if m[0] == 24:
@@ -391,14 +405,14 @@ class Gate(unittest.TestCase):
         try:
             path = os.path.join(bed.sessions, current_session() + ".sock")
             pw = pwd.getpwnam("escort")
-            probe = subprocess.Popen(["/usr/bin/python3", "-c", SLOW_ESCORT, path],
+            probe = subprocess.Popen(["/usr/bin/python3", "-c", SLOW_ESCORT, path, "slow"],
                                      user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
             self.assertEqual(probe.stdout.readline().strip(), b"synced")
-            # 12 MB while that escort reads nothing: more than the recorder
+            # 10 MB while that escort reads 8 KiB a second: more than the recorder
             # queues for an escort (it used to drop one 8 MiB behind).
-            t.send("yes flood-line | head -c 12000000; echo flood-$((1+1))done\r")
+            t.send("yes flood-line | head -c 10000000; echo flood-$((1+1))done\r")
             bed.decide_next()
             t.expect(r"flood-2done\r\n", timeout=120)
             out, err = probe.communicate(b"go\n", timeout=120)
@@ -412,7 +426,7 @@ class Gate(unittest.TestCase):
             t.close()
         self.assertNotIn("eof", got["seen"])
         self.assertTrue(got["ended"], got["seen"])
-        self.assertGreater(got["skipped"], 10_000_000)
+        self.assertGreater(got["skipped"], 8_000_000)
         i = got["seen"].index("skipped")
         self.assertEqual(got["seen"][i + 1], "screen")
         self.assertIn("flood-2done", got["screen"])
@@ -425,6 +439,40 @@ class Gate(unittest.TestCase):
         endm = json.loads([m for m in marks if m.startswith("session end")][0].split("\t", 1)[1])
         self.assertEqual(got["attach_screen"] + got["output"] + got["skipped"],
                          endm["bytes_out"])
+
+    def test_an_escort_who_reads_nothing_for_15_s_is_dropped(self):
+        # A hung console (or the network under it) must not count as an
+        # escort watching: raw mode and "watching" would go on without
+        # anyone seeing the screen.
+        import pwd
+        before = bed.recordings_now()
+        t = shell()
+        probe = None
+        try:
+            path = os.path.join(bed.sessions, current_session() + ".sock")
+            pw = pwd.getpwnam("escort")
+            probe = subprocess.Popen(["/usr/bin/python3", "-c", SLOW_ESCORT, path, "hung"],
+                                     user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+            self.assertEqual(probe.stdout.readline().strip(), b"synced")
+            t.expect(r"escort bob is watching")
+            t.send("yes stall-line | head -c 3000000; echo stall-$((1+1))done\r")
+            bed.decide_next()
+            t.expect(r"stall-2done\r\n", timeout=60)
+            started = time.time()
+            t.expect(r"no escort attached: nothing is sent", timeout=40)
+            self.assertGreater(time.time() - started, 5)
+            out, err = probe.communicate(b"go\n", timeout=60)
+            self.assertIn("eof", json.loads(out)["seen"])
+            end(t)
+        finally:
+            if probe and probe.poll() is None:
+                probe.kill()
+            t.close()
+        marks = Recording(bed.new_recording(before)).markers()
+        self.assertIn("escort left: bob (read nothing for 15 s)",
+                      [m.split("\t")[0] for m in marks])
 
     def test_noninteractive_command_and_stdin_wait_for_approval(self):
         m = marker("exec")
