@@ -44,7 +44,11 @@
  * are dropped, so raw mode and the "watching" the engineer is told about
  * do not go on without them.  A console that recovers attaches again.
  */
-#define ESCORT_STALL_MS 15000u
+#define ESCORT_STALL_S 15
+#define ESCORT_STALL_MS (ESCORT_STALL_S * 1000u)
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+#define STALLED_WHY "read nothing for " STRINGIFY(ESCORT_STALL_S) " s"
 
 static void reap(int fd, const char *path)
 {
@@ -677,8 +681,6 @@ size_t escorts_pollfds(struct session *s, struct pollfd *pfd, size_t max)
 	return n;
 }
 
-static const char stalled_why[] = "read nothing for 15 s";
-
 static void drop_closed(struct session *s)
 {
 	size_t i = 0, attached_before = 0, attached_after = 0;
@@ -706,11 +708,9 @@ static void drop_closed(struct session *s)
 				 json_pack("{s:s,s:s,s:s,s:s*}", "event",
 					   "escort", "escort", c->person->name,
 					   "action", "left", "why",
-					   c->stalled ? stalled_why : NULL),
-				 "escort left: %s%s%s%s", c->person->name,
-				 c->stalled ? " (" : "",
-				 c->stalled ? stalled_why : "",
-				 c->stalled ? ")" : "") < 0)
+					   c->stalled ? STALLED_WHY : NULL),
+				 "escort left: %s%s", c->person->name,
+				 c->stalled ? " (" STALLED_WHY ")" : "") < 0)
 			s->frozen = true;
 		conn_free(c);
 		s->escorts[i] = s->escorts[--s->nescorts];
