@@ -141,6 +141,22 @@ print(json.dumps({"seen": seen, "attach_screen": attach_screen,
 """
 
 
+def slow_escort(mode):
+    """SLOW_ESCORT attached to the one live session, as the escort account."""
+    import pwd
+    path = os.path.join(bed.sessions, current_session() + ".sock")
+    pw = pwd.getpwnam("escort")
+    probe = subprocess.Popen(["/usr/bin/python3", "-c", SLOW_ESCORT, path, mode],
+                             user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    if probe.stdout.readline().strip() != b"synced":
+        probe.kill()
+        raise AssertionError("the escort probe did not attach: " +
+                             probe.stderr.read().decode(errors="replace"))
+    return probe
+
+
 class Gate(unittest.TestCase):
     def test_nothing_typed_reaches_target_before_approval(self):
         m = marker("unapproved")
@@ -398,18 +414,11 @@ class Gate(unittest.TestCase):
         # live, then gets the screen again, and stays attached (so can
         # still kill the session); the recording says how much they did
         # not see, and every byte is accounted for.
-        import pwd
         before = bed.recordings_now()
         t = shell()
         probe = None
         try:
-            path = os.path.join(bed.sessions, current_session() + ".sock")
-            pw = pwd.getpwnam("escort")
-            probe = subprocess.Popen(["/usr/bin/python3", "-c", SLOW_ESCORT, path, "slow"],
-                                     user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
-            self.assertEqual(probe.stdout.readline().strip(), b"synced")
+            probe = slow_escort("slow")
             # 10 MB while that escort reads 8 KiB a second: more than the recorder
             # queues for an escort (it used to drop one 8 MiB behind).
             t.send("yes flood-line | head -c 10000000; echo flood-$((1+1))done\r")
@@ -444,25 +453,18 @@ class Gate(unittest.TestCase):
         # A hung console (or the network under it) must not count as an
         # escort watching: raw mode and "watching" would go on without
         # anyone seeing the screen.
-        import pwd
         before = bed.recordings_now()
         t = shell()
         probe = None
         try:
-            path = os.path.join(bed.sessions, current_session() + ".sock")
-            pw = pwd.getpwnam("escort")
-            probe = subprocess.Popen(["/usr/bin/python3", "-c", SLOW_ESCORT, path, "hung"],
-                                     user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
-            self.assertEqual(probe.stdout.readline().strip(), b"synced")
+            probe = slow_escort("hung")
             t.expect(r"escort bob is watching")
             t.send("yes stall-line | head -c 3000000; echo stall-$((1+1))done\r")
+            started = time.time()
             bed.decide_next()
             t.expect(r"stall-2done\r\n", timeout=60)
-            started = time.time()
             t.expect(r"no escort attached: nothing is sent", timeout=40)
-            self.assertGreater(time.time() - started, 5)
+            self.assertGreater(time.time() - started, 10)
             out, err = probe.communicate(b"go\n", timeout=60)
             self.assertIn("eof", json.loads(out)["seen"])
             end(t)
