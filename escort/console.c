@@ -127,6 +127,22 @@ static void feed(struct watched *w, const uint8_t *p, size_t n)
 		vterm_input_write(w->vt, (const char *)p, n);
 }
 
+/* A fresh screen model for w, parser included, in place of any old one. */
+static int new_screen(struct watched *w)
+{
+	VTerm *vt = vterm_new(w->rows, w->cols);
+
+	if (vt == NULL)
+		return -1;
+	vterm_set_utf8(vt, 1);
+	vterm_output_set_callback(vt, discard_output, NULL);
+	vterm_screen_reset(vterm_obtain_screen(vt), 1);
+	if (w->vt != NULL)
+		vterm_free(w->vt);
+	w->vt = vt;
+	return 0;
+}
+
 static void attach_new(struct console *con)
 {
 	static char ids[MAX_WATCHED][37];
@@ -156,18 +172,18 @@ static void attach_new(struct console *con)
 			w->rows = 24;
 			w->cols = 80;
 		}
-		w->vt = vterm_new(w->rows, w->cols);
-		if (w->vt == NULL) {
+		if (new_screen(w) < 0) {
 			watched_free(w);
 			continue;
 		}
-		vterm_set_utf8(w->vt, 1);
-		vterm_output_set_callback(w->vt, discard_output, NULL);
-		vterm_screen_reset(vterm_obtain_screen(w->vt), 1);
 		feed(w, w->c.early.data, w->c.early.len);
 		tdm_buf_free(&w->c.early);
 		w->shown_seq = -1;
 		con->w[con->n++] = w;
+		/* What came after the attach burst in the same read is in
+		 * the buffer already, where poll cannot see it. */
+		if (w->c.in.len > 0)
+			con->more = true;
 	}
 }
 
@@ -191,8 +207,11 @@ static void on_message(struct console *con, struct watched *w,
 		feed(w, m->payload, m->len);
 		break;
 	case TDM_MSG_SCREEN:
-		/* After a gap: the screen is rebuilt from recent output. */
-		vterm_screen_reset(vterm_obtain_screen(w->vt), 1);
+		/* After a gap: the screen is rebuilt from recent output, by
+		 * a new model, since the old one's parser may be inside an
+		 * escape sequence cut by the gap. */
+		if (new_screen(w) < 0)
+			vterm_screen_reset(vterm_obtain_screen(w->vt), 1);
 		feed(w, m->payload, m->len);
 		break;
 	case TDM_MSG_SKIPPED:

@@ -31,11 +31,11 @@
 /* An escort that falls this far behind is dropped, not waited for. */
 #define ESCORT_MAX_BACKLOG (8u * 1024u * 1024u)
 /*
- * Live output stops for an escort this far behind, until they have read
- * what is queued; they then get the screen again (the recent output) and
- * live output resumes.  A flood of output thus never pushes a watching
- * escort off the session, so they can still kill it; the recording has
- * every byte, and marks how much each escort did not see live.
+ * Live output stops for an escort this far behind, until what is queued
+ * for them has gone to their socket; they then get the screen again (the
+ * recent output) and live output resumes.  A flood of output thus never
+ * pushes a watching escort off the session, so they can still kill it; the
+ * recording has every byte, and marks how much each escort did not see.
  */
 #define ESCORT_FOLLOW_LIMIT (1024u * 1024u)
 /*
@@ -334,7 +334,7 @@ static void flush_conn(struct escort_conn *c)
 	}
 }
 
-/* Once a lagging escort has read what was queued: the screen again. */
+/* Once what was queued for a lagging escort is sent: the screen again. */
 static void catch_up(struct session *s, struct escort_conn *c)
 {
 	if (!c->behind || c->out.len > 0 || c->closing)
@@ -366,8 +366,9 @@ static int mark_skipped(struct session *s, struct escort_conn *c)
 				    "skipped", "bytes", (json_int_t)bytes,
 				    "gaps", (int)c->gaps),
 			  "escort skipped: %s did not see %llu bytes of "
-			  "output live, in %u gaps", c->person->name,
-			  (unsigned long long)bytes, c->gaps);
+			  "output live, in %u gap%s", c->person->name,
+			  (unsigned long long)bytes, c->gaps,
+			  c->gaps == 1 ? "" : "s");
 	c->skipped_bytes = c->gap_bytes = 0;
 	c->gaps = 0;
 	return rc;

@@ -60,7 +60,7 @@ struct escort_conn {
 	bool attached;
 	bool closing;                    /* flush out, then close */
 	uint64_t closing_ms;             /* when closing began */
-	uint64_t read_ms;                /* out last drained, or began to wait */
+	uint64_t read_ms;                /* last send, or when out began */
 	bool stalled;                    /* dropped for reading nothing */
 	/* Live output this escort could not follow (escorts.c). */
 	bool behind;                     /* skipping until out is read */
