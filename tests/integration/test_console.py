@@ -92,12 +92,15 @@ class Console(unittest.TestCase):
         # 8 MiB behind, be dropped ("no live sessions") and lose its kill
         # key.  The engineer's ssh writes to /dev/null, as fast as a
         # terminal can take it.
+        before = bed.recordings_now()
         eng = subprocess.Popen(bed.ssh_argv() + ["-tt", "db01"], stdin=subprocess.PIPE,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         con = Tmux(console_cmd())
         try:
             con.wait_for(r"alice@db01")
-            eng.stdin.write(b"yes flood-line | head -c 100000000000\r")
+            # 2 GB: longer than the 8 s watched here at any speed this
+            # path reaches; the kill ends it.
+            eng.stdin.write(b"yes flood-line | head -c 2000000000\r")
             eng.stdin.flush()
             con.wait_for(r"#1 alice wants to run:")
             time.sleep(1.0)  # the console makes escorts read before 'a'
@@ -118,6 +121,12 @@ class Console(unittest.TestCase):
                 eng.kill()
                 eng.wait()
             con.close()
+        # The console did fall behind (the path under test), and the
+        # recording says by how much.  (Hundreds of MB of output: grep
+        # the text rather than decode every event.)
+        text = subprocess.run(["zstd", "-dcq", bed.new_recording(before)],
+                              stdout=subprocess.PIPE, check=True).stdout
+        self.assertRegex(text, rb'"m", "escort skipped: bob did not see \d+ bytes')
 
     def test_console_denies_with_a_reason(self):
         m = marker("deny")

@@ -49,7 +49,7 @@ def current_session():
 
 
 # An escort on the raw session socket that attaches, then until told to on
-# stdin reads 4 KiB every half second ("slow") or nothing ("hung"); then it
+# stdin reads 16 KiB every half second ("slow") or nothing ("hung"); then it
 # reads what came, kills the session and prints what it saw as one JSON
 # object.
 SLOW_ESCORT = r"""
@@ -99,7 +99,7 @@ while not select.select([sys.stdin], [], [], 0.5)[0]:
     if sys.argv[2] == "slow":
         s.settimeout(0)
         try:
-            buf += s.recv(4096)
+            buf += s.recv(16384)
         except BlockingIOError:
             pass
 sys.stdin.readline()
@@ -419,9 +419,9 @@ class Gate(unittest.TestCase):
         probe = None
         try:
             probe = slow_escort("slow")
-            # 10 MB while that escort reads 8 KiB a second: more than the recorder
-            # queues for an escort (it used to drop one 8 MiB behind).
-            t.send("yes flood-line | head -c 10000000; echo flood-$((1+1))done\r")
+            # 12 MB while that escort reads 32 KiB a second: more than the
+            # recorder queues for an escort (it used to drop one 8 MiB behind).
+            t.send("yes flood-line | head -c 12000000; echo flood-$((1+1))done\r")
             bed.decide_next()
             t.expect(r"flood-2done\r\n", timeout=120)
             out, err = probe.communicate(b"go\n", timeout=120)
