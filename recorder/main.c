@@ -274,7 +274,6 @@ static int run_session(struct session *s)
 		snprintf(s->bastion, sizeof(s->bastion), "bastion");
 	read_terminal(s);
 	tdm_buf_init(&s->to_target, 0);
-	tdm_buf_init(&s->to_engineer, 0);
 	gate_init(s);
 	relay_callbacks_init(s);
 	if (escorts_start_reaper(s) < 0) {
@@ -421,7 +420,6 @@ early_out:
 	s->reaper_fd = -1;
 	gate_free(s);
 	tdm_buf_free(&s->to_target);
-	tdm_buf_free(&s->to_engineer);
 	return status;
 write_failed:
 	session_say(s, "the recording cannot be written (%s); the session "

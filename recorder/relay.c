@@ -4,18 +4,13 @@
  * Output from the target is recorded before the engineer or an escort sees
  * it; input from the engineer goes only to the gate.  The channel is driven
  * with libssh's callbacks, which deliver every packet as it is parsed, so
- * no data can sit in a libssh buffer while poll() sleeps.  The loop never
- * waits on the engineer's terminal: what it has not taken is queued, and
- * while SESSION_MAX_TO_ENGINEER bytes are, the loop leaves the target's
- * socket unread (TCP then stops the target), so escorts, decisions and the
- * recording go on whatever the engineer's ssh does.  libssh is never
+ * no data can sit in a libssh buffer while poll() sleeps.  libssh is never
  * re-entered from its own callbacks: they only copy bytes or set flags, and
  * the loop acts on them after ssh_event_dopoll returns.
  */
 #include "relay.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -309,19 +304,14 @@ static int step(struct relay *r)
 	struct pollfd pfd[MAX_POLL];
 	size_t n = 0, in_at = SIZE_MAX, esc_at, nesc;
 	int timeout, rc;
-	bool held;
 
-	/* The target's socket is left unread while the engineer's terminal
-	 * is this far behind. */
-	held = s->to_engineer.len >= SESSION_MAX_TO_ENGINEER;
 	pfd[n].fd = ssh_get_fd(s->ssh);
-	pfd[n++].events = held ? 0 : POLLIN;
+	pfd[n++].events = POLLIN;
 	pfd[n].fd = r->sigfd;
 	pfd[n++].events = POLLIN;
-	/* Output the engineer's terminal has not taken yet; without a PTY, a
-	 * reader gone from stdout is the engineer gone. */
-	pfd[n].fd = s->tty && s->to_engineer.len == 0 ? -1 : STDOUT_FILENO;
-	pfd[n++].events = s->to_engineer.len > 0 ? POLLOUT : 0;
+	/* Without a PTY, a reader gone from stdout is the engineer gone. */
+	pfd[n].fd = s->tty ? -1 : STDOUT_FILENO;
+	pfd[n++].events = 0;
 	if (!r->in_closed && r->in_len == 0 && gate_wants_input(s)) {
 		in_at = n;
 		pfd[n].fd = STDIN_FILENO;
@@ -341,14 +331,11 @@ static int step(struct relay *r)
 		return TDM_ERR_IO;
 
 	/* libssh reads the socket and runs the channel callbacks. */
-	if (!held && ssh_event_dopoll(r->event, 0) == SSH_ERROR &&
-	    !s->remote_closed &&
+	if (ssh_event_dopoll(r->event, 0) == SSH_ERROR && !s->remote_closed &&
 	    (ssh_get_status(s->ssh) & (SSH_CLOSED | SSH_CLOSED_ERROR)))
 		return TDM_ERR_SSH;
 	if (pfd[1].revents & POLLIN)
 		read_signals(r);
-	if (pfd[2].revents & POLLOUT)
-		session_flush_engineer(s);
 	if (pfd[2].revents & (POLLERR | POLLHUP)) {
 		snprintf(s->end_why, sizeof(s->end_why), "engineer left");
 		s->stop = true;
@@ -393,7 +380,7 @@ int relay_run(struct session *s)
 	struct termios saved, raw;
 	bool restore = false;
 	struct relay *r;
-	int rc, fl;
+	int rc;
 
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
@@ -423,19 +410,12 @@ int relay_run(struct session *s)
 		if (rc < 0)
 			goto out;
 	}
-	/* The loop never waits on the engineer's terminal (session.c).
-	 * Left so after it too: what the recorder says as the session ends
-	 * must not hang on a terminal that takes nothing. */
-	fl = fcntl(STDOUT_FILENO, F_GETFL);
-	if (fl >= 0)
-		fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK);
 	rc = 0;
 	while (!s->remote_closed && !s->stop && !s->frozen) {
 		rc = step(r);
 		if (rc < 0)
 			break;
 	}
-	session_finish_engineer(s, SESSION_LAST_OUTPUT_MS);
 	if (s->frozen)
 		rc = r->err ? r->err : TDM_ERR_IO;
 out:

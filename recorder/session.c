@@ -24,60 +24,28 @@ uint64_t session_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Writes what the terminal takes of p without waiting; returns that. */
-static size_t write_some(struct session *s, const uint8_t *p, size_t n)
+void session_to_engineer(struct session *s, const void *p, size_t n)
 {
-	size_t done = 0;
+	const uint8_t *b = p;
 
-	while (done < n && !s->engineer_gone) {
-		ssize_t w = write(STDOUT_FILENO, p + done, n - done);
+	while (n > 0 && !s->stop) {
+		ssize_t w = write(STDOUT_FILENO, b, n);
 
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0 && errno == EAGAIN)
-			break;
-		if (w <= 0) {
-			s->engineer_gone = true;
-			s->stop = true;
-			break;
+		if (w < 0 && errno == EAGAIN) {
+			struct pollfd pfd = { .fd = STDOUT_FILENO,
+					      .events = POLLOUT };
+
+			poll(&pfd, 1, 1000);
+			continue;
 		}
-		done += (size_t)w;
-	}
-	return done;
-}
-
-void session_to_engineer(struct session *s, const void *p, size_t n)
-{
-	size_t done = 0;
-
-	if (s->engineer_gone)
-		return;
-	/* Behind what is queued, never beside it. */
-	if (s->to_engineer.len == 0)
-		done = write_some(s, p, n);
-	if (done < n && !s->engineer_gone &&
-	    tdm_buf_put(&s->to_engineer, (const uint8_t *)p + done,
-			n - done) < 0)
-		s->stop = true;
-}
-
-void session_flush_engineer(struct session *s)
-{
-	tdm_buf_consume(&s->to_engineer,
-			write_some(s, s->to_engineer.data, s->to_engineer.len));
-}
-
-void session_finish_engineer(struct session *s, unsigned ms)
-{
-	while (s->to_engineer.len > 0 && !s->engineer_gone) {
-		struct pollfd pfd = { .fd = STDOUT_FILENO, .events = POLLOUT };
-		size_t had = s->to_engineer.len;
-
-		if (poll(&pfd, 1, (int)ms) < 0 && errno != EINTR)
-			break;
-		session_flush_engineer(s);
-		if (s->to_engineer.len == had)
-			break;
+		if (w <= 0) {
+			s->stop = true;
+			return;
+		}
+		b += w;
+		n -= (size_t)w;
 	}
 }
 

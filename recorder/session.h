@@ -28,15 +28,6 @@
 /* Bytes queued for the target before the engineer's input is paused. */
 #define SESSION_MAX_QUEUED (256u * 1024u)
 
-/*
- * Output queued for the engineer's terminal (which the relay never waits
- * on) before the relay stops taking the target's output: an engineer whose
- * ssh stops reading holds up only their own output.
- */
-#define SESSION_MAX_TO_ENGINEER (256u * 1024u)
-/* At the end, how long a terminal that takes nothing is waited for. */
-#define SESSION_LAST_OUTPUT_MS 5000u
-
 /* The most the relay reads from the engineer at once. */
 #define SESSION_READ_CHUNK (64u * 1024u)
 /* Stdin of a non-interactive command held before approval. */
@@ -105,8 +96,6 @@ struct session {
 
 	/* Relay state. */
 	struct tdm_buf to_target;   /* released, not yet accepted by ssh */
-	struct tdm_buf to_engineer; /* output their terminal has not taken */
-	bool engineer_gone;         /* their terminal failed a write */
 	bool in_eof;                /* the engineer's input ended */
 	bool eof_sent;
 	bool remote_closed;
@@ -152,16 +141,8 @@ struct session {
 };
 
 uint64_t session_now_ms(void);
-/*
- * Writes to the engineer's terminal, or queues what it does not take at
- * once (the terminal is non-blocking while the relay runs); failure means
- * the engineer left.
- */
+/* Writes to the engineer's terminal; failure means the engineer left. */
 void session_to_engineer(struct session *s, const void *p, size_t n);
-/* Writes what the terminal takes now of the queue. */
-void session_flush_engineer(struct session *s);
-/* Waits for the queue to go out, up to ms without progress. */
-void session_finish_engineer(struct session *s, unsigned ms);
 /* A tandem notice on the engineer's screen, keeping their line intact. */
 void session_notice(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
