@@ -8,6 +8,7 @@ recorder killed by its sandbox right after an approval
 (integration/test_sandbox.py), an escort console killed mid-approval
 (integration/test_console.py).
 """
+import json
 import os
 import random
 import signal
@@ -355,8 +356,15 @@ class Floods(unittest.TestCase):
             proc.kill()
             proc.wait()
         v = assert_promises(self, bed, snap, escort=esc, sealed=True, expect_recordings=1)
-        labels = [m.split("\t")[0] for m in Recording(v.recordings[0][0]).markers()]
+        marks = Recording(v.recordings[0][0]).markers()
+        labels = [m.split("\t")[0] for m in marks]
         self.assertTrue(any(l.startswith("escort left: bob") for l in labels), labels)
+        # The stopped console stayed attached but did not see the flood,
+        # and the record says so.
+        skipped = [json.loads(m.split("\t", 1)[1])["bytes"] for m in marks
+                   if m.startswith("escort skipped: bob ")]
+        self.assertEqual(len(skipped), 1, labels)
+        self.assertGreater(skipped[0], size // 2)
 
     def test_10000_lines_typed_as_fast_as_possible(self):
         snap = bed.snapshot()
