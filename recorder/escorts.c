@@ -202,6 +202,14 @@ bool escorts_same_person(const struct tdm_person *a,
 	return false;
 }
 
+/* Drops an escort who cannot follow: nothing more is sent to them. */
+static void drop_conn(struct escort_conn *c)
+{
+	tdm_buf_reset(&c->out);
+	c->closing = true;
+	shutdown(c->fd, SHUT_RDWR);
+}
+
 static void send_raw(struct escort_conn *c, uint8_t type, const void *p,
 		     size_t n)
 {
@@ -212,9 +220,7 @@ static void send_raw(struct escort_conn *c, uint8_t type, const void *p,
 	if (c->out.len + n > ESCORT_MAX_BACKLOG ||
 	    tdm_proto_put(&c->out, type, p, n) < 0) {
 		/* Too slow to follow: drop it rather than stall the relay. */
-		tdm_buf_reset(&c->out);
-		c->closing = true;
-		shutdown(c->fd, SHUT_RDWR);
+		drop_conn(c);
 	}
 }
 
@@ -746,9 +752,7 @@ void escorts_handle(struct session *s, const struct pollfd *pfd, size_t n)
 		if (c->attached && !c->closing && c->out.len > 0 &&
 		    session_now_ms() - c->read_ms > ESCORT_STALL_MS) {
 			c->stalled = true;
-			c->closing = true;
-			shutdown(c->fd, SHUT_RDWR);
-			tdm_buf_reset(&c->out);
+			drop_conn(c);
 		}
 		if ((re & (POLLHUP | POLLERR)) && !(re & POLLIN))
 			c->closing = true;
