@@ -429,10 +429,8 @@ static int vdiag(struct parser *ps, int line, const char *fmt, va_list ap)
 	va_copy(aq, ap);
 	n = vsnprintf(NULL, 0, fmt, aq);
 	va_end(aq);
-	if (n < 0) {
-		rc = TDM_ERR_INVAL;
+	if (n < 0)
 		goto out;
-	}
 	rc = tdm_buf_reserve(&b, (size_t)n);
 	if (rc < 0)
 		goto out;

@@ -860,7 +860,7 @@ static void skip_blanks(struct lex *lx)
 static void lex_redirection(struct sh *sh, struct lex *lx, struct cmd *c,
 			    const char *io)
 {
-	char op[8];
+	char op[8] = { 0 };
 	size_t n = 0;
 	int ch = lx->p[lx->i];
 

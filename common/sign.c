@@ -525,7 +525,7 @@ int tdm_signer_sign(const struct tdm_signer *s, const char *namespace_,
 	size_t siglen = sizeof(sig), start = out->len;
 	int rc;
 
-	if (namespace_ == NULL || namespace_[0] == '\0' ||
+	if (s == NULL || namespace_ == NULL || namespace_[0] == '\0' ||
 	    (msg == NULL && len > 0))
 		return TDM_ERR_INVAL;
 	tdm_buf_init(&tbs, 0);

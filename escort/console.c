@@ -547,7 +547,8 @@ static void put_frame(struct console *con)
 			struct tdm_buf *was = &con->shown[row - 1];
 			size_t n = (size_t)(next - seg);
 
-			if (was->len != n || memcmp(was->data, seg, n) != 0) {
+			if (was->len != n ||
+			    (n > 0 && memcmp(was->data, seg, n) != 0)) {
 				tdm_buf_puts(&diff, "\x1b[0m");
 				tdm_buf_put(&diff, seg, n);
 				tdm_buf_reset(was);
