@@ -45,21 +45,21 @@
 #include "sign.h"
 #include "visible.h"
 
-static const char *const engineers[] = { "alice", "carol", "dave", "erin",
-					  "frank", "grace" };
-static const char *const escorts[] = { "bob", "mallory", "trent",
-				       "victor" };
-static const char *const targets[] = { "db01", "db02", "web-01",
-				       "web-02", "web-03", "cache01",
-				       "mq01", "build01" };
+static const char *const engineers[] = { "alice", "carol", "dave",
+					 "erin",  "frank", "grace" };
+static const char *const escorts[] = { "bob", "mallory", "trent", "victor" };
+static const char *const targets[] = {
+	"db01",	  "db02",    "web-01", "web-02",
+	"web-03", "cache01", "mq01",   "build01"
+};
 static const char *const bastions[] = { "bastion1", "bastion2" };
 static const char *const countries[] = { "US", "US", "UK", "DE" };
 static const char *const clearances[] = { "secret", "topsecret",
 					  "confidential" };
 
 struct cmd_kind {
-	const char *fmt;        /* %u: a number for variety */
-	const char *level, *why;        /* risk, or NULL */
+	const char *fmt;	 /* %u: a number for variety */
+	const char *level, *why; /* risk, or NULL */
 };
 
 static const struct cmd_kind commands[] = {
@@ -80,8 +80,7 @@ static const struct cmd_kind commands[] = {
 	  "changes a kernel setting" },
 	{ "crontab -l", NULL, NULL },
 	{ "iptables -D INPUT %u", "high", "changes the firewall" },
-	{ "echo 'a\tb\x1b[31m%u'", "medium",
-	  "control characters in the line" },
+	{ "echo 'a\tb\x1b[31m%u'", "medium", "control characters in the line" },
 	{ "unset HISTFILE; ls /root/.ssh", "high", "disables shell history" },
 };
 
@@ -147,8 +146,8 @@ struct gen {
 	struct tdm_signer *signer;
 	unsigned pace_ms;
 	const char *extra_output;
-	unsigned commands;          /* 0: 1 to 8, drawn */
-	unsigned bare_every;        /* every Nth decision has no command */
+	unsigned commands;   /* 0: 1 to 8, drawn */
+	unsigned bare_every; /* every Nth decision has no command */
 	uint8_t *extra;
 	size_t extra_len;
 };
@@ -169,17 +168,17 @@ static int one_command(struct gen *g, struct tdm_cast *c, uint64_t *s,
 	snprintf(cmd, sizeof(cmd), k->fmt, pick(s, 1000));
 	risks = json_array();
 	if (k->level != NULL)
-		json_array_append_new(risks, json_pack("{s:s,s:s}", "level",
-						       k->level, "why",
-						       k->why));
+		json_array_append_new(risks,
+				      json_pack("{s:s,s:s}", "level", k->level,
+						"why", k->why));
 	tdm_buf_init(&vis, 0);
 	tdm_visible((const uint8_t *)cmd, strlen(cmd), &vis);
 	snprintf(label, sizeof(label), "pending #%u: %s", seq,
 		 (const char *)vis.data);
-	rc = marker(c, label, json_pack("{s:s,s:I,s:s,s:o,s:O}", "event",
-					"pending", "seq", (json_int_t)seq,
-					"command", cmd, "command_b64",
-					b64_of(cmd), "risks", risks));
+	rc = marker(c, label,
+		    json_pack("{s:s,s:I,s:s,s:o,s:O}", "event", "pending",
+			      "seq", (json_int_t)seq, "command", cmd,
+			      "command_b64", b64_of(cmd), "risks", risks));
 	pace(g->pace_ms);
 	if (roll < 70) {
 		decision = "approved";
@@ -189,9 +188,10 @@ static int one_command(struct gen *g, struct tdm_cast *c, uint64_t *s,
 		decision = "denied";
 		reason = roll < 80 ? "not during business hours" : NULL;
 		if (reason != NULL)
-			snprintf(label, sizeof(label), "denied #%u by %s (%s): "
-				 "%s", seq, escort, reason,
-				 (const char *)vis.data);
+			snprintf(label, sizeof(label),
+				 "denied #%u by %s (%s): "
+				 "%s",
+				 seq, escort, reason, (const char *)vis.data);
 		else
 			snprintf(label, sizeof(label), "denied #%u by %s: %s",
 				 seq, escort, (const char *)vis.data);
@@ -204,13 +204,16 @@ static int one_command(struct gen *g, struct tdm_cast *c, uint64_t *s,
 		decision = "refused";
 		escort = NULL;
 		reason = "formats a filesystem";
-		snprintf(label, sizeof(label), "refused #%u by policy (%s): "
-			 "%s", seq, reason, (const char *)vis.data);
+		snprintf(label, sizeof(label),
+			 "refused #%u by policy (%s): "
+			 "%s",
+			 seq, reason, (const char *)vis.data);
 	}
 	tdm_buf_free(&vis);
 	if (rc == 0) {
 		json_t *m = json_pack("{s:s,s:I,s:s,s:s?,s:{s:s},s:s?,s:O,"
-				      "s:s,s:o}", "event", "decision", "seq",
+				      "s:s,s:o}",
+				      "event", "decision", "seq",
 				      (json_int_t)seq, "decision", decision,
 				      "escort", escort, "escort_attrs",
 				      "citizen", "US", "reason", reason,
@@ -218,7 +221,8 @@ static int one_command(struct gen *g, struct tdm_cast *c, uint64_t *s,
 				      "command_b64", b64_of(cmd));
 
 		/* As a writer that left the command out would. */
-		if (m != NULL && g->bare_every > 0 && seq % g->bare_every == 0) {
+		if (m != NULL && g->bare_every > 0 &&
+		    seq % g->bare_every == 0) {
 			json_object_del(m, "command");
 			json_object_del(m, "command_b64");
 		}
@@ -232,7 +236,8 @@ static int one_command(struct gen *g, struct tdm_cast *c, uint64_t *s,
 	pace(g->pace_ms);
 	lines = 2 + pick(s, 20);
 	for (i = 0; rc == 0 && i < lines; i++) {
-		snprintf(out, sizeof(out), "\x1b[32m%u\x1b[0m  line %u of the "
+		snprintf(out, sizeof(out),
+			 "\x1b[32m%u\x1b[0m  line %u of the "
 			 "output of command %u, some text to index %u\r\n",
 			 i, i, seq, pick(s, 100000));
 		rc = tdm_cast_output(c, out, strlen(out));
@@ -243,8 +248,8 @@ static int one_command(struct gen *g, struct tdm_cast *c, uint64_t *s,
 	return rc;
 }
 
-static int write_file(const char *dir, time_t when, const char *session,
-		      int fd, char *path, size_t size)
+static int write_file(const char *dir, time_t when, const char *session, int fd,
+		      char *path, size_t size)
 {
 	struct tm tm;
 	char day[64];
@@ -257,7 +262,7 @@ static int write_file(const char *dir, time_t when, const char *session,
 	strftime(day, sizeof(day), "%Y/%m/%d", &tm);
 	snprintf(path, size, "%s/%s", dir, day);
 	/* mkdir -p, three levels. */
-	for (char *p = path + strlen(dir) + 1; ; p++) {
+	for (char *p = path + strlen(dir) + 1;; p++) {
 		if (*p == '/' || *p == '\0') {
 			char keep = *p;
 
@@ -304,8 +309,8 @@ static int one_recording(struct gen *g, unsigned long i, unsigned long count,
 		 (unsigned)(0x8000 | (rng_next(&s) & 0x3fff)),
 		 (unsigned long long)(rng_next(&s) & 0xffffffffffffull));
 	/* Two years from 2023-01-01, in order, a random hour each. */
-	when = (time_t)(1672531200 + (long long)(63072000.0 * (double)i /
-						 (double)count) +
+	when = (time_t)(1672531200 +
+			(long long)(63072000.0 * (double)i / (double)count) +
 			pick(&s, 3600));
 	attrs[0].key = (char *)"country";
 	attrs[0].value = (char *)countries[pick(&s, N_OF(countries))];
@@ -334,12 +339,12 @@ static int one_recording(struct gen *g, unsigned long i, unsigned long count,
 	snprintf(label, sizeof(label), "session start: %s@%s", h.engineer,
 		 h.target);
 	if (rc == 0)
-		rc = marker(c, label, json_pack("{s:s,s:s,s:s,s:s,s:i,s:n,"
-						"s:b}", "event", "start",
-						"engineer", h.engineer,
-						"target", h.target, "address",
-						h.address, "port", 22,
-						"command", "tty", 1));
+		rc = marker(c, label,
+			    json_pack("{s:s,s:s,s:s,s:s,s:i,s:n,"
+				      "s:b}",
+				      "event", "start", "engineer", h.engineer,
+				      "target", h.target, "address", h.address,
+				      "port", 22, "command", "tty", 1));
 	if (rc == 0)
 		rc = tdm_cast_output(c, "Welcome\r\n$ ", 11);
 	n = 1 + pick(&s, 8);
@@ -399,8 +404,8 @@ int main(int argc, char **argv)
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: gen_recordings DIR COUNT KEY [--seed N]"
-			" [--pace-ms MS] [--output FILE] [--commands N]"
-			" [--no-command-every N]\n");
+				" [--pace-ms MS] [--output FILE] [--commands N]"
+				" [--no-command-every N]\n");
 		return 2;
 	}
 	g.dir = argv[1];
@@ -439,8 +444,10 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < count; i++) {
 		if (one_recording(&g, i, count, seed) < 0) {
-			fprintf(stderr, "gen_recordings: recording %lu failed: "
-				"%s\n", i, strerror(errno));
+			fprintf(stderr,
+				"gen_recordings: recording %lu failed: "
+				"%s\n",
+				i, strerror(errno));
 			tdm_signer_free(g.signer);
 			return 1;
 		}

@@ -138,6 +138,7 @@ int tdm_buf_put_json_str(struct tdm_buf *b, const char *s, size_t n)
 		run = 0;
 		o = b->data + b->len;
 		switch (c) {
+		/* clang-format off */
 		case '"':  o[0] = '\\'; o[1] = '"'; b->len += 2; break;
 		case '\\': o[0] = '\\'; o[1] = '\\'; b->len += 2; break;
 		case '\n': o[0] = '\\'; o[1] = 'n'; b->len += 2; break;
@@ -151,6 +152,7 @@ int tdm_buf_put_json_str(struct tdm_buf *b, const char *s, size_t n)
 			o[5] = (uint8_t)hex[c & 15];
 			b->len += 6;
 		}
+		/* clang-format on */
 	}
 	memcpy(b->data + b->len, s + n - run, run);
 	b->len += run;

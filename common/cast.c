@@ -37,10 +37,10 @@ struct cast_stream {
 	char code;
 	/* Bytes not yet in an event: a carried tail, then the batch. */
 	struct tdm_buf raw;
-	int open;               /* raw holds a new chunk, not only a tail */
-	uint64_t t_us;          /* event time: the batch's first chunk */
-	uint64_t last_us;       /* when the latest chunk arrived */
-	uint64_t carry_us;      /* when the carried tail arrived */
+	int open;	   /* raw holds a new chunk, not only a tail */
+	uint64_t t_us;	   /* event time: the batch's first chunk */
+	uint64_t last_us;  /* when the latest chunk arrived */
+	uint64_t carry_us; /* when the carried tail arrived */
 };
 
 struct tdm_cast {
@@ -48,14 +48,14 @@ struct tdm_cast {
 	int fd;
 	int own_fd;
 	int closed;
-	int broken;             /* first failure, returned by every call */
+	int broken; /* first failure, returned by every call */
 	uint64_t flush_us;
-	struct timespec start;  /* CLOCK_MONOTONIC at open */
+	struct timespec start; /* CLOCK_MONOTONIC at open */
 	uint64_t last_close_us;
 	uint64_t last_event_us; /* events never go back in time */
 	struct cast_stream out;
 	struct cast_stream in;
-	struct tdm_buf line;    /* the event(s) being built, reused */
+	struct tdm_buf line;	     /* the event(s) being built, reused */
 	struct tdm_buf header_frame; /* replayed to a frame hook set later */
 };
 
@@ -67,8 +67,8 @@ struct tdm_cast {
  * its length 1..4 when valid, 0 when it is a valid prefix cut off by the
  * end of s, or -k when its first k bytes are a maximal invalid subpart.
  */
-static inline __attribute__((always_inline)) int
-utf8_seq(const uint8_t *s, size_t n)
+static inline __attribute__((always_inline)) int utf8_seq(const uint8_t *s,
+							  size_t n)
 {
 	uint8_t c = s[0], lo = 0x80, hi = 0xbf;
 	int len, i;
@@ -144,11 +144,12 @@ static inline int word_plain(uint64_t v)
 
 /* What one byte becomes inside a JSON string when it stands alone. */
 struct json_byte {
-	uint8_t len;            /* 0: it may start a multi-byte sequence */
-	uint8_t bad;            /* it is replaced by U+FFFD */
+	uint8_t len; /* 0: it may start a multi-byte sequence */
+	uint8_t bad; /* it is replaced by U+FFFD */
 	uint8_t text[6];
 };
 
+/* clang-format off */
 #define JP(c) { 1, 0, { (c) } }
 #define JE(c) { 2, 0, { '\\', (c) } }
 #define JU(h, l) { 6, 0, { '\\', 'u', '0', '0', (h), (l) } }
@@ -160,11 +161,13 @@ struct json_byte {
 #define JR4 JR2, JR2
 #define JR16 JR4, JR4, JR4, JR4
 #define JL16 JL, JL, JL, JL, JL, JL, JL, JL, JL, JL, JL, JL, JL, JL, JL, JL
+/* clang-format on */
 
 /*
  * Table-driven so that binary output (every byte a different case) costs
  * a load and a store per byte instead of a chain of mispredicted branches.
  */
+/* clang-format off */
 static const struct json_byte json_bytes[] = {
 	/* 0x00 */ JU('0', '0'), JU('0', '1'), JU('0', '2'), JU('0', '3'),
 	JU('0', '4'), JU('0', '5'), JU('0', '6'), JU('0', '7'),
@@ -190,6 +193,7 @@ static const struct json_byte json_bytes[] = {
 	/* 0xf5 past U+10FFFF */
 	JR4, JR4, JR2, JR,
 };
+/* clang-format on */
 _Static_assert(sizeof(json_bytes) / sizeof(json_bytes[0]) == 256,
 	       "one entry per byte value");
 
@@ -731,8 +735,7 @@ struct tdm_zio *tdm_cast_zio(struct tdm_cast *c)
 	return c->zio;
 }
 
-int tdm_cast_set_frame_hook(struct tdm_cast *c, tdm_zio_frame_fn fn,
-			    void *ctx)
+int tdm_cast_set_frame_hook(struct tdm_cast *c, tdm_zio_frame_fn fn, void *ctx)
 {
 	int rc;
 
@@ -838,7 +841,8 @@ static int header_json(struct tdm_buf *b, const struct tdm_cast_header *h)
 	size_t i;
 	int rc;
 
-	rc = tdm_buf_printf(b, "{\"version\":2,\"width\":%u,\"height\":%u,"
+	rc = tdm_buf_printf(b,
+			    "{\"version\":2,\"width\":%u,\"height\":%u,"
 			    "\"timestamp\":%lld,\"title\":\"",
 			    h->width, h->height, (long long)h->timestamp);
 	if (rc == 0)

@@ -29,18 +29,18 @@ struct tdm_cast;
 
 struct tdm_cast_header {
 	unsigned width, height;
-	time_t timestamp;           /* session start, UTC seconds */
-	const char *term;           /* env.TERM; NULL writes no TERM */
-	const char *session;        /* UUID */
+	time_t timestamp;    /* session start, UTC seconds */
+	const char *term;    /* env.TERM; NULL writes no TERM */
+	const char *session; /* UUID */
 	const char *engineer;
 	const char *target;
 	const char *address;
-	const char *bastion;        /* host name */
+	const char *bastion;	      /* host name */
 	const struct tdm_attr *attrs; /* the engineer's policy attributes */
 	size_t nattrs;
-	const char *command;        /* non-interactive command, or NULL */
-	const char *pubkey;         /* signing key, OpenSSH one line, or NULL */
-	const char *version;        /* tandem version */
+	const char *command; /* non-interactive command, or NULL */
+	const char *pubkey;  /* signing key, OpenSSH one line, or NULL */
+	const char *version; /* tandem version */
 };
 
 /*
@@ -55,8 +55,8 @@ int tdm_cast_create(const char *dir, const struct tdm_cast_header *h,
 int tdm_cast_open_fd(int fd, const struct tdm_cast_header *h,
 		     unsigned long flush_ms, struct tdm_cast **out);
 
-int tdm_cast_output(struct tdm_cast *c, const void *p, size_t n);  /* "o" */
-int tdm_cast_input(struct tdm_cast *c, const void *p, size_t n);   /* "i" */
+int tdm_cast_output(struct tdm_cast *c, const void *p, size_t n); /* "o" */
+int tdm_cast_input(struct tdm_cast *c, const void *p, size_t n);  /* "i" */
 int tdm_cast_resize(struct tdm_cast *c, unsigned cols, unsigned rows);
 /* "m" with a readable label; closes and fdatasyncs the frame. */
 int tdm_cast_marker(struct tdm_cast *c, const char *label);
@@ -87,8 +87,7 @@ uint64_t tdm_cast_last_event_us(const struct tdm_cast *c);
  * before any event is recorded (else TDM_ERR_INVAL).  Set it here, not on
  * tdm_cast_zio(), or the chain misses the header.
  */
-int tdm_cast_set_frame_hook(struct tdm_cast *c, tdm_zio_frame_fn fn,
-			    void *ctx);
+int tdm_cast_set_frame_hook(struct tdm_cast *c, tdm_zio_frame_fn fn, void *ctx);
 /* The writer's zio, for skippable frames (chain links, the seal). */
 struct tdm_zio *tdm_cast_zio(struct tdm_cast *c);
 

@@ -41,7 +41,7 @@ struct frame {
 	enum tdm_frame_kind kind;
 	uint64_t index;
 	uint64_t offset;
-	size_t len;             /* whole frame, magic included */
+	size_t len; /* whole frame, magic included */
 };
 
 /* An event line, parsed: its data decoded from JSON into data. */
@@ -61,35 +61,35 @@ struct tdm_castread {
 	size_t cap, start, end;
 	uint64_t off;
 	int eof;
-	size_t cur_len;         /* the current frame, at buf[start] */
-	uint32_t magic;         /* of the frame being read, 0 if unknown */
+	size_t cur_len; /* the current frame, at buf[start] */
+	uint32_t magic; /* of the frame being read, 0 if unknown */
 	struct frame cur;
 	uint64_t nframes;
-	int done;               /* no more frames can be read */
+	int done; /* no more frames can be read */
 
 	/* The chain as read so far. */
 	struct tdm_link_hash hash;
 	int hash_ok;
 	uint8_t prev[TDM_LINK_SIZE];
-	uint64_t pending;       /* frames since the last link */
+	uint64_t pending; /* frames since the last link */
 	uint64_t pending_index, pending_offset;
 	int seal_seen;
 	int tampered;
-	int tail_bad;           /* bytes after the last frame are not one */
-	int torn;               /* the file ends inside a frame */
+	int tail_bad; /* bytes after the last frame are not one */
+	int torn;     /* the file ends inside a frame */
 	uint64_t tail_offset;
 	struct tdm_verify v;
 
 	/* Decoding. */
 	ZSTD_DCtx *dctx;
-	int in_data;            /* cur is a data frame not yet decoded */
+	int in_data; /* cur is a data frame not yet decoded */
 	size_t in_pos;
 	uint64_t dec_frame;
-	struct tdm_buf text;    /* decompressed, from text_pos on unread */
+	struct tdm_buf text; /* decompressed, from text_pos on unread */
 	size_t text_pos;
-	size_t scan_pos;        /* no newline in text[text_pos..scan_pos) */
-	int skipping;           /* dropping an over-long line */
-	struct parsed ev, ahead;        /* the event handed out, the next */
+	size_t scan_pos;	 /* no newline in text[text_pos..scan_pos) */
+	int skipping;		 /* dropping an over-long line */
+	struct parsed ev, ahead; /* the event handed out, the next */
 	int have_ahead;
 	struct tdm_buf exact;
 
@@ -181,7 +181,8 @@ static int cr_ensure(struct tdm_castread *r, size_t need)
 			continue;
 		if (got < 0) {
 			problem(r, "%s: read error at byte %llu: %s", r->name,
-				(unsigned long long)(r->off + r->end - r->start),
+				(unsigned long long)(r->off + r->end -
+						     r->start),
 				strerror(errno));
 			return TDM_ERR_IO;
 		}
@@ -210,10 +211,10 @@ static int cr_zstd_frame_len(struct tdm_castread *r, size_t *len)
 		return rc;
 	fhd = r->buf[r->start + 4];
 	if (fhd & 0x08)
-		return TDM_ERR_INVAL;   /* reserved bit */
+		return TDM_ERR_INVAL; /* reserved bit */
 	pos = 5;
 	if (!(fhd & 0x20))
-		pos++;                  /* window descriptor */
+		pos++; /* window descriptor */
 	pos += did_size[fhd & 3];
 	pos += (fhd >> 6) == 0 && (fhd & 0x20) ? 1 : fcs_size[fhd >> 6];
 	for (;;) {
@@ -224,12 +225,12 @@ static int cr_zstd_frame_len(struct tdm_castread *r, size_t *len)
 		bh = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
 		     (uint32_t)p[2] << 16;
 		if (((bh >> 1) & 3) == 3)
-			return TDM_ERR_INVAL;   /* reserved block type */
+			return TDM_ERR_INVAL; /* reserved block type */
 		block = bh >> 3;
 		if (block > CR_BLOCK_MAX)
 			return TDM_ERR_INVAL;
 		if (((bh >> 1) & 3) == 1)
-			block = 1;              /* RLE: one byte repeated */
+			block = 1; /* RLE: one byte repeated */
 		pos += 3 + block;
 		if (pos > TDM_CASTREAD_FRAME_MAX)
 			return TDM_ERR_RANGE;
@@ -237,7 +238,7 @@ static int cr_zstd_frame_len(struct tdm_castread *r, size_t *len)
 			break;
 	}
 	if (fhd & 0x04)
-		pos += 4;                       /* content checksum */
+		pos += 4; /* content checksum */
 	rc = cr_ensure(r, pos);
 	if (rc < 0)
 		return rc;
@@ -258,14 +259,16 @@ static void chain_link(struct tdm_castread *r, const uint8_t *p, size_t len)
 	uint64_t counter, t;
 
 	if (tdm_link_payload_decode(p + 8, len - 8, &counter, &t, link) < 0) {
-		tamper(r, r->cur.index, r->cur.offset, "link frame %llu at "
+		tamper(r, r->cur.index, r->cur.offset,
+		       "link frame %llu at "
 		       "byte %llu has the wrong size (%zu bytes)",
 		       (unsigned long long)r->cur.index,
 		       (unsigned long long)r->cur.offset, len);
 		return;
 	}
 	if (r->pending == 0) {
-		tamper(r, r->cur.index, r->cur.offset, "link frame %llu at "
+		tamper(r, r->cur.index, r->cur.offset,
+		       "link frame %llu at "
 		       "byte %llu follows no frame: a frame before it was "
 		       "deleted or a link repeated (after %.6f s)",
 		       (unsigned long long)r->cur.index,
@@ -273,19 +276,21 @@ static void chain_link(struct tdm_castread *r, const uint8_t *p, size_t len)
 		return;
 	}
 	if (counter != r->v.links) {
-		tamper(r, r->pending_index, r->pending_offset, "frame %llu at "
+		tamper(r, r->pending_index, r->pending_offset,
+		       "frame %llu at "
 		       "byte %llu (after %.6f s) is out of place: link %llu "
 		       "comes where link %llu belongs; frames were deleted, "
-		       "moved or inserted", (unsigned long long)r->pending_index,
+		       "moved or inserted",
+		       (unsigned long long)r->pending_index,
 		       (unsigned long long)r->pending_offset,
 		       secs(r->v.good_us), (unsigned long long)counter,
 		       (unsigned long long)r->v.links);
 		return;
 	}
-	if (!r->hash_ok ||
-	    tdm_link_hash_end(&r->hash, counter, t, want) < 0 ||
+	if (!r->hash_ok || tdm_link_hash_end(&r->hash, counter, t, want) < 0 ||
 	    memcmp(want, link, sizeof(want)) != 0 || t < r->v.good_us) {
-		tamper(r, r->pending_index, r->pending_offset, "frame %llu at "
+		tamper(r, r->pending_index, r->pending_offset,
+		       "frame %llu at "
 		       "byte %llu (after %.6f s) does not match chain link "
 		       "%llu: it was changed, replaced or moved",
 		       (unsigned long long)r->pending_index,
@@ -310,7 +315,8 @@ static void chain_seal(struct tdm_castread *r, const uint8_t *p, size_t len)
 	int rc;
 
 	if (r->pending > 0 || r->v.links == 0) {
-		tamper(r, r->cur.index, r->cur.offset, "seal frame %llu at "
+		tamper(r, r->cur.index, r->cur.offset,
+		       "seal frame %llu at "
 		       "byte %llu does not follow a chain link: what comes "
 		       "before it is not sealed",
 		       (unsigned long long)r->cur.index,
@@ -321,14 +327,17 @@ static void chain_seal(struct tdm_castread *r, const uint8_t *p, size_t len)
 	rc = tdm_sshsig_verify(p + 8, len - 8, TDM_SIGN_NAMESPACE, hex, 64,
 			       r->v.signer);
 	if (rc == TDM_ERR_DENIED) {
-		tamper(r, r->cur.index, r->cur.offset, "the seal (frame %llu) "
+		tamper(r, r->cur.index, r->cur.offset,
+		       "the seal (frame %llu) "
 		       "does not sign this recording's chain: content was "
 		       "changed after sealing or the seal was copied from "
-		       "another recording", (unsigned long long)r->cur.index);
+		       "another recording",
+		       (unsigned long long)r->cur.index);
 		return;
 	}
 	if (rc < 0) {
-		tamper(r, r->cur.index, r->cur.offset, "the seal (frame %llu "
+		tamper(r, r->cur.index, r->cur.offset,
+		       "the seal (frame %llu "
 		       "at byte %llu) is not an ed25519 SSHSIG signature in "
 		       "namespace " TDM_SIGN_NAMESPACE,
 		       (unsigned long long)r->cur.index,
@@ -338,15 +347,18 @@ static void chain_seal(struct tdm_castread *r, const uint8_t *p, size_t len)
 	h = r->header.json != NULL ? &r->header : NULL;
 	if (h == NULL || h->pubkey == NULL ||
 	    tdm_pubkey_parse(h->pubkey, header_key, NULL) < 0) {
-		tamper(r, 0, 0, "the header names no ed25519 signing key, yet "
+		tamper(r, 0, 0,
+		       "the header names no ed25519 signing key, yet "
 		       "the recording is sealed");
 		return;
 	}
 	if (memcmp(header_key, r->v.signer, sizeof(header_key)) != 0) {
 		tdm_pubkey_fingerprint(r->v.signer, fp1);
 		tdm_pubkey_fingerprint(header_key, fp2);
-		tamper(r, r->cur.index, r->cur.offset, "sealed by key %s but "
-		       "the header names key %s", fp1, fp2);
+		tamper(r, r->cur.index, r->cur.offset,
+		       "sealed by key %s but "
+		       "the header names key %s",
+		       fp1, fp2);
 		return;
 	}
 	r->seal_seen = 1;
@@ -366,14 +378,16 @@ static void chain_feed(struct tdm_castread *r)
 		return;
 	if (r->seal_seen) {
 		r->v.sealed = 0;
-		tamper(r, r->cur.index, r->cur.offset, "frame %llu at byte "
+		tamper(r, r->cur.index, r->cur.offset,
+		       "frame %llu at byte "
 		       "%llu comes after the seal: it was appended",
 		       (unsigned long long)r->cur.index,
 		       (unsigned long long)r->cur.offset);
 		return;
 	}
 	if (r->cur.index == 0 && r->cur.kind != TDM_FRAME_DATA) {
-		tamper(r, 0, 0, "it does not start with a header frame; not a "
+		tamper(r, 0, 0,
+		       "it does not start with a header frame; not a "
 		       "tandem recording");
 		return;
 	}
@@ -388,7 +402,8 @@ static void chain_feed(struct tdm_castread *r)
 		r->v.data_frames++;
 		break;
 	case TDM_FRAME_SKIP:
-		tamper(r, r->cur.index, r->cur.offset, "frame %llu at byte "
+		tamper(r, r->cur.index, r->cur.offset,
+		       "frame %llu at byte "
 		       "%llu (after %.6f s) is a skippable frame of a kind "
 		       "tandem never writes (magic 0x%08x)",
 		       (unsigned long long)r->cur.index,
@@ -411,8 +426,9 @@ static void chain_feed(struct tdm_castread *r)
  */
 static int cr_more_frames_after(struct tdm_castread *r, uint64_t from)
 {
-	static const uint8_t link_hdr[8] = { 0x54, 0x2a, 0x4d, 0x18,
-					     TDM_LINK_PAYLOAD, 0, 0, 0 };
+	static const uint8_t link_hdr[8] = {
+		0x54, 0x2a, 0x4d, 0x18, TDM_LINK_PAYLOAD, 0, 0, 0
+	};
 	static const uint8_t seal_hdr[4] = { 0x55, 0x2a, 0x4d, 0x18 };
 	uint8_t *chunk;
 	size_t have = 0, i;
@@ -422,7 +438,7 @@ static int cr_more_frames_after(struct tdm_castread *r, uint64_t from)
 
 	chunk = malloc(CR_CHUNK + 8);
 	if (chunk == NULL)
-		return 1;       /* cannot tell: assume the worst */
+		return 1; /* cannot tell: assume the worst */
 	for (;;) {
 		got = pread(r->fd, chunk + have, CR_CHUNK, at);
 		if (got < 0 && errno == EINTR)
@@ -484,8 +500,10 @@ static void cr_bad_tail(struct tdm_castread *r, int rc)
 	    ((r->magic & CR_SKIP_MASK) == CR_SKIP_START &&
 	     r->magic != TDM_CHAIN_LINK_MAGIC &&
 	     r->magic != TDM_CHAIN_SEAL_MAGIC)) {
-		tamper(r, r->nframes, r->off, "frame %llu at byte %llu (after "
-		       "%.6f s) is a damaged %s", (unsigned long long)r->nframes,
+		tamper(r, r->nframes, r->off,
+		       "frame %llu at byte %llu (after "
+		       "%.6f s) is a damaged %s",
+		       (unsigned long long)r->nframes,
 		       (unsigned long long)r->off, secs(r->v.good_us),
 		       r->magic == TDM_CHAIN_SEAL_MAGIC ?
 			       "or cut-off seal" :
@@ -494,14 +512,16 @@ static void cr_bad_tail(struct tdm_castread *r, int rc)
 	}
 	if (rc == TDM_ERR_TRUNCATED) {
 		r->torn = 1;
-		problem(r, "%s: the last %llu bytes (from byte %llu) are a "
-			"cut-off frame", r->name,
-			(unsigned long long)(r->end - r->start),
+		problem(r,
+			"%s: the last %llu bytes (from byte %llu) are a "
+			"cut-off frame",
+			r->name, (unsigned long long)(r->end - r->start),
 			(unsigned long long)r->off);
 		/* A torn write holds no whole link after its start; a frame
 		 * whose size was altered to swallow the rest does. */
 		if (r->seal_seen || cr_more_frames_after(r, r->off + 1))
-			tamper(r, r->nframes, r->off, "frame %llu at byte "
+			tamper(r, r->nframes, r->off,
+			       "frame %llu at byte "
 			       "%llu (after %.6f s) is damaged and the "
 			       "recording goes on after it",
 			       (unsigned long long)r->nframes,
@@ -509,23 +529,27 @@ static void cr_bad_tail(struct tdm_castread *r, int rc)
 		return;
 	}
 	if (rc == TDM_ERR_IO || rc == TDM_ERR_NOMEM) {
-		tamper(r, r->nframes, r->off, "could not be read past byte "
-		       "%llu (%s)", (unsigned long long)r->off,
-		       tdm_strerror(rc));
+		tamper(r, r->nframes, r->off,
+		       "could not be read past byte "
+		       "%llu (%s)",
+		       (unsigned long long)r->off, tdm_strerror(rc));
 		return;
 	}
-	problem(r, "%s: byte %llu does not start a readable zstd frame; the "
-		"rest of the file cannot be read", r->name,
-		(unsigned long long)r->off);
+	problem(r,
+		"%s: byte %llu does not start a readable zstd frame; the "
+		"rest of the file cannot be read",
+		r->name, (unsigned long long)r->off);
 	if (r->nframes == 0) {
-		tamper(r, 0, 0, "it does not start with a zstd frame; not a "
+		tamper(r, 0, 0,
+		       "it does not start with a zstd frame; not a "
 		       "tandem recording");
 		return;
 	}
 	/* A crash leaves a torn frame (read as cut off, above) or zeros;
 	 * any other bytes that are not a frame were put there. */
 	if (!cr_rest_is_zero(r, r->off))
-		tamper(r, r->nframes, r->off, "the bytes at %llu (after "
+		tamper(r, r->nframes, r->off,
+		       "the bytes at %llu (after "
 		       "%.6f s) are not a frame tandem writes: frame %llu is "
 		       "damaged or the file was altered there",
 		       (unsigned long long)r->off, secs(r->v.good_us),
@@ -628,9 +652,10 @@ static int cr_inflate(struct tdm_castread *r)
 	ret = ZSTD_decompressStream(r->dctx, &outb, &in);
 	r->in_pos = in.pos;
 	if (ZSTD_isError(ret)) {
-		problem(r, "%s: frame %llu at byte %llu is damaged (%s); its "
-			"events are skipped", r->name,
-			(unsigned long long)r->cur.index,
+		problem(r,
+			"%s: frame %llu at byte %llu is damaged (%s); its "
+			"events are skipped",
+			r->name, (unsigned long long)r->cur.index,
 			(unsigned long long)r->cur.offset,
 			ZSTD_getErrorName(ret));
 		r->in_data = 0;
@@ -645,9 +670,10 @@ static int cr_inflate(struct tdm_castread *r)
 	if (ret == 0) {
 		r->in_data = 0;
 		if (in.pos != in.size)
-			problem(r, "%s: frame %llu at byte %llu has bytes after "
-				"its end", r->name,
-				(unsigned long long)r->cur.index,
+			problem(r,
+				"%s: frame %llu at byte %llu has bytes after "
+				"its end",
+				r->name, (unsigned long long)r->cur.index,
 				(unsigned long long)r->cur.offset);
 	} else if (in.pos == in.size && outb.pos == 0) {
 		problem(r, "%s: frame %llu at byte %llu ends early", r->name,
@@ -663,8 +689,7 @@ static int cr_inflate(struct tdm_castread *r)
  * The next line of asciicast text (without its newline): 1 and
  * *line and *len, or 0 at the end of what can be read.
  */
-static int cr_next_line(struct tdm_castread *r, const char **line,
-			size_t *len)
+static int cr_next_line(struct tdm_castread *r, const char **line, size_t *len)
 {
 	uint8_t *nl;
 	size_t n;
@@ -672,8 +697,7 @@ static int cr_next_line(struct tdm_castread *r, const char **line,
 
 	for (;;) {
 		n = r->text.len - r->scan_pos;
-		nl = n > 0 ? memchr(r->text.data + r->scan_pos, '\n', n) :
-			     NULL;
+		nl = n > 0 ? memchr(r->text.data + r->scan_pos, '\n', n) : NULL;
 		if (nl != NULL) {
 			size_t at = (size_t)(nl - r->text.data);
 
@@ -690,7 +714,8 @@ static int cr_next_line(struct tdm_castread *r, const char **line,
 		r->scan_pos = r->text.len;
 		if (r->text.len - r->text_pos > TDM_CASTREAD_LINE_MAX) {
 			if (!r->skipping)
-				problem(r, "%s: an event line in frame %llu is "
+				problem(r,
+					"%s: an event line in frame %llu is "
 					"longer than %u bytes; it is skipped",
 					r->name,
 					(unsigned long long)r->dec_frame,
@@ -771,15 +796,16 @@ static void cr_read_header(struct tdm_castread *r)
 	if (r->dec_frame != 0) {
 		snprintf(r->header_why, sizeof(r->header_why),
 			 "%s: the first frame is damaged, so the header is "
-			 "lost", r->name);
+			 "lost",
+			 r->name);
 		return;
 	}
 	j = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
 	if (j == NULL || !json_is_object(j)) {
 		snprintf(r->header_why, sizeof(r->header_why),
 			 "%s: the header is not a JSON object (%s); not an "
-			 "asciicast recording", r->name,
-			 j == NULL ? err.text : "other JSON");
+			 "asciicast recording",
+			 r->name, j == NULL ? err.text : "other JSON");
 		json_decref(j);
 		return;
 	}
@@ -905,7 +931,7 @@ static int fast_string(const char **pp, const char *end, struct tdm_buf *out)
 			continue;
 		}
 		if (*p != '\\' || end - p < 2)
-			return 0;       /* a raw control character */
+			return 0; /* a raw control character */
 		switch (p[1]) {
 		case '"':
 		case '\\':
@@ -996,9 +1022,8 @@ static int fast_event(const char *line, size_t len, struct parsed *out)
 		return 0;
 	for (p++; p < end && *p == ' '; p++)
 		;
-	if (end - p < 3 || p[0] != '"' || p[2] != '"' ||
-	    (uint8_t)p[1] < 0x20 || (uint8_t)p[1] >= 0x80 || p[1] == '"' ||
-	    p[1] == '\\')
+	if (end - p < 3 || p[0] != '"' || p[2] != '"' || (uint8_t)p[1] < 0x20 ||
+	    (uint8_t)p[1] >= 0x80 || p[1] == '"' || p[1] == '\\')
 		return 0;
 	code = p[1];
 	for (p += 3; p < end && *p == ' '; p++)
@@ -1019,8 +1044,8 @@ static int fast_event(const char *line, size_t len, struct parsed *out)
 }
 
 /* Parses an event line into out; 0 (a problem noted) when it is not one. */
-static int cr_parse_event(struct tdm_castread *r, const char *line,
-			  size_t len, struct parsed *out)
+static int cr_parse_event(struct tdm_castread *r, const char *line, size_t len,
+			  struct parsed *out)
 {
 	json_error_t err;
 	json_t *j, *data;
@@ -1035,18 +1060,20 @@ static int cr_parse_event(struct tdm_castread *r, const char *line,
 	    !json_is_number(json_array_get(j, 0)) ||
 	    !json_is_string(json_array_get(j, 1)) ||
 	    !json_is_string(json_array_get(j, 2))) {
-		problem(r, "%s: a line in frame %llu is not an asciicast event "
-			"(%s); it is skipped", r->name,
-			(unsigned long long)r->dec_frame,
+		problem(r,
+			"%s: a line in frame %llu is not an asciicast event "
+			"(%s); it is skipped",
+			r->name, (unsigned long long)r->dec_frame,
 			j == NULL ? err.text : "not [time, code, data]");
 		json_decref(j);
 		return 0;
 	}
 	t = json_number_value(json_array_get(j, 0));
 	if (!isfinite(t) || t < 0 || t > CR_TIME_MAX) {
-		problem(r, "%s: an event in frame %llu has time %g; it is "
-			"skipped", r->name, (unsigned long long)r->dec_frame,
-			t);
+		problem(r,
+			"%s: an event in frame %llu has time %g; it is "
+			"skipped",
+			r->name, (unsigned long long)r->dec_frame, t);
 		json_decref(j);
 		return 0;
 	}
@@ -1098,8 +1125,7 @@ int tdm_castread_next(struct tdm_castread *r, struct tdm_event *ev)
 	memset(ev, 0, sizeof(*ev));
 	ev->t_us = r->ev.t_us;
 	ev->code = r->ev.code;
-	ev->text = r->ev.data.data != NULL ? (const char *)r->ev.data.data :
-					      "";
+	ev->text = r->ev.data.data != NULL ? (const char *)r->ev.data.data : "";
 	ev->text_len = r->ev.data.len;
 	ev->bytes = (const uint8_t *)ev->text;
 	ev->len = ev->text_len;
@@ -1108,16 +1134,16 @@ int tdm_castread_next(struct tdm_castread *r, struct tdm_event *ev)
 		return 1;
 	/* An "x" at the same time carries this event's exact bytes. */
 	r->have_ahead = cr_fetch(r, &r->ahead);
-	if (!r->have_ahead || r->ahead.code != 'x' ||
-	    r->ahead.t_us != ev->t_us)
+	if (!r->have_ahead || r->ahead.code != 'x' || r->ahead.t_us != ev->t_us)
 		return 1;
 	r->have_ahead = 0;
 	tdm_buf_reset(&r->exact);
 	if (tdm_b64_decode(&r->exact, (const char *)r->ahead.data.data,
 			   r->ahead.data.len) < 0) {
-		problem(r, "%s: an \"x\" event in frame %llu is not base64; "
-			"the repaired text is shown instead", r->name,
-			(unsigned long long)r->ahead.frame);
+		problem(r,
+			"%s: an \"x\" event in frame %llu is not base64; "
+			"the repaired text is shown instead",
+			r->name, (unsigned long long)r->ahead.frame);
 	} else {
 		ev->bytes = r->exact.data != NULL ? r->exact.data :
 						    (const uint8_t *)"";
@@ -1157,18 +1183,23 @@ void tdm_castread_verify(struct tdm_castread *r, struct tdm_verify *v)
 	    (uint64_t)st.st_size > v->file_bytes)
 		v->file_bytes = (uint64_t)st.st_size;
 	if (v->links == 0)
-		snprintf(v->why, sizeof(v->why), "no seal and no chain link: "
+		snprintf(v->why, sizeof(v->why),
+			 "no seal and no chain link: "
 			 "nothing in it can be verified");
 	else if (v->file_bytes > v->good_bytes)
-		snprintf(v->why, sizeof(v->why), "intact up to %.6f s, "
+		snprintf(v->why, sizeof(v->why),
+			 "intact up to %.6f s, "
 			 "no seal; the last %llu bytes are not covered by the "
 			 "chain (the recorder stopped mid-write or the file "
-			 "was truncated)", secs(v->good_us),
+			 "was truncated)",
+			 secs(v->good_us),
 			 (unsigned long long)(v->file_bytes - v->good_bytes));
 	else
-		snprintf(v->why, sizeof(v->why), "intact up to %.6f s, "
+		snprintf(v->why, sizeof(v->why),
+			 "intact up to %.6f s, "
 			 "no seal (the recorder stopped before sealing, or the "
-			 "end was cut off)", secs(v->good_us));
+			 "end was cut off)",
+			 secs(v->good_us));
 }
 
 uint64_t tdm_castread_problems(const struct tdm_castread *r)

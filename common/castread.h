@@ -33,45 +33,45 @@ struct tdm_rec_header {
 	const char *title, *term;
 	const char *session, *engineer, *target, *address, *bastion;
 	const char *command, *version, *pubkey;
-	json_t *attrs;          /* object, or NULL */
-	json_t *json;           /* the whole header line */
+	json_t *attrs; /* object, or NULL */
+	json_t *json;  /* the whole header line */
 };
 
 struct tdm_event {
-	uint64_t t_us;          /* since the header's timestamp */
-	char code;              /* 'o', 'i', 'r', 'm', 'x', or '?' */
-	const char *text;       /* the event's data as JSON had it */
+	uint64_t t_us;	  /* since the header's timestamp */
+	char code;	  /* 'o', 'i', 'r', 'm', 'x', or '?' */
+	const char *text; /* the event's data as JSON had it */
 	size_t text_len;
 	/* The exact bytes: from the "x" event that followed, else text. */
 	const uint8_t *bytes;
 	size_t len;
-	int exact;              /* an "x" event supplied bytes */
-	uint64_t frame;         /* index of the frame the line came from */
+	int exact;	/* an "x" event supplied bytes */
+	uint64_t frame; /* index of the frame the line came from */
 };
 
 enum tdm_verdict {
-	TDM_VERDICT_SEALED = 0,     /* intact and sealed */
-	TDM_VERDICT_UNSEALED = 3,   /* intact up to good_us, no seal */
-	TDM_VERDICT_TAMPERED = 4,   /* changed: see bad_frame and why */
+	TDM_VERDICT_SEALED = 0,	  /* intact and sealed */
+	TDM_VERDICT_UNSEALED = 3, /* intact up to good_us, no seal */
+	TDM_VERDICT_TAMPERED = 4, /* changed: see bad_frame and why */
 };
 
 struct tdm_verify {
 	enum tdm_verdict verdict;
-	uint64_t links;         /* links that matched */
-	uint64_t good_us;       /* time of the last matching link */
-	uint64_t good_bytes;    /* bytes covered by matching links */
-	uint64_t good_frames;   /* frames [0, good_frames) are covered */
-	uint64_t file_bytes;    /* bytes read */
-	uint64_t frames;        /* frames read (every kind) */
+	uint64_t links;	      /* links that matched */
+	uint64_t good_us;     /* time of the last matching link */
+	uint64_t good_bytes;  /* bytes covered by matching links */
+	uint64_t good_frames; /* frames [0, good_frames) are covered */
+	uint64_t file_bytes;  /* bytes read */
+	uint64_t frames;      /* frames read (every kind) */
 	uint64_t data_frames;
-	uint64_t bad_frame;     /* tampered: first bad frame (0 = header) */
-	uint64_t bad_offset;    /* and its byte offset */
+	uint64_t bad_frame;  /* tampered: first bad frame (0 = header) */
+	uint64_t bad_offset; /* and its byte offset */
 	int sealed;
 	uint8_t signer[TDM_ED25519_PUB]; /* sealed: who signed */
-	char last_link[65];     /* sealed: the message the seal signs */
+	char last_link[65];	    /* sealed: the message the seal signs */
 	uint8_t seal[TDM_SEAL_MAX]; /* sealed: the SSHSIG blob */
 	size_t seal_len;
-	char why[320];          /* tampered or unsealed: what and where */
+	char why[320]; /* tampered or unsealed: what and where */
 };
 
 /* name is used in messages.  The fd stays the caller's. */

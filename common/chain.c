@@ -19,13 +19,13 @@
 #include <openssl/crypto.h>
 
 struct tdm_chain {
-	struct tdm_link_hash hash;  /* running: prev link, frames since */
+	struct tdm_link_hash hash; /* running: prev link, frames since */
 	uint8_t link[TDM_LINK_SIZE];
-	uint64_t count;             /* links made */
+	uint64_t count; /* links made */
 	struct tdm_cast *cast;
 	struct tdm_zio *zio;
 	struct tdm_signer *signer;
-	int live;                   /* links go out as zio trailers */
+	int live; /* links go out as zio trailers */
 	uint8_t frame[TDM_LINK_FRAME];
 };
 

@@ -58,11 +58,11 @@
 #define DEFAULT_RAW_LIMIT_MS (10ul * 60 * 1000)
 
 enum section {
-	SEC_NONE,     /* globals, or after a rule */
+	SEC_NONE, /* globals, or after a rule */
 	SEC_ENGINEER,
 	SEC_ESCORT,
 	SEC_TARGET,
-	SEC_SKIP      /* header was unusable: ignore its fields quietly */
+	SEC_SKIP /* header was unusable: ignore its fields quietly */
 };
 
 /* Single-valued directives, to catch a second occurrence. */
@@ -76,7 +76,7 @@ enum slot {
 	SL_IDLE,
 	SL_FLUSH,
 	SL_BUILTIN,
-	SL_ADDRESS,   /* first per-section slot */
+	SL_ADDRESS, /* first per-section slot */
 	SL_PORT,
 	SL_USER,
 	SL_HOST_KEY,
@@ -85,12 +85,17 @@ enum slot {
 	NSLOTS
 };
 
-enum scope { SCOPE_GLOBAL, SCOPE_SECTION, SCOPE_PERSON, SCOPE_TARGET,
-	     SCOPE_RULE };
+enum scope {
+	SCOPE_GLOBAL,
+	SCOPE_SECTION,
+	SCOPE_PERSON,
+	SCOPE_TARGET,
+	SCOPE_RULE
+};
 
 struct diag_entry {
 	int line;
-	size_t seq;   /* keeps the sort stable */
+	size_t seq; /* keeps the sort stable */
 	char *msg;
 };
 
@@ -107,14 +112,14 @@ struct index_entry {
 
 struct index {
 	struct index_entry *slots;
-	size_t cap;   /* 0 or a power of two, at most half full */
+	size_t cap; /* 0 or a power of two, at most half full */
 	size_t n;
 };
 
 /* A key already given to someone, to refuse it for anyone else. */
 struct key_owner {
-	char *key;    /* "TYPE BASE64" */
-	char *owner;  /* "engineer alice" */
+	char *key;   /* "TYPE BASE64" */
+	char *owner; /* "engineer alice" */
 };
 
 /* One `targets` entry, checked once every target is known. */
@@ -129,21 +134,21 @@ struct parser {
 	const char *name;
 	struct tdm_policy *pol;
 	int line;
-	int rc;               /* sticky TDM_ERR_NOMEM */
+	int rc; /* sticky TDM_ERR_NOMEM */
 	bool globals_done;
 	int first_section_line;
 	enum section sec;
 	size_t sec_idx;
-	int seen[NSLOTS];     /* line of the first occurrence, 0: none */
+	int seen[NSLOTS]; /* line of the first occurrence, 0: none */
 	struct diag_entry *diags;
 	size_t ndiags;
-	bool too_many;        /* MAX_ERRORS reached: drop the rest */
-	bool closing;         /* the final "too many errors" message */
-	struct key_owner *keys;   /* owns the strings key_index points at */
+	bool too_many;		/* MAX_ERRORS reached: drop the rest */
+	bool closing;		/* the final "too many errors" message */
+	struct key_owner *keys; /* owns the strings key_index points at */
 	size_t nkeys;
 	struct index key_index;
-	struct index names[3];    /* engineers, escorts, targets */
-	struct index attr_index;  /* the current section's attributes */
+	struct index names[3];	 /* engineers, escorts, targets */
+	struct index attr_index; /* the current section's attributes */
 	struct target_ref *refs;
 	size_t nrefs;
 	struct tdm_buf shown[3];
@@ -551,7 +556,8 @@ static int b64_decode(const char *s, uint8_t **out, size_t *outlen)
 
 		for (k = 0; k < 4; k++) {
 			int d = i + k < n - pad ?
-				b64_value((unsigned char)s[i + k]) : 0;
+					b64_value((unsigned char)s[i + k]) :
+					0;
 
 			v = v << 6 | (uint32_t)d;
 		}
@@ -594,11 +600,13 @@ static int parse_key(struct parser *ps, const char *what, char **args,
 	*out = NULL;
 	tdm_buf_init(&b, 0);
 	if (!known_key_type(type)) {
-		rc = perr(ps, "unknown %s type \"%s\"; use ssh-ed25519, "
+		rc = perr(ps,
+			  "unknown %s type \"%s\"; use ssh-ed25519, "
 			  "ssh-rsa, ecdsa-sha2-nistp256/384/521, "
 			  "sk-ssh-ed25519@openssh.com or "
 			  "sk-ecdsa-sha2-nistp256@openssh.com, as in the .pub "
-			  "file", what, shown(ps, 0, type));
+			  "file",
+			  what, shown(ps, 0, type));
 		goto out;
 	}
 	rc = b64_decode(b64, &blob, &bloblen);
@@ -607,8 +615,10 @@ static int parse_key(struct parser *ps, const char *what, char **args,
 		goto out;
 	}
 	if (rc < 0) {
-		rc = perr(ps, "%s \"%s\" is not valid base64; paste the whole "
-			  "line of the .pub file", what, shown(ps, 0, b64));
+		rc = perr(ps,
+			  "%s \"%s\" is not valid base64; paste the whole "
+			  "line of the .pub file",
+			  what, shown(ps, 0, b64));
 		goto out;
 	}
 	if (bloblen < 4)
@@ -618,18 +628,20 @@ static int parse_key(struct parser *ps, const char *what, char **args,
 	if (slen > bloblen - 4)
 		goto not_a_key;
 	if (slen != tlen || memcmp(blob + 4, type, tlen) != 0) {
-		rc = perr(ps, "%s data is not a %s key; paste the whole line "
-			  "of the .pub file, type and data together", what,
-			  shown(ps, 0, type));
+		rc = perr(ps,
+			  "%s data is not a %s key; paste the whole line "
+			  "of the .pub file, type and data together",
+			  what, shown(ps, 0, type));
 		goto out;
 	}
 	if (bloblen - 4 == slen)
 		goto not_a_key;
 	for (i = 2; i < nargs; i++) {
 		if (has_ctrl(args[i])) {
-			rc = perr(ps, "%s comment \"%s\" contains control "
-				  "characters; remove them", what,
-				  shown(ps, 0, args[i]));
+			rc = perr(ps,
+				  "%s comment \"%s\" contains control "
+				  "characters; remove them",
+				  what, shown(ps, 0, args[i]));
 			goto out;
 		}
 	}
@@ -647,8 +659,10 @@ static int parse_key(struct parser *ps, const char *what, char **args,
 	tdm_buf_init(&b, 0);
 	goto out;
 not_a_key:
-	rc = perr(ps, "%s data is not an SSH public key; paste the whole "
-		  "line of the .pub file", what);
+	rc = perr(ps,
+		  "%s data is not an SSH public key; paste the whole "
+		  "line of the .pub file",
+		  what);
 out:
 	free(blob);
 	tdm_buf_free(&b);
@@ -668,12 +682,15 @@ static int parse_attr(struct parser *ps, const char *what, const char *kv,
 	attr->key = NULL;
 	attr->value = NULL;
 	if (eq != NULL && eq != kv && eq[1] == '\0')
-		return perr(ps, "%s \"%s\" has no value after '='; write "
-			    "e.g. %.*s=secret", what, shown(ps, 0, kv),
-			    (int)(eq - kv), kv);
+		return perr(ps,
+			    "%s \"%s\" has no value after '='; write "
+			    "e.g. %.*s=secret",
+			    what, shown(ps, 0, kv), (int)(eq - kv), kv);
 	if (eq == NULL || eq == kv)
-		return perr(ps, "%s \"%s\" is not KEY=VALUE; write e.g. "
-			    "clearance=secret", what, shown(ps, 0, kv));
+		return perr(ps,
+			    "%s \"%s\" is not KEY=VALUE; write e.g. "
+			    "clearance=secret",
+			    what, shown(ps, 0, kv));
 	klen = (size_t)(eq - kv);
 	attr->key = strndup(kv, klen);
 	if (attr->key == NULL)
@@ -681,9 +698,11 @@ static int parse_attr(struct parser *ps, const char *what, const char *kv,
 	if (!is_name(attr->key) || has_ctrl(eq + 1)) {
 		free(attr->key);
 		attr->key = NULL;
-		return perr(ps, "%s \"%s\" is not KEY=VALUE with a plain key "
+		return perr(ps,
+			    "%s \"%s\" is not KEY=VALUE with a plain key "
 			    "(letters, digits, '.', '_', '-') and a printable "
-			    "value; fix it", what, shown(ps, 0, kv));
+			    "value; fix it",
+			    what, shown(ps, 0, kv));
 	}
 	attr->value = strdup(eq + 1);
 	if (attr->value == NULL) {
@@ -911,7 +930,7 @@ static int check_regex(struct parser *ps, const char *re)
 
 	if (*re == '\0')
 		return perr(ps, "empty regular expression would match every "
-			    "command; write the pattern to match");
+				"command; write the pattern to match");
 	problem = regex_problem(re);
 	if (problem != NULL)
 		return perr(ps, "regular expression \"%s\" %s",
@@ -919,7 +938,8 @@ static int check_regex(struct parser *ps, const char *re)
 	rc = regcomp(&compiled, re, REG_EXTENDED | REG_NOSUB);
 	if (rc != 0) {
 		regerror(rc, &compiled, why, sizeof(why));
-		return perr(ps, "bad regular expression \"%s\": %s; fix the "
+		return perr(ps,
+			    "bad regular expression \"%s\": %s; fix the "
 			    "pattern (POSIX extended, as for grep -E)",
 			    shown(ps, 0, re), why);
 	}
@@ -992,19 +1012,20 @@ static int end_section(struct parser *ps)
 static struct index *names_of(struct parser *ps, enum section kind)
 {
 	return &ps->names[kind == SEC_ENGINEER ? 0 :
-			  kind == SEC_ESCORT ? 1 : 2];
+			  kind == SEC_ESCORT   ? 1 :
+						 2];
 }
 
 /*
  * Opens a section.  A bad or duplicate name is reported but the section is
  * still kept, so its fields are checked and references to it resolve.
  */
-static int h_section(struct parser *ps, const struct directive *d,
-		     char **args, size_t nargs)
+static int h_section(struct parser *ps, const struct directive *d, char **args,
+		     size_t nargs)
 {
 	enum section kind = strcmp(d->word, "engineer") == 0 ? SEC_ENGINEER :
-			    strcmp(d->word, "escort") == 0 ? SEC_ESCORT :
-			    SEC_TARGET;
+			    strcmp(d->word, "escort") == 0   ? SEC_ESCORT :
+							       SEC_TARGET;
 	const char *name = args[0];
 	const struct index_entry *first;
 	char *copy;
@@ -1012,22 +1033,24 @@ static int h_section(struct parser *ps, const struct directive *d,
 
 	(void)nargs;
 	if (!is_name(name))
-		rc = perr(ps, "bad %s name \"%s\"; use letters, digits, '.', "
-			  "'_' and '-', not starting with '-'", d->word,
-			  shown(ps, 0, name));
+		rc = perr(ps,
+			  "bad %s name \"%s\"; use letters, digits, '.', "
+			  "'_' and '-', not starting with '-'",
+			  d->word, shown(ps, 0, name));
 	first = index_find(names_of(ps, kind), name);
 	if (rc == 0 && first != NULL)
-		rc = perr(ps, "duplicate %s %s (first at line %d); merge "
-			  "them or rename one", d->word, shown(ps, 0, name),
-			  first->line);
+		rc = perr(ps,
+			  "duplicate %s %s (first at line %d); merge "
+			  "them or rename one",
+			  d->word, shown(ps, 0, name), first->line);
 	if (rc < 0)
 		return rc;
 	copy = dup_str(ps, name);
 	if (copy == NULL)
 		return TDM_ERR_NOMEM;
 	if (kind == SEC_TARGET) {
-		struct tdm_target *t = grow(ps->pol->targets,
-					    ps->pol->ntargets, sizeof(*t));
+		struct tdm_target *t =
+			grow(ps->pol->targets, ps->pol->ntargets, sizeof(*t));
 
 		if (t == NULL)
 			goto fail;
@@ -1041,8 +1064,8 @@ static int h_section(struct parser *ps, const struct directive *d,
 		ps->sec_idx = ps->pol->ntargets++;
 	} else {
 		struct tdm_person **arr = kind == SEC_ENGINEER ?
-					  &ps->pol->engineers :
-					  &ps->pol->escorts;
+						  &ps->pol->engineers :
+						  &ps->pol->escorts;
 		size_t *n = kind == SEC_ENGINEER ? &ps->pol->nengineers :
 						   &ps->pol->nescorts;
 		struct tdm_person *p = grow(*arr, *n, sizeof(*p));
@@ -1080,16 +1103,17 @@ static int set_string(struct parser *ps, char **field, const char *value)
 	return 0;
 }
 
-static int h_path(struct parser *ps, const struct directive *d,
-		  char **args, size_t nargs)
+static int h_path(struct parser *ps, const struct directive *d, char **args,
+		  size_t nargs)
 {
 	char **field;
 
 	(void)nargs;
 	if (!is_abs_path(args[0]))
-		return perr(ps, "%s \"%s\" is not an absolute path; write the "
-			    "full path starting with /", d->word,
-			    shown(ps, 0, args[0]));
+		return perr(ps,
+			    "%s \"%s\" is not an absolute path; write the "
+			    "full path starting with /",
+			    d->word, shown(ps, 0, args[0]));
 	switch (d->slot) {
 	case SL_RECORDINGS:
 		field = &ps->pol->recordings;
@@ -1109,9 +1133,10 @@ static int h_escort_user(struct parser *ps, const struct directive *d,
 {
 	(void)nargs;
 	if (!is_name(args[0]))
-		return perr(ps, "%s \"%s\" is not a user name; use letters, "
-			    "digits, '.', '_' and '-'", d->word,
-			    shown(ps, 0, args[0]));
+		return perr(ps,
+			    "%s \"%s\" is not a user name; use letters, "
+			    "digits, '.', '_' and '-'",
+			    d->word, shown(ps, 0, args[0]));
 	return set_string(ps, &ps->pol->escort_user, args[0]);
 }
 
@@ -1123,7 +1148,8 @@ static int parse_duration(struct parser *ps, const struct directive *d,
 	int rc;
 
 	if (tdm_duration_parse(s, &v) < 0) {
-		rc = perr(ps, "bad duration \"%s\" for %s; write a whole "
+		rc = perr(ps,
+			  "bad duration \"%s\" for %s; write a whole "
 			  "number with ms, s, m, h or d, e.g. 90s or 10m",
 			  shown(ps, 0, s), d->word);
 		return rc < 0 ? rc : 1;
@@ -1137,8 +1163,8 @@ static int parse_duration(struct parser *ps, const struct directive *d,
 	return 0;
 }
 
-static int h_duration(struct parser *ps, const struct directive *d,
-		      char **args, size_t nargs)
+static int h_duration(struct parser *ps, const struct directive *d, char **args,
+		      size_t nargs)
 {
 	unsigned long *field;
 	int rc;
@@ -1159,8 +1185,8 @@ static int h_duration(struct parser *ps, const struct directive *d,
 	return rc < 0 ? rc : 0;
 }
 
-static int h_builtin(struct parser *ps, const struct directive *d,
-		     char **args, size_t nargs)
+static int h_builtin(struct parser *ps, const struct directive *d, char **args,
+		     size_t nargs)
 {
 	(void)nargs;
 	if (strcmp(args[0], "on") == 0)
@@ -1209,9 +1235,10 @@ static int claim_key(struct parser *ps, const char *key)
 	held = index_find(&ps->key_index, bare);
 	if (held != NULL) {
 		free(bare);
-		return perr(ps, "key already belongs to %s (line %d); give "
-			    "each person their own key", held->owner,
-			    held->line);
+		return perr(ps,
+			    "key already belongs to %s (line %d); give "
+			    "each person their own key",
+			    held->owner, held->line);
 	}
 	if (owner_of(ps, &owner) < 0)
 		goto fail;
@@ -1223,15 +1250,16 @@ static int claim_key(struct parser *ps, const char *key)
 	k[ps->nkeys].owner = owner;
 	ps->nkeys++;
 	return index_add(&ps->key_index, bare, owner, ps->line) < 0 ?
-	       nomem(ps) : 0;
+		       nomem(ps) :
+		       0;
 fail:
 	free(bare);
 	free(owner);
 	return nomem(ps);
 }
 
-static int h_key(struct parser *ps, const struct directive *d,
-		 char **args, size_t nargs)
+static int h_key(struct parser *ps, const struct directive *d, char **args,
+		 size_t nargs)
 {
 	struct tdm_person *p = cur_person(ps);
 	char *key, **keys;
@@ -1256,8 +1284,8 @@ fail:
 	return rc;
 }
 
-static int h_attr(struct parser *ps, const struct directive *d,
-		  char **args, size_t nargs)
+static int h_attr(struct parser *ps, const struct directive *d, char **args,
+		  size_t nargs)
 {
 	struct tdm_person *p = cur_person(ps);
 	struct tdm_attr attr, *attrs;
@@ -1271,9 +1299,10 @@ static int h_attr(struct parser *ps, const struct directive *d,
 		if (attr.key == NULL)
 			continue;
 		if (index_find(&ps->attr_index, attr.key) != NULL) {
-			rc = perr(ps, "duplicate attribute %s in %s %s; keep "
-				  "one", shown(ps, 0, attr.key),
-				  section_word(ps->sec),
+			rc = perr(ps,
+				  "duplicate attribute %s in %s %s; keep "
+				  "one",
+				  shown(ps, 0, attr.key), section_word(ps->sec),
 				  shown(ps, 1, p->name));
 			free(attr.key);
 			free(attr.value);
@@ -1295,8 +1324,8 @@ static int h_attr(struct parser *ps, const struct directive *d,
 	return 0;
 }
 
-static int h_targets(struct parser *ps, const struct directive *d,
-		     char **args, size_t nargs)
+static int h_targets(struct parser *ps, const struct directive *d, char **args,
+		     size_t nargs)
 {
 	struct tdm_person *p = cur_person(ps);
 	struct target_ref *refs;
@@ -1306,7 +1335,8 @@ static int h_targets(struct parser *ps, const struct directive *d,
 
 	for (i = 0; i < nargs; i++) {
 		if (args[i][0] == '\0' || has_ctrl(args[i])) {
-			rc = perr(ps, "%s entry \"%s\" is not a target name or "
+			rc = perr(ps,
+				  "%s entry \"%s\" is not a target name or "
 				  "pattern; write e.g. db01 or web-*",
 				  d->word, shown(ps, 0, args[i]));
 			if (rc < 0)
@@ -1318,7 +1348,7 @@ static int h_targets(struct parser *ps, const struct directive *d,
 			return TDM_ERR_NOMEM;
 		names = grow(p->targets, p->ntargets, sizeof(*names));
 		refs = names == NULL ? NULL :
-		       grow(ps->refs, ps->nrefs, sizeof(*refs));
+				       grow(ps->refs, ps->nrefs, sizeof(*refs));
 		if (names != NULL)
 			p->targets = names;
 		if (refs == NULL) {
@@ -1348,19 +1378,21 @@ static bool is_address(const char *s)
 	return true;
 }
 
-static int h_address(struct parser *ps, const struct directive *d,
-		     char **args, size_t nargs)
+static int h_address(struct parser *ps, const struct directive *d, char **args,
+		     size_t nargs)
 {
 	(void)nargs;
 	if (!is_address(args[0]))
-		return perr(ps, "bad %s \"%s\" in target %s; write a host name "
-			    "or an IP address", d->word, shown(ps, 0, args[0]),
+		return perr(ps,
+			    "bad %s \"%s\" in target %s; write a host name "
+			    "or an IP address",
+			    d->word, shown(ps, 0, args[0]),
 			    shown(ps, 1, cur_target(ps)->name));
 	return set_string(ps, &cur_target(ps)->address, args[0]);
 }
 
-static int h_port(struct parser *ps, const struct directive *d,
-		  char **args, size_t nargs)
+static int h_port(struct parser *ps, const struct directive *d, char **args,
+		  size_t nargs)
 {
 	const char *s = args[0];
 	unsigned long v = 0;
@@ -1369,27 +1401,30 @@ static int h_port(struct parser *ps, const struct directive *d,
 	for (; is_digit(*s) && v <= 65535; s++)
 		v = v * 10 + (unsigned long)(*s - '0');
 	if (args[0][0] == '\0' || *s != '\0' || v < 1 || v > 65535)
-		return perr(ps, "bad %s \"%s\" in target %s; use a number from "
-			    "1 to 65535", d->word, shown(ps, 0, args[0]),
+		return perr(ps,
+			    "bad %s \"%s\" in target %s; use a number from "
+			    "1 to 65535",
+			    d->word, shown(ps, 0, args[0]),
 			    shown(ps, 1, cur_target(ps)->name));
 	cur_target(ps)->port = (unsigned)v;
 	return 0;
 }
 
-static int h_user(struct parser *ps, const struct directive *d,
-		  char **args, size_t nargs)
+static int h_user(struct parser *ps, const struct directive *d, char **args,
+		  size_t nargs)
 {
 	(void)nargs;
 	if (!is_name(args[0]))
-		return perr(ps, "bad %s \"%s\" in target %s; use letters, "
+		return perr(ps,
+			    "bad %s \"%s\" in target %s; use letters, "
 			    "digits, '.', '_' and '-', not starting with '-'",
 			    d->word, shown(ps, 0, args[0]),
 			    shown(ps, 1, cur_target(ps)->name));
 	return set_string(ps, &cur_target(ps)->user, args[0]);
 }
 
-static int h_host_key(struct parser *ps, const struct directive *d,
-		      char **args, size_t nargs)
+static int h_host_key(struct parser *ps, const struct directive *d, char **args,
+		      size_t nargs)
 {
 	char *key;
 	int rc;
@@ -1402,22 +1437,23 @@ static int h_host_key(struct parser *ps, const struct directive *d,
 	return 0;
 }
 
-static int h_identity(struct parser *ps, const struct directive *d,
-		      char **args, size_t nargs)
+static int h_identity(struct parser *ps, const struct directive *d, char **args,
+		      size_t nargs)
 {
 	(void)nargs;
 	if (!is_abs_path(args[0]))
-		return perr(ps, "%s \"%s\" in target %s is not an absolute "
+		return perr(ps,
+			    "%s \"%s\" in target %s is not an absolute "
 			    "path; write the full path, e.g. "
-			    "/etc/tandem/keys/%s", d->word,
-			    shown(ps, 0, args[0]),
+			    "/etc/tandem/keys/%s",
+			    d->word, shown(ps, 0, args[0]),
 			    shown(ps, 1, cur_target(ps)->name),
 			    shown(ps, 2, cur_target(ps)->name));
 	return set_string(ps, &cur_target(ps)->identity, args[0]);
 }
 
-static int h_require(struct parser *ps, const struct directive *d,
-		     char **args, size_t nargs)
+static int h_require(struct parser *ps, const struct directive *d, char **args,
+		     size_t nargs)
 {
 	struct tdm_target *t = cur_target(ps);
 	struct tdm_require *reqs;
@@ -1431,9 +1467,10 @@ static int h_require(struct parser *ps, const struct directive *d,
 	else if (strcmp(args[0], "engineer") == 0)
 		who = TDM_REQ_ENGINEER;
 	else
-		return perr(ps, "%s applies to escort or engineer, not \"%s\"; "
-			    "write e.g. require escort citizen=US", d->word,
-			    shown(ps, 0, args[0]));
+		return perr(ps,
+			    "%s applies to escort or engineer, not \"%s\"; "
+			    "write e.g. require escort citizen=US",
+			    d->word, shown(ps, 0, args[0]));
 	for (i = 1; i < nargs; i++) {
 		rc = parse_attr(ps, d->word, args[i], &attr);
 		if (rc < 0)
@@ -1465,7 +1502,8 @@ static int h_interactive(struct parser *ps, const struct directive *d,
 
 	for (i = 0; i < nargs; i++) {
 		if (args[i][0] == '\0' || has_ctrl(args[i])) {
-			rc = perr(ps, "%s entry \"%s\" is not a program name; "
+			rc = perr(ps,
+				  "%s entry \"%s\" is not a program name; "
 				  "write e.g. interactive vim less top",
 				  d->word, shown(ps, 0, args[i]));
 			if (rc < 0)
@@ -1498,8 +1536,8 @@ static int h_raw_limit(struct parser *ps, const struct directive *d,
 
 /* ---- rules ------------------------------------------------------------ */
 
-static int h_rule(struct parser *ps, const struct directive *d,
-		  char **args, size_t nargs)
+static int h_rule(struct parser *ps, const struct directive *d, char **args,
+		  size_t nargs)
 {
 	static const char *const levels[] = { "low", "medium", "high",
 					      "critical" };
@@ -1514,7 +1552,8 @@ static int h_rule(struct parser *ps, const struct directive *d,
 			if (strcmp(args[0], levels[i]) == 0)
 				break;
 		if (i == 4) {
-			rc = perr(ps, "unknown level \"%s\" in flag; use low, "
+			rc = perr(ps,
+				  "unknown level \"%s\" in flag; use low, "
 				  "medium, high or critical",
 				  shown(ps, 0, args[0]));
 			if (rc < 0)
@@ -1528,7 +1567,8 @@ static int h_rule(struct parser *ps, const struct directive *d,
 	if (rc < 0)
 		return rc;
 	if (args[1][0] == '\0') {
-		rc = perr(ps, "%s rule has an empty explanation; say what the "
+		rc = perr(ps,
+			  "%s rule has an empty explanation; say what the "
 			  "command does, e.g. \"formats a filesystem\"",
 			  d->word);
 		if (rc < 0)
@@ -1536,10 +1576,11 @@ static int h_rule(struct parser *ps, const struct directive *d,
 	} else if (tdm_visible_has_hidden((const uint8_t *)args[1],
 					  strlen(args[1]))) {
 		/* Escorts read it on their terminals, as it is. */
-		rc = perr(ps, "%s rule's explanation \"%s\" holds a control "
+		rc = perr(ps,
+			  "%s rule's explanation \"%s\" holds a control "
 			  "or invisible character or bytes that are not "
-			  "UTF-8; write plain text", d->word,
-			  shown(ps, 1, args[1]));
+			  "UTF-8; write plain text",
+			  d->word, shown(ps, 1, args[1]));
 		if (rc < 0)
 			return rc;
 	}
@@ -1567,52 +1608,45 @@ static int h_rule(struct parser *ps, const struct directive *d,
 #define MANY SIZE_MAX
 
 static const struct directive directives[] = {
-	{ "recordings", SCOPE_GLOBAL, SL_RECORDINGS, 1, 1,
-	  "recordings DIR", h_path },
-	{ "sessions", SCOPE_GLOBAL, SL_SESSIONS, 1, 1,
-	  "sessions DIR", h_path },
-	{ "signing-key", SCOPE_GLOBAL, SL_SIGNING_KEY, 1, 1,
-	  "signing-key FILE", h_path },
-	{ "escort-user", SCOPE_GLOBAL, SL_ESCORT_USER, 1, 1,
-	  "escort-user USER", h_escort_user },
+	{ "recordings", SCOPE_GLOBAL, SL_RECORDINGS, 1, 1, "recordings DIR",
+	  h_path },
+	{ "sessions", SCOPE_GLOBAL, SL_SESSIONS, 1, 1, "sessions DIR", h_path },
+	{ "signing-key", SCOPE_GLOBAL, SL_SIGNING_KEY, 1, 1, "signing-key FILE",
+	  h_path },
+	{ "escort-user", SCOPE_GLOBAL, SL_ESCORT_USER, 1, 1, "escort-user USER",
+	  h_escort_user },
 	{ "approval-timeout", SCOPE_GLOBAL, SL_APPROVAL, 1, 1,
 	  "approval-timeout DURATION", h_duration },
-	{ "idle-timeout", SCOPE_GLOBAL, SL_IDLE, 1, 1,
-	  "idle-timeout DURATION", h_duration },
+	{ "idle-timeout", SCOPE_GLOBAL, SL_IDLE, 1, 1, "idle-timeout DURATION",
+	  h_duration },
 	{ "flush-interval", SCOPE_GLOBAL, SL_FLUSH, 1, 1,
 	  "flush-interval DURATION", h_duration },
 	{ "builtin-rules", SCOPE_GLOBAL, SL_BUILTIN, 1, 1,
 	  "builtin-rules on|off", h_builtin },
-	{ "engineer", SCOPE_SECTION, SL_NONE, 1, 1,
-	  "engineer NAME", h_section },
-	{ "escort", SCOPE_SECTION, SL_NONE, 1, 1,
-	  "escort NAME", h_section },
-	{ "target", SCOPE_SECTION, SL_NONE, 1, 1,
-	  "target NAME", h_section },
-	{ "key", SCOPE_PERSON, SL_NONE, 2, MANY,
-	  "key TYPE BASE64 [COMMENT]", h_key },
-	{ "attr", SCOPE_PERSON, SL_NONE, 1, MANY,
-	  "attr KEY=VALUE...", h_attr },
-	{ "targets", SCOPE_PERSON, SL_NONE, 1, MANY,
-	  "targets NAME|PATTERN...", h_targets },
-	{ "address", SCOPE_TARGET, SL_ADDRESS, 1, 1,
-	  "address HOST", h_address },
-	{ "port", SCOPE_TARGET, SL_PORT, 1, 1,
-	  "port NUMBER", h_port },
-	{ "user", SCOPE_TARGET, SL_USER, 1, 1,
-	  "user NAME", h_user },
+	{ "engineer", SCOPE_SECTION, SL_NONE, 1, 1, "engineer NAME",
+	  h_section },
+	{ "escort", SCOPE_SECTION, SL_NONE, 1, 1, "escort NAME", h_section },
+	{ "target", SCOPE_SECTION, SL_NONE, 1, 1, "target NAME", h_section },
+	{ "key", SCOPE_PERSON, SL_NONE, 2, MANY, "key TYPE BASE64 [COMMENT]",
+	  h_key },
+	{ "attr", SCOPE_PERSON, SL_NONE, 1, MANY, "attr KEY=VALUE...", h_attr },
+	{ "targets", SCOPE_PERSON, SL_NONE, 1, MANY, "targets NAME|PATTERN...",
+	  h_targets },
+	{ "address", SCOPE_TARGET, SL_ADDRESS, 1, 1, "address HOST",
+	  h_address },
+	{ "port", SCOPE_TARGET, SL_PORT, 1, 1, "port NUMBER", h_port },
+	{ "user", SCOPE_TARGET, SL_USER, 1, 1, "user NAME", h_user },
 	{ "host-key", SCOPE_TARGET, SL_HOST_KEY, 2, MANY,
 	  "host-key TYPE BASE64 [COMMENT]", h_host_key },
-	{ "identity", SCOPE_TARGET, SL_IDENTITY, 1, 1,
-	  "identity FILE", h_identity },
+	{ "identity", SCOPE_TARGET, SL_IDENTITY, 1, 1, "identity FILE",
+	  h_identity },
 	{ "require", SCOPE_TARGET, SL_NONE, 2, MANY,
 	  "require escort|engineer KEY=VALUE...", h_require },
 	{ "interactive", SCOPE_TARGET, SL_NONE, 1, MANY,
 	  "interactive PROGRAM...", h_interactive },
-	{ "raw-limit", SCOPE_TARGET, SL_RAW_LIMIT, 1, 1,
-	  "raw-limit DURATION", h_raw_limit },
-	{ "deny", SCOPE_RULE, SL_NONE, 2, 2,
-	  "deny \"REGEX\" \"WHY\"", h_rule },
+	{ "raw-limit", SCOPE_TARGET, SL_RAW_LIMIT, 1, 1, "raw-limit DURATION",
+	  h_raw_limit },
+	{ "deny", SCOPE_RULE, SL_NONE, 2, 2, "deny \"REGEX\" \"WHY\"", h_rule },
 	{ "flag", SCOPE_RULE, SL_NONE, 3, 3,
 	  "flag low|medium|high|critical \"REGEX\" \"WHY\"", h_rule },
 };
@@ -1644,23 +1678,25 @@ static int unknown_directive(struct parser *ps, const char *word)
 	if (guess != NULL && best <= 2 && best < len)
 		return perr(ps, "unknown directive \"%s\"; did you mean %s?",
 			    shown(ps, 0, word), guess);
-	return perr(ps, "unknown directive \"%s\"; expected a global setting, "
+	return perr(ps,
+		    "unknown directive \"%s\"; expected a global setting, "
 		    "a section (engineer, escort, target) or a rule (deny, "
-		    "flag)", shown(ps, 0, word));
+		    "flag)",
+		    shown(ps, 0, word));
 }
 
 /* A field in the wrong place: outside any section, or in the wrong kind. */
 static int misplaced(struct parser *ps, const struct directive *d)
 {
-	const char *home = d->scope == SCOPE_TARGET ? "a target section" :
-			   "an engineer or escort section";
+	const char *home = d->scope == SCOPE_TARGET ?
+				   "a target section" :
+				   "an engineer or escort section";
 
 	if (ps->sec == SEC_NONE)
 		return perr(ps, "%s outside any section; put it under %s",
 			    d->word, home);
-	return perr(ps, "%s does not belong in %s %s; put it under %s",
-		    d->word, section_word(ps->sec),
-		    shown(ps, 0, cur_name(ps)), home);
+	return perr(ps, "%s does not belong in %s %s; put it under %s", d->word,
+		    section_word(ps->sec), shown(ps, 0, cur_name(ps)), home);
 }
 
 static int dispatch(struct parser *ps, char **tok, size_t ntok)
@@ -1674,10 +1710,11 @@ static int dispatch(struct parser *ps, char **tok, size_t ntok)
 	switch (d->scope) {
 	case SCOPE_GLOBAL:
 		if (ps->globals_done)
-			return perr(ps, "global directive %s after the first "
+			return perr(ps,
+				    "global directive %s after the first "
 				    "section or rule (line %d); move it above "
-				    "that line", d->word,
-				    ps->first_section_line);
+				    "that line",
+				    d->word, ps->first_section_line);
 		break;
 	case SCOPE_SECTION:
 	case SCOPE_RULE:
@@ -1705,19 +1742,23 @@ static int dispatch(struct parser *ps, char **tok, size_t ntok)
 	if (nargs < d->min_args || nargs > d->max_args) {
 		if (d->scope == SCOPE_SECTION)
 			ps->sec = SEC_SKIP;
-		return perr(ps, "wrong number of values for %s (got %zu); "
+		return perr(ps,
+			    "wrong number of values for %s (got %zu); "
 			    "write: %s, quoting any value with spaces",
 			    d->word, nargs, d->usage);
 	}
 	if (d->slot != SL_NONE) {
 		first = ps->seen[d->slot];
 		if (first != 0 && d->scope == SCOPE_TARGET)
-			return perr(ps, "duplicate %s in target %s (first at "
-				    "line %d); keep one", d->word,
-				    shown(ps, 0, cur_name(ps)), first);
+			return perr(ps,
+				    "duplicate %s in target %s (first at "
+				    "line %d); keep one",
+				    d->word, shown(ps, 0, cur_name(ps)), first);
 		if (first != 0)
-			return perr(ps, "duplicate %s (first at line %d); keep "
-				    "one", d->word, first);
+			return perr(ps,
+				    "duplicate %s (first at line %d); keep "
+				    "one",
+				    d->word, first);
 		ps->seen[d->slot] = ps->line;
 	}
 	return d->handle(ps, d, tok + 1, nargs);
@@ -1787,7 +1828,7 @@ static int put_quoted(struct parser *ps, const char *s, size_t n, size_t *i)
 	}
 	if (j == n) {
 		rc = perr(ps, "unterminated quoted string; add the closing \" "
-			  "on the same line");
+			      "on the same line");
 		return rc < 0 ? rc : 1;
 	}
 	*i = j + 1;
@@ -1834,11 +1875,13 @@ static int parse_line(struct parser *ps, const char *s, size_t n)
 	int rc;
 
 	if (n > LINE_MAX_BYTES)
-		return perr(ps, "line is %zu bytes, over the limit of %u; "
-			    "split it", n, LINE_MAX_BYTES);
+		return perr(ps,
+			    "line is %zu bytes, over the limit of %u; "
+			    "split it",
+			    n, LINE_MAX_BYTES);
 	if (memchr(s, '\0', n) != NULL)
 		return perr(ps, "line contains a NUL byte; save the policy "
-			    "as plain text");
+				"as plain text");
 	rc = tokenize(ps, s, n);
 	if (rc != 0 || ps->ntok == 0)
 		return rc < 0 ? rc : 0;
@@ -1861,17 +1904,19 @@ static int check_refs(struct parser *ps)
 
 	for (i = 0; i < ps->nrefs && rc == 0 && !ps->too_many; i++) {
 		const struct target_ref *r = &ps->refs[i];
-		const struct tdm_person *p = r->kind == SEC_ENGINEER ?
-			&pol->engineers[r->person] : &pol->escorts[r->person];
+		const struct tdm_person *p =
+			r->kind == SEC_ENGINEER ? &pol->engineers[r->person] :
+						  &pol->escorts[r->person];
 		const char *entry = p->targets[r->entry];
 
 		if (!is_pattern(entry)) {
 			if (index_find(&ps->names[2], entry) != NULL)
 				continue;
-			rc = perr_at(ps, r->line, "unknown target \"%s\" in %s "
+			rc = perr_at(ps, r->line,
+				     "unknown target \"%s\" in %s "
 				     "%s; add a \"target %s\" section or fix "
-				     "the name", shown(ps, 0, entry),
-				     section_word(r->kind),
+				     "the name",
+				     shown(ps, 0, entry), section_word(r->kind),
 				     shown(ps, 1, p->name),
 				     shown(ps, 2, entry));
 			continue;
@@ -1880,11 +1925,11 @@ static int check_refs(struct parser *ps)
 			if (fnmatch(entry, pol->targets[j].name, 0) == 0)
 				break;
 		if (j == pol->ntargets)
-			rc = perr_at(ps, r->line, "pattern \"%s\" in %s %s "
+			rc = perr_at(ps, r->line,
+				     "pattern \"%s\" in %s %s "
 				     "matches no target; fix the pattern or "
 				     "add a matching target",
-				     shown(ps, 0, entry),
-				     section_word(r->kind),
+				     shown(ps, 0, entry), section_word(r->kind),
 				     shown(ps, 1, p->name));
 	}
 	return rc;
@@ -1985,9 +2030,10 @@ int tdm_policy_parse(const char *text, size_t len, const char *name,
 	tdm_buf_init(&ps.tokbuf, 0);
 	ps.sec = SEC_NONE;
 	if (len > TDM_POLICY_MAX_BYTES) {
-		rc = perr_at(&ps, 0, "policy is %zu bytes, over the limit of "
-			     "%u; check that this is the policy file", len,
-			     TDM_POLICY_MAX_BYTES);
+		rc = perr_at(&ps, 0,
+			     "policy is %zu bytes, over the limit of "
+			     "%u; check that this is the policy file",
+			     len, TDM_POLICY_MAX_BYTES);
 		rc = rc < 0 ? rc : TDM_ERR_RANGE;
 		goto out;
 	}
@@ -2011,8 +2057,10 @@ int tdm_policy_parse(const char *text, size_t len, const char *name,
 		check_refs(&ps);
 	ps.closing = true;
 	if (ps.rc == 0 && ps.too_many)
-		perr(&ps, "too many errors (%d), stopped here; fix these and "
-		     "check again", MAX_ERRORS);
+		perr(&ps,
+		     "too many errors (%d), stopped here; fix these and "
+		     "check again",
+		     MAX_ERRORS);
 	rc = ps.rc;
 	if (rc < 0)
 		goto out;
@@ -2054,8 +2102,8 @@ static int load_error(const char *path, int err, struct tdm_diag *diag)
 		break;
 	}
 	tdm_buf_init(&b, 0);
-	if (tdm_buf_printf(&b, "%s: cannot read: %s — %s", path,
-			   strerror(err), hint) < 0)
+	if (tdm_buf_printf(&b, "%s: cannot read: %s — %s", path, strerror(err),
+			   hint) < 0)
 		goto fail;
 	msgs = realloc(diag->msgs, (diag->n + 1) * sizeof(*msgs));
 	if (msgs == NULL)
@@ -2074,9 +2122,10 @@ static int too_big_error(const char *path, struct tdm_diag *diag)
 	char **msgs;
 
 	tdm_buf_init(&b, 0);
-	if (tdm_buf_printf(&b, "%s: cannot read: larger than %u bytes — check "
-			   "that this is the policy file", path,
-			   TDM_POLICY_MAX_BYTES) < 0)
+	if (tdm_buf_printf(&b,
+			   "%s: cannot read: larger than %u bytes — check "
+			   "that this is the policy file",
+			   path, TDM_POLICY_MAX_BYTES) < 0)
 		goto fail;
 	msgs = realloc(diag->msgs, (diag->n + 1) * sizeof(*msgs));
 	if (msgs == NULL)
@@ -2144,8 +2193,8 @@ int tdm_policy_load(const char *path, struct tdm_policy **out,
 		rc = too_big_error(path, diag);
 		goto out;
 	}
-	rc = tdm_policy_parse(text.len ? (const char *)text.data : "",
-			      text.len, path, out, diag);
+	rc = tdm_policy_parse(text.len ? (const char *)text.data : "", text.len,
+			      path, out, diag);
 out:
 	close(fd);
 	tdm_buf_free(&text);
@@ -2248,7 +2297,7 @@ const struct tdm_person *tdm_policy_engineer(const struct tdm_policy *p,
 					     const char *name)
 {
 	return p == NULL ? NULL :
-	       find_person(p->engineers, p->nengineers, name);
+			   find_person(p->engineers, p->nengineers, name);
 }
 
 const struct tdm_person *tdm_policy_escort(const struct tdm_policy *p,
@@ -2328,9 +2377,8 @@ static bool is_shell_safe_path(const char *s)
 	if (s[0] != '/')
 		return false;
 	for (; *s != '\0'; s++)
-		if (!is_name_char(*s) && *s != '/' && *s != '+' &&
-		    *s != ',' && *s != ':' && *s != '@' && *s != '%' &&
-		    *s != '=')
+		if (!is_name_char(*s) && *s != '/' && *s != '+' && *s != ',' &&
+		    *s != ':' && *s != '@' && *s != '%' && *s != '=')
 			return false;
 	return true;
 }
@@ -2374,7 +2422,8 @@ int tdm_policy_authorized_keys(const struct tdm_policy *p,
 			}
 			rc = tdm_buf_printf(&lines,
 					    "restrict,pty,command=\"%s/%s%s%s "
-					    "%s %s\" %s\n", bindir, prog,
+					    "%s %s\" %s\n",
+					    bindir, prog,
 					    config ? " --config " : "",
 					    config ? config : "", flag,
 					    people[i].name, people[i].keys[k]);

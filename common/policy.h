@@ -21,11 +21,11 @@ struct tdm_attr {
 /* An engineer or an escort. */
 struct tdm_person {
 	char *name;
-	char **keys;      /* "TYPE BASE64 [COMMENT]" as written */
+	char **keys; /* "TYPE BASE64 [COMMENT]" as written */
 	size_t nkeys;
 	struct tdm_attr *attrs;
 	size_t nattrs;
-	char **targets;   /* names or fnmatch(3) patterns such as web-* */
+	char **targets; /* names or fnmatch(3) patterns such as web-* */
 	size_t ntargets;
 	int line;
 };
@@ -41,10 +41,10 @@ struct tdm_require {
 struct tdm_target {
 	char *name;
 	char *address;
-	unsigned port;        /* default 22 */
+	unsigned port; /* default 22 */
 	char *user;
-	char *host_key;       /* "TYPE BASE64 [COMMENT]" */
-	char *identity;       /* path of the bastion-held private key */
+	char *host_key; /* "TYPE BASE64 [COMMENT]" */
+	char *identity; /* path of the bastion-held private key */
 	struct tdm_require *requires;
 	size_t nrequires;
 	char **interactive;
@@ -54,28 +54,32 @@ struct tdm_target {
 };
 
 enum tdm_rule_kind { TDM_RULE_DENY, TDM_RULE_FLAG };
-enum tdm_level { TDM_LEVEL_LOW, TDM_LEVEL_MEDIUM, TDM_LEVEL_HIGH,
-		 TDM_LEVEL_CRITICAL };
+enum tdm_level {
+	TDM_LEVEL_LOW,
+	TDM_LEVEL_MEDIUM,
+	TDM_LEVEL_HIGH,
+	TDM_LEVEL_CRITICAL
+};
 
 /* Kept as written here; the policy-rules work gives them meaning. */
 struct tdm_rule {
 	enum tdm_rule_kind kind;
-	enum tdm_level level;  /* TDM_LEVEL_CRITICAL for deny */
-	char *pattern;         /* POSIX ERE */
+	enum tdm_level level; /* TDM_LEVEL_CRITICAL for deny */
+	char *pattern;	      /* POSIX ERE */
 	char *why;
 	int line;
 };
 
 struct tdm_policy {
 	char *path;
-	char *recordings;          /* /var/lib/tandem/recordings */
-	char *sessions;            /* /run/tandem/sessions */
-	char *signing_key;         /* /etc/tandem/signing_ed25519 */
-	char *escort_user;         /* escort */
+	char *recordings;		   /* /var/lib/tandem/recordings */
+	char *sessions;			   /* /run/tandem/sessions */
+	char *signing_key;		   /* /etc/tandem/signing_ed25519 */
+	char *escort_user;		   /* escort */
 	unsigned long approval_timeout_ms; /* 5m */
-	unsigned long idle_timeout_ms;     /* 15m */
+	unsigned long idle_timeout_ms;	   /* 15m */
 	unsigned long flush_interval_ms;   /* 1s */
-	bool builtin_rules;        /* `builtin-rules on|off`, default on */
+	bool builtin_rules; /* `builtin-rules on|off`, default on */
 	struct tdm_person *engineers;
 	size_t nengineers;
 	struct tdm_person *escorts;

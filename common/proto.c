@@ -66,8 +66,8 @@ int tdm_proto_parse(const uint8_t *p, size_t len, struct tdm_msg *msg,
 		return 0;
 	if (p[0] != TDM_PROTO_VERSION || !known_type(p[1]))
 		return TDM_ERR_INVAL;
-	n = (uint32_t)p[2] << 24 | (uint32_t)p[3] << 16 |
-	    (uint32_t)p[4] << 8 | (uint32_t)p[5];
+	n = (uint32_t)p[2] << 24 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 8 |
+	    (uint32_t)p[5];
 	if (n > TDM_PROTO_MAX)
 		return TDM_ERR_INVAL;
 	if (len - TDM_PROTO_HEADER < n)

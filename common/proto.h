@@ -23,11 +23,11 @@
 
 enum tdm_msg_type {
 	/* escort -> recorder */
-	TDM_MSG_HELLO = 1,    /* {escort} */
-	TDM_MSG_APPROVE = 2,  /* {seq} */
-	TDM_MSG_DENY = 3,     /* {seq, reason} */
-	TDM_MSG_KILL = 4,     /* {reason} */
-	TDM_MSG_RAW = 5,      /* {on} */
+	TDM_MSG_HELLO = 1,   /* {escort} */
+	TDM_MSG_APPROVE = 2, /* {seq} */
+	TDM_MSG_DENY = 3,    /* {seq, reason} */
+	TDM_MSG_KILL = 4,    /* {reason} */
+	TDM_MSG_RAW = 5,     /* {on} */
 	/* recorder -> escort */
 	TDM_MSG_WELCOME = 16, /* {session, engineer, target, started, cols,
 				 rows, raw, escorts, pending} */
@@ -48,7 +48,7 @@ struct tdm_msg {
 	uint8_t type;
 	const uint8_t *payload; /* points into the parsed buffer */
 	size_t len;
-	json_t *json;           /* NULL for OUTPUT and SCREEN */
+	json_t *json; /* NULL for OUTPUT and SCREEN */
 };
 
 /* Appends one message; json is not consumed. */

@@ -29,7 +29,7 @@ struct set {
 struct reader {
 	const char *re;
 	size_t i;
-	bool give_up;   /* something it does not understand: no prefilter */
+	bool give_up; /* something it does not understand: no prefilter */
 	bool nomem;
 };
 
@@ -112,8 +112,7 @@ static void consider(struct set *best, struct set *cand)
 	set_free(cand);
 }
 
-static void flush_run(struct reader *rd, struct tdm_buf *run,
-		      struct set *best)
+static void flush_run(struct reader *rd, struct tdm_buf *run, struct set *best)
 {
 	struct set one = { NULL, 0, false };
 
@@ -140,8 +139,8 @@ static void skip_bracket(struct reader *rd)
 			char end = re[i + 1];
 
 			i += 2;
-			while (re[i] != '\0' && !(re[i] == end &&
-						  re[i + 1] == ']'))
+			while (re[i] != '\0' &&
+			       !(re[i] == end && re[i + 1] == ']'))
 				i++;
 			if (re[i] == '\0')
 				break;
@@ -328,7 +327,7 @@ int tdm_relit_required(const char *pattern, struct tdm_relit *out)
 	memset(out, 0, sizeof(*out));
 	alternation(&rd, 0, &s);
 	if (rd.re[rd.i] != '\0')
-		rd.give_up = true;  /* a stray ')' */
+		rd.give_up = true; /* a stray ')' */
 	if (rd.nomem) {
 		set_free(&s);
 		return TDM_ERR_NOMEM;

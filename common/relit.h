@@ -21,7 +21,7 @@
 #define TDM_RELIT_MAX 64
 
 struct tdm_relit {
-	char **lit;      /* NUL-terminated; n == 0: no requirement */
+	char **lit; /* NUL-terminated; n == 0: no requirement */
 	size_t n;
 };
 

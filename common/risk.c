@@ -39,8 +39,8 @@ struct compiled_rule {
 struct tdm_rules {
 	struct compiled_rule *r;
 	size_t n;
-	bool prefilter;        /* off only in tests that check it is sound */
-	unsigned budget_ms;    /* judging stops after this long */
+	bool prefilter;	    /* off only in tests that check it is sound */
+	unsigned budget_ms; /* judging stops after this long */
 };
 
 static const char hidden_why[] =
@@ -184,8 +184,10 @@ static int add_rules(struct tdm_rules *rs, const struct tdm_policy *p,
 		if (rc == TDM_ERR_NOMEM)
 			return rc;
 		if (rc < 0) {
-			snprintf(what, sizeof(what), "bad regular expression: "
-				 "%s", msg);
+			snprintf(what, sizeof(what),
+				 "bad regular expression: "
+				 "%s",
+				 msg);
 			rc = diag_add(diag, file, p->rules[i].line, what);
 			if (rc < 0)
 				return rc;
@@ -209,10 +211,10 @@ int tdm_rules_compile(const struct tdm_policy *pol, struct tdm_rules **out,
 	/* The policy's own rules first: its words win over the built-in. */
 	rc = add_rules(rs, pol, pol->path ? pol->path : "policy", diag);
 	if (rc == 0 && pol->builtin_rules) {
-		rc = tdm_policy_parse(tdm_builtin_rules,
-				      (size_t)(tdm_builtin_rules_end -
-					       tdm_builtin_rules),
-				      "builtin.rules", &builtin, diag);
+		rc = tdm_policy_parse(
+			tdm_builtin_rules,
+			(size_t)(tdm_builtin_rules_end - tdm_builtin_rules),
+			"builtin.rules", &builtin, diag);
 		if (rc == 0)
 			rc = add_rules(rs, builtin, "builtin.rules", diag);
 		tdm_policy_free(builtin);
@@ -391,8 +393,9 @@ json_t *tdm_verdict_risks(const struct tdm_verdict *v)
 	size_t i;
 
 	for (i = 0; a != NULL && i < v->n; i++)
-		json_array_append_new(a, json_pack(
-			"{s:s,s:s}", "level", tdm_level_name(v->risks[i].level),
-			"why", v->risks[i].why));
+		json_array_append_new(
+			a, json_pack("{s:s,s:s}", "level",
+				     tdm_level_name(v->risks[i].level), "why",
+				     v->risks[i].why));
 	return a;
 }

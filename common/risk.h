@@ -30,16 +30,16 @@ struct tdm_rules;
 
 struct tdm_risk {
 	enum tdm_level level;
-	const char *why;       /* owned by the rule set */
+	const char *why; /* owned by the rule set */
 };
 
 struct tdm_verdict {
 	bool deny;
-	const char *deny_why;  /* when deny; owned by the rule set */
+	const char *deny_why; /* when deny; owned by the rule set */
 	struct tdm_risk risks[TDM_RISK_MAX]; /* highest level first */
 	size_t n;
-	bool open;             /* the shell would read on into the next line */
-	bool slow;             /* the time budget ran out before every rule
+	bool open; /* the shell would read on into the next line */
+	bool slow; /* the time budget ran out before every rule
 				* was checked (a critical risk says so) */
 };
 

@@ -19,7 +19,8 @@ static const struct tdm_sb_rule recorder_rules[] = {
 	{ "ppoll", TDM_SB_ANY, 0, 0, "the relay loop (libc may use ppoll)" },
 	{ "close", TDM_SB_ANY, 0, 0, "escort connections that end" },
 	{ "accept4", TDM_SB_ANY, 0, 0, "escorts attaching to the session" },
-	{ "getsockopt", TDM_SB_ANY, 0, 0, "SO_PEERCRED of an attaching escort" },
+	{ "getsockopt", TDM_SB_ANY, 0, 0,
+	  "SO_PEERCRED of an attaching escort" },
 	{ "shutdown", TDM_SB_ANY, 0, 0, "dropping an escort that lags" },
 	{ "lseek", TDM_SB_ANY, 0, 0, "where a torn recording frame starts" },
 	{ "ftruncate", TDM_SB_ANY, 0, 0, "cutting a torn frame off the file" },
@@ -31,9 +32,11 @@ static const struct tdm_sb_rule recorder_rules[] = {
 	{ "ioctl", TDM_SB_EQ, 1, TCSETSW, "restoring the terminal at the end" },
 	{ "ioctl", TDM_SB_EQ, 1, TCSETSF, "restoring the terminal at the end" },
 	{ "fcntl", TDM_SB_EQ, 1, F_GETFL, "libssh checks socket flags" },
-	{ "fcntl", TDM_SB_EQ, 1, F_SETFL, "libssh sets its socket non-blocking" },
+	{ "fcntl", TDM_SB_EQ, 1, F_SETFL,
+	  "libssh sets its socket non-blocking" },
 	{ "mmap", TDM_SB_MASK_ZERO, 2, PROT_EXEC, "memory, never executable" },
-	{ "mprotect", TDM_SB_MASK_ZERO, 2, PROT_EXEC, "malloc arenas, never "
+	{ "mprotect", TDM_SB_MASK_ZERO, 2, PROT_EXEC,
+	  "malloc arenas, never "
 	  "executable" },
 	{ "munmap", TDM_SB_ANY, 0, 0, "freeing memory" },
 	{ "mremap", TDM_SB_ANY, 0, 0, "growing buffers" },
@@ -56,7 +59,8 @@ static const struct tdm_sb_rule recorder_rules[] = {
 	 * at every rekey, with a plain read-only fopen.  It is told there is
 	 * no such file (the host key is pinned; known_hosts is never used).
 	 * Any other open, with any other flags, kills the recorder. */
-	{ "openat", TDM_SB_ENOENT_EQ, 2, O_RDONLY, "libssh's known_hosts look-up "
+	{ "openat", TDM_SB_ENOENT_EQ, 2, O_RDONLY,
+	  "libssh's known_hosts look-up "
 	  "at each rekey: no file is opened" },
 };
 

@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
+/* clang-format off */
 #define REPLAY_COMMON_RULES \
 	{ "read", TDM_SB_ANY, 0, 0, "recordings, keys, the index" }, \
 	{ "pread64", TDM_SB_ANY, 0, 0, "SQLite and zstd reading" }, \
@@ -56,6 +57,7 @@
 	{ "restart_syscall", TDM_SB_ANY, 0, 0, "an interrupted call resumes" }, \
 	{ "exit", TDM_SB_ANY, 0, 0, "the end" }, \
 	{ "exit_group", TDM_SB_ANY, 0, 0, "the end" }
+/* clang-format on */
 
 static const struct tdm_sb_rule replay_read_rules[] = {
 	REPLAY_COMMON_RULES,
@@ -66,7 +68,8 @@ static const struct tdm_sb_rule replay_read_rules[] = {
 
 static const struct tdm_sb_rule replay_write_rules[] = {
 	REPLAY_COMMON_RULES,
-	{ "openat", TDM_SB_ANY, 0, 0, "the index, the exported file, the "
+	{ "openat", TDM_SB_ANY, 0, 0,
+	  "the index, the exported file, the "
 	  "signature" },
 	{ "pwrite64", TDM_SB_ANY, 0, 0, "SQLite writing the index" },
 	{ "ftruncate", TDM_SB_ANY, 0, 0, "SQLite's journal" },

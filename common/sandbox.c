@@ -46,9 +46,9 @@ static scmp_filter_ctx build(const struct tdm_sb_table *t, uint32_t deny,
 						       pid));
 			break;
 		case TDM_SB_ENOENT_EQ:
-			rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOENT), nr, 1,
-					      SCMP_CMP(r->arg, SCMP_CMP_EQ,
-						       r->value));
+			rc = seccomp_rule_add(
+				ctx, SCMP_ACT_ERRNO(ENOENT), nr, 1,
+				SCMP_CMP(r->arg, SCMP_CMP_EQ, r->value));
 			break;
 		case TDM_SB_MASK_ZERO:
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,

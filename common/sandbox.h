@@ -12,19 +12,19 @@
 #include <stdint.h>
 
 enum tdm_sb_arg {
-	TDM_SB_ANY,       /* allowed */
-	TDM_SB_EQ,        /* allowed when the argument equals value */
+	TDM_SB_ANY,	  /* allowed */
+	TDM_SB_EQ,	  /* allowed when the argument equals value */
 	TDM_SB_MASK_ZERO, /* allowed when the argument has none of value's bits */
 	TDM_SB_ENOENT_EQ, /* not allowed, but answered "no such file" instead
 			     of killing, when the argument equals value */
-	TDM_SB_EQ_PID,    /* allowed when the argument is our own pid */
+	TDM_SB_EQ_PID,	  /* allowed when the argument is our own pid */
 };
 
 struct tdm_sb_rule {
 	const char *syscall;
 	enum tdm_sb_arg check;
-	unsigned arg;        /* which argument the check looks at */
-	uint64_t value;      /* EQ: the value; MASK_ZERO: bits that must be 0 */
+	unsigned arg;	/* which argument the check looks at */
+	uint64_t value; /* EQ: the value; MASK_ZERO: bits that must be 0 */
 	const char *why;
 };
 

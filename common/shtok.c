@@ -27,19 +27,19 @@ enum word_kind { W_WORD, W_REDIR };
 struct word {
 	char *text;
 	enum word_kind kind;
-	bool plain;            /* no quoting or expansion in it */
-	bool quoted;           /* the engineer quoted some of it */
+	bool plain;  /* no quoting or expansion in it */
+	bool quoted; /* the engineer quoted some of it */
 };
 
 /* A simple command as it is read. */
 struct cmd {
 	struct word *w;
 	size_t n, cap;
-	struct tdm_buf cur;    /* the word being read */
-	bool cur_any;          /* cur is a word, even "" */
+	struct tdm_buf cur; /* the word being read */
+	bool cur_any;	    /* cur is a word, even "" */
 	bool cur_plain;
 	bool cur_quoted;
-	bool redir_next;       /* the next word is a redirection's target */
+	bool redir_next; /* the next word is a redirection's target */
 };
 
 struct var {
@@ -49,7 +49,7 @@ struct var {
 
 struct heredoc {
 	char *delim;
-	bool strip_tabs;       /* <<- */
+	bool strip_tabs; /* <<- */
 };
 
 struct sh {
@@ -60,10 +60,10 @@ struct sh {
 	/* Reading what echo wrote as code: its $(…) ran already, at echo
 	 * time, so a part starting with one is not a command there. */
 	bool echo_text;
-	size_t bytes;          /* of all parts so far */
-	size_t max_bytes;      /* that the parts may take, for this line */
-	size_t work;           /* bytes copied into any buffer so far */
-	size_t max_work;       /* that may be copied, for this line */
+	size_t bytes;	  /* of all parts so far */
+	size_t max_bytes; /* that the parts may take, for this line */
+	size_t work;	  /* bytes copied into any buffer so far */
+	size_t max_work;  /* that may be copied, for this line */
 	size_t len[TDM_SH_MAX_PARTS]; /* of each part in out */
 	struct var vars[MAX_VARS];
 	size_t nvars;
@@ -74,16 +74,16 @@ struct lex {
 	const uint8_t *p;
 	size_t n, i;
 	int depth;
-	bool top;              /* the line itself, not a string inside it */
-	size_t open_at;        /* where an unclosed quote begins */
+	bool top;	/* the line itself, not a string inside it */
+	size_t open_at; /* where an unclosed quote begins */
 	struct heredoc hd[MAX_HEREDOCS];
 	size_t nhd;
 };
 
 static void parse_list(struct sh *sh, struct lex *lx, int close,
 		       struct tdm_buf *text);
-static void parse_string(struct sh *sh, const uint8_t *p, size_t n,
-			 int depth, struct tdm_buf *text);
+static void parse_string(struct sh *sh, const uint8_t *p, size_t n, int depth,
+			 struct tdm_buf *text);
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -421,6 +421,7 @@ static void ansi_c(struct sh *sh, struct lex *lx, struct cmd *c)
 			break;
 		ch = lx->p[lx->i++];
 		switch (ch) {
+		/* clang-format off */
 		case 'a': v = 7; break;
 		case 'b': v = 8; break;
 		case 'e': case 'E': v = 27; break;
@@ -429,6 +430,7 @@ static void ansi_c(struct sh *sh, struct lex *lx, struct cmd *c)
 		case 'r': v = 13; break;
 		case 't': v = 9; break;
 		case 'v': v = 11; break;
+		/* clang-format on */
 		case 'x':
 			v = read_hex(lx, 2, &ok);
 			if (!ok)
@@ -448,12 +450,16 @@ static void ansi_c(struct sh *sh, struct lex *lx, struct cmd *c)
 		case 'c':
 			v = at_end(lx) ? '\\' : (lx->p[lx->i++] & 0x1Fu);
 			break;
+		/* clang-format off */
 		case '0': case '1': case '2': case '3':
 		case '4': case '5': case '6': case '7':
+			/* clang-format on */
 			v = (unsigned long)(ch - '0');
-			for (k = 1; k < 3 && peek(lx, 0) >= '0' &&
-			     peek(lx, 0) <= '7'; k++)
-				v = v * 8 + (unsigned long)(lx->p[lx->i++] - '0');
+			for (k = 1;
+			     k < 3 && peek(lx, 0) >= '0' && peek(lx, 0) <= '7';
+			     k++)
+				v = v * 8 +
+				    (unsigned long)(lx->p[lx->i++] - '0');
 			break;
 		default:
 			v = (unsigned long)ch;
@@ -514,8 +520,9 @@ static void dollar(struct sh *sh, struct lex *lx, struct cmd *c, bool quoted)
 			struct tdm_buf ignored;
 			size_t end = lx->i;
 
-			for (n = 0; n < 2 && end > start + 3 &&
-			     lx->p[end - 1] == ')'; n++)
+			for (n = 0;
+			     n < 2 && end > start + 3 && lx->p[end - 1] == ')';
+			     n++)
 				end--;
 			tdm_buf_init(&ignored, TDM_SH_MAX_BYTES);
 			parse_string(sh, &lx->p[start + 3], end - start - 3,
@@ -719,8 +726,7 @@ static void command_subst(struct sh *sh, struct lex *lx, struct cmd *c,
 }
 
 /* `…`: lx->i is at the opening backtick. */
-static void backticks(struct sh *sh, struct lex *lx, struct cmd *c,
-		      bool quoted)
+static void backticks(struct sh *sh, struct lex *lx, struct cmd *c, bool quoted)
 {
 	struct tdm_buf raw, inner;
 	bool closed = false;
@@ -904,9 +910,9 @@ static void lex_redirection(struct sh *sh, struct lex *lx, struct cmd *c,
 		lex_word(sh, lx, c);
 		word_break(sh, c);
 		if (c->n > before && lx->nhd < MAX_HEREDOCS && !sh->err) {
-			lx->hd[lx->nhd].delim = dup_bytes(
-				sh, c->w[c->n - 1].text,
-				strlen(c->w[c->n - 1].text));
+			lx->hd[lx->nhd].delim =
+				dup_bytes(sh, c->w[c->n - 1].text,
+					  strlen(c->w[c->n - 1].text));
 			lx->hd[lx->nhd].strip_tabs = op[2] == '-';
 			if (lx->hd[lx->nhd].delim != NULL)
 				lx->nhd++;
@@ -1023,7 +1029,8 @@ static size_t skip_options(char **w, size_t n, size_t k, const char *with_arg,
 		if (strcmp(o, "--") == 0)
 			return k + 1;
 		if (o[1] == '-') {
-			for (j = 0; long_arg != NULL && long_arg[j] != NULL; j++)
+			for (j = 0; long_arg != NULL && long_arg[j] != NULL;
+			     j++)
 				if (strcmp(o + 2, long_arg[j]) == 0) {
 					k++;
 					break;
@@ -1033,7 +1040,8 @@ static size_t skip_options(char **w, size_t n, size_t k, const char *with_arg,
 		/* -abc: an option taking an argument takes the rest, or the
 		 * next word when it is last. */
 		for (j = 1; o[j] != '\0'; j++) {
-			if (with_arg != NULL && strchr(with_arg, o[j]) != NULL) {
+			if (with_arg != NULL &&
+			    strchr(with_arg, o[j]) != NULL) {
 				if (o[j + 1] == '\0')
 					k++;
 				break;
@@ -1046,8 +1054,9 @@ static size_t skip_options(char **w, size_t n, size_t k, const char *with_arg,
 
 static bool is_shell(const char *b)
 {
-	static const char *const shells[] = { "sh", "bash", "dash", "zsh",
-		"ksh", "mksh", "ash", "fish", "csh", "tcsh", "rbash", NULL };
+	static const char *const shells[] = { "sh",  "bash", "dash",  "zsh",
+					      "ksh", "mksh", "ash",   "fish",
+					      "csh", "tcsh", "rbash", NULL };
 	size_t i;
 
 	for (i = 0; shells[i] != NULL; i++)
@@ -1094,17 +1103,21 @@ static bool is_cron_time(char **w, size_t n, size_t k)
  * starts (n when it has none); otherwise returns SIZE_MAX.  Strings the
  * wrapper hands to a shell are parsed here.
  */
-static size_t unwrap(struct sh *sh, char **w, char **shown, size_t n,
-		     size_t k, int depth)
+static size_t unwrap(struct sh *sh, char **w, char **shown, size_t n, size_t k,
+		     int depth)
 {
-	static const char *const sudo_long[] = { "user", "group", "host",
-		"prompt", "role", "type", "close-from", "chdir", "other-user",
-		"command-timeout", NULL };
+	static const char *const sudo_long[] = {
+		"user", "group",      "host",  "prompt",     "role",
+		"type", "close-from", "chdir", "other-user", "command-timeout",
+		NULL
+	};
 	static const char *const timeout_long[] = { "signal", "kill-after",
-		NULL };
-	static const char *const xargs_long[] = { "arg-file", "delimiter",
-		"max-args", "max-procs", "max-chars", "max-lines",
-		"replace", "eof", "process-slot-var", NULL };
+						    NULL };
+	static const char *const xargs_long[] = {
+		"arg-file",	    "delimiter", "max-args", "max-procs",
+		"max-chars",	    "max-lines", "replace",  "eof",
+		"process-slot-var", NULL
+	};
 	const char *b = base_name(w[k]);
 	size_t i;
 
@@ -1163,7 +1176,8 @@ static size_t unwrap(struct sh *sh, char **w, char **shown, size_t n,
 	if (strcmp(b, "flock") == 0) {
 		for (i = k + 1; i < n && is_option(w[i]); i++) {
 			if ((strcmp(w[i], "-c") == 0 ||
-			     strcmp(w[i], "--command") == 0) && i + 1 < n) {
+			     strcmp(w[i], "--command") == 0) &&
+			    i + 1 < n) {
 				run_string(sh, &w[i + 1], 1, depth);
 				return n;
 			}
@@ -1221,8 +1235,8 @@ static size_t unwrap(struct sh *sh, char **w, char **shown, size_t n,
 			}
 			if (strcmp(w[i], "--") == 0)
 				return i + 1 < n ? i + 1 : n;
-			if (strcmp(w[i], "-u") == 0 || strcmp(w[i], "-g") == 0 ||
-			    strcmp(w[i], "-s") == 0)
+			if (strcmp(w[i], "-u") == 0 ||
+			    strcmp(w[i], "-g") == 0 || strcmp(w[i], "-s") == 0)
 				i++;
 		}
 		return n;
@@ -1243,7 +1257,8 @@ static size_t unwrap(struct sh *sh, char **w, char **shown, size_t n,
 			    strcmp(w[i], "-okdir") != 0)
 				continue;
 			for (j = i + 1; j < n && strcmp(w[j], ";") != 0 &&
-			     strcmp(w[j], "+") != 0; j++)
+					strcmp(w[j], "+") != 0;
+			     j++)
 				;
 			if (j > i + 1 && depth + 1 < TDM_SH_MAX_DEPTH)
 				peel(sh, &w[i + 1], &shown[i + 1], j - i - 1,
@@ -1284,8 +1299,10 @@ static void peel(struct sh *sh, char **w, char **shown, size_t n,
 
 static bool is_keyword(const struct word *w)
 {
-	static const char *const words[] = { "!", "{", "}", "if", "then",
-		"else", "elif", "fi", "do", "done", "while", "until", NULL };
+	static const char *const words[] = { "!",    "{",    "}",     "if",
+					     "then", "else", "elif",  "fi",
+					     "do",   "done", "while", "until",
+					     NULL };
 	size_t i;
 
 	if (w->kind != W_WORD || !w->plain)
@@ -1316,8 +1333,7 @@ static char *shown_word(struct sh *sh, const struct word *w)
 	char *out;
 
 	tdm_buf_init(&b, TDM_SH_MAX_BYTES);
-	if (!w->quoted ||
-	    strpbrk(w->text, " \t\n|&;<>()'\"\\`$#") == NULL) {
+	if (!w->quoted || strpbrk(w->text, " \t\n|&;<>()'\"\\`$#") == NULL) {
 		puts_(sh, &b, w->text);
 	} else {
 		putc_(sh, &b, '\'');
@@ -1335,8 +1351,8 @@ static char *shown_word(struct sh *sh, const struct word *w)
 }
 
 /* A command is read: add it to the line's text and emit its parts. */
-static void finish_command(struct sh *sh, struct cmd *c, int depth,
-			   bool piped, struct tdm_buf *text)
+static void finish_command(struct sh *sh, struct cmd *c, int depth, bool piped,
+			   struct tdm_buf *text)
 {
 	struct tdm_buf redirs, one;
 	char **argv = NULL, **shown = NULL;
@@ -1427,8 +1443,7 @@ out:
 }
 
 /* Reads the commands up to an operator, a close or the end. */
-static void parse_command(struct sh *sh, struct lex *lx,
-			  struct tdm_buf *text)
+static void parse_command(struct sh *sh, struct lex *lx, struct tdm_buf *text)
 {
 	struct cmd c;
 
@@ -1493,12 +1508,13 @@ static void parse_command(struct sh *sh, struct lex *lx,
 			continue;
 		}
 		lex_word(sh, lx, &c);
-		if (!at_end(lx) && (lx->p[lx->i] == '<' ||
-				    lx->p[lx->i] == '>') &&
+		if (!at_end(lx) &&
+		    (lx->p[lx->i] == '<' || lx->p[lx->i] == '>') &&
 		    word_is_digits(&c) && peek(lx, 1) != '(') {
 			char io[16];
 			size_t len = c.cur.len < sizeof(io) - 1 ?
-				     c.cur.len : sizeof(io) - 1;
+					     c.cur.len :
+					     sizeof(io) - 1;
 
 			memcpy(io, c.cur.data, len);
 			io[len] = '\0';
@@ -1540,8 +1556,8 @@ static void read_heredocs(struct sh *sh, struct lex *lx)
 				while (s < end && lx->p[s] == '\t')
 					s++;
 			lx->i = end < lx->n ? end + 1 : end;
-			if (end - s == dlen && memcmp(&lx->p[s], delim,
-						      dlen) == 0) {
+			if (end - s == dlen &&
+			    memcmp(&lx->p[s], delim, dlen) == 0) {
 				body_end = line;
 				found = true;
 				break;
@@ -1630,8 +1646,8 @@ static void parse_list(struct sh *sh, struct lex *lx, int close,
 	}
 }
 
-static void parse_string(struct sh *sh, const uint8_t *p, size_t n,
-			 int depth, struct tdm_buf *text)
+static void parse_string(struct sh *sh, const uint8_t *p, size_t n, int depth,
+			 struct tdm_buf *text)
 {
 	struct lex lx;
 

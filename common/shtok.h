@@ -49,11 +49,11 @@
 #define TDM_SH_MAX_WORK (32u << 20)
 
 struct tdm_sh_parts {
-	char **v;     /* NUL-terminated strings; v[0] is the whole line */
+	char **v; /* NUL-terminated strings; v[0] is the whole line */
 	size_t n;
-	bool open;    /* a quote, substitution or heredoc is left open:
+	bool open; /* a quote, substitution or heredoc is left open:
 		       * the next line continues it */
-	bool deep;    /* limits cut the analysis short */
+	bool deep; /* limits cut the analysis short */
 };
 
 /*

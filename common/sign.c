@@ -220,15 +220,18 @@ static int read_key_file(const char *path, struct tdm_buf *b, char *why,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		tdm_say(why, why_size, "cannot open signing key %s: %s (check "
-		    "signing-key in the policy and the file's owner and "
-		    "mode)", path, strerror(errno));
+		tdm_say(why, why_size,
+			"cannot open signing key %s: %s (check "
+			"signing-key in the policy and the file's owner and "
+			"mode)",
+			path, strerror(errno));
 		return errno == ENOENT ? TDM_ERR_NOTFOUND : TDM_ERR_IO;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		tdm_say(why, why_size, "signing key %s is not a regular file "
-		    "(make one with ssh-keygen -t ed25519 -N '' -f %s)", path,
-		    path);
+		tdm_say(why, why_size,
+			"signing key %s is not a regular file "
+			"(make one with ssh-keygen -t ed25519 -N '' -f %s)",
+			path, path);
 		rc = TDM_ERR_INVAL;
 		goto out;
 	}
@@ -241,7 +244,7 @@ static int read_key_file(const char *path, struct tdm_buf *b, char *why,
 			continue;
 		if (got < 0) {
 			tdm_say(why, why_size, "cannot read signing key %s: %s",
-			    path, strerror(errno));
+				path, strerror(errno));
 			rc = TDM_ERR_IO;
 			goto out;
 		}
@@ -251,9 +254,10 @@ static int read_key_file(const char *path, struct tdm_buf *b, char *why,
 		b->data[b->len] = '\0';
 		if (b->len > KEY_FILE_MAX) {
 			tdm_say(why, why_size,
-			    "signing key %s is larger than any "
-			    "ed25519 key file; point signing-key at the file "
-			    "ssh-keygen -t ed25519 -N '' made", path);
+				"signing key %s is larger than any "
+				"ed25519 key file; point signing-key at the file "
+				"ssh-keygen -t ed25519 -N '' made",
+				path);
 			rc = TDM_ERR_RANGE;
 			goto out;
 		}
@@ -273,29 +277,34 @@ static int unarmor_key(const char *path, const struct tdm_buf *text,
 	    (begin = strstr(s, KEY_BEGIN)) == NULL) {
 		if (strstr(s, "-----BEGIN ") != NULL)
 			tdm_say(why, why_size,
-			    "signing key %s is not in OpenSSH "
-			    "format; convert it with ssh-keygen -p -N '' -f "
-			    "%s, or make a new one with ssh-keygen -t ed25519 "
-			    "-N '' -f %s", path, path, path);
+				"signing key %s is not in OpenSSH "
+				"format; convert it with ssh-keygen -p -N '' -f "
+				"%s, or make a new one with ssh-keygen -t ed25519 "
+				"-N '' -f %s",
+				path, path, path);
 		else
 			tdm_say(why, why_size,
-			    "signing key %s is not a private "
-			    "key file; make one with ssh-keygen -t ed25519 -N "
-			    "'' -f %s", path, path);
+				"signing key %s is not a private "
+				"key file; make one with ssh-keygen -t ed25519 -N "
+				"'' -f %s",
+				path, path);
 		return TDM_ERR_INVAL;
 	}
 	begin += strlen(KEY_BEGIN);
 	end = strstr(begin, KEY_END);
 	if (end == NULL) {
-		tdm_say(why, why_size, "signing key %s is cut off (no \"%s\" "
-		    "line); restore it from the original", path, KEY_END);
+		tdm_say(why, why_size,
+			"signing key %s is cut off (no \"%s\" "
+			"line); restore it from the original",
+			path, KEY_END);
 		return TDM_ERR_TRUNCATED;
 	}
 	if (tdm_b64_decode(blob, begin, (size_t)(end - begin)) < 0) {
 		tdm_say(why, why_size,
-		    "signing key %s is damaged (bad base64); "
-		    "restore it or make a new one with ssh-keygen -t ed25519 "
-		    "-N '' -f %s", path, path);
+			"signing key %s is damaged (bad base64); "
+			"restore it or make a new one with ssh-keygen -t ed25519 "
+			"-N '' -f %s",
+			path, path);
 		return TDM_ERR_INVAL;
 	}
 	return 0;
@@ -373,27 +382,33 @@ static int parse_key_blob(const char *path, const uint8_t *p, size_t n,
 	if (wire_string(&w, &s, &len) < 0)
 		goto damaged;
 	if (len != 4 || memcmp(s, "none", 4) != 0) {
-		tdm_say(why, why_size, "signing key %s is protected by a "
-		    "passphrase; the recorder runs unattended and needs it "
-		    "unencrypted: ssh-keygen -p -N '' -f %s (keep the file "
-		    "mode 0640 root:tandem)", path, path);
+		tdm_say(why, why_size,
+			"signing key %s is protected by a "
+			"passphrase; the recorder runs unattended and needs it "
+			"unencrypted: ssh-keygen -p -N '' -f %s (keep the file "
+			"mode 0640 root:tandem)",
+			path, path);
 		return TDM_ERR_INVAL;
 	}
 	if (!wire_string_is(&w, "none") || wire_string(&w, &s, &len) < 0 ||
 	    wire_u32(&w, &nkeys) < 0)
 		goto damaged;
 	if (nkeys != 1) {
-		tdm_say(why, why_size, "signing key %s holds %u keys; tandem "
-		    "needs a file with one ed25519 key (ssh-keygen -t ed25519 "
-		    "-N '' -f FILE)", path, nkeys);
+		tdm_say(why, why_size,
+			"signing key %s holds %u keys; tandem "
+			"needs a file with one ed25519 key (ssh-keygen -t ed25519 "
+			"-N '' -f FILE)",
+			path, nkeys);
 		return TDM_ERR_INVAL;
 	}
 	if (wire_string(&w, &s, &len) < 0)
 		goto damaged;
 	if (pub_from_blob(s, len, pub) < 0) {
-		tdm_say(why, why_size, "signing key %s is not an ed25519 key; "
-		    "tandem signs with ed25519: make one with ssh-keygen -t "
-		    "ed25519 -N '' -f %s", path, path);
+		tdm_say(why, why_size,
+			"signing key %s is not an ed25519 key; "
+			"tandem signs with ed25519: make one with ssh-keygen -t "
+			"ed25519 -N '' -f %s",
+			path, path);
 		return TDM_ERR_INVAL;
 	}
 	if (wire_string(&w, &s, &len) < 0 || w.n != 0)
@@ -402,8 +417,7 @@ static int parse_key_blob(const char *path, const uint8_t *p, size_t n,
 	priv.n = len;
 	if (wire_u32(&priv, &check1) < 0 || wire_u32(&priv, &check2) < 0 ||
 	    check1 != check2 || !wire_string_is(&priv, ED25519_NAME) ||
-	    wire_string(&priv, &pubk, &pklen) < 0 ||
-	    pklen != TDM_ED25519_PUB ||
+	    wire_string(&priv, &pubk, &pklen) < 0 || pklen != TDM_ED25519_PUB ||
 	    CRYPTO_memcmp(pubk, pub, TDM_ED25519_PUB) != 0 ||
 	    wire_string(&priv, &sk, &sklen) < 0 ||
 	    sklen != ED25519_SEED + TDM_ED25519_PUB ||
@@ -418,17 +432,19 @@ static int parse_key_blob(const char *path, const uint8_t *p, size_t n,
 		goto damaged;
 	if (rc < 0)
 		tdm_say(why, why_size, "cannot use signing key %s: %s", path,
-		    tdm_strerror(rc));
+			tdm_strerror(rc));
 	return rc;
 damaged:
-	tdm_say(why, why_size, "signing key %s is damaged or not an ed25519 "
-	    "key from ssh-keygen; restore it or make a new one with "
-	    "ssh-keygen -t ed25519 -N '' -f %s", path, path);
+	tdm_say(why, why_size,
+		"signing key %s is damaged or not an ed25519 "
+		"key from ssh-keygen; restore it or make a new one with "
+		"ssh-keygen -t ed25519 -N '' -f %s",
+		path, path);
 	return TDM_ERR_INVAL;
 }
 
-int tdm_signer_load_why(const char *path, struct tdm_signer **out,
-			char *why, size_t why_size)
+int tdm_signer_load_why(const char *path, struct tdm_signer **out, char *why,
+			size_t why_size)
 {
 	static const char probe[] = "tandem signing key check";
 	struct tdm_signer *s = NULL;
@@ -459,9 +475,11 @@ int tdm_signer_load_why(const char *path, struct tdm_signer **out,
 	if (rc == 0 && memcmp(pub, s->pub, sizeof(pub)) != 0)
 		rc = TDM_ERR_CRYPTO;
 	if (rc < 0) {
-		tdm_say(why, why_size, "signing key %s does not sign correctly "
-		    "(%s); make a new one with ssh-keygen -t ed25519 -N '' -f "
-		    "%s", path, tdm_strerror(rc), path);
+		tdm_say(why, why_size,
+			"signing key %s does not sign correctly "
+			"(%s); make a new one with ssh-keygen -t ed25519 -N '' -f "
+			"%s",
+			path, tdm_strerror(rc), path);
 		tdm_signer_free(s);
 		goto out;
 	}
@@ -576,9 +594,9 @@ out:
 	return rc;
 }
 
-int tdm_sshsig_verify(const uint8_t *blob, size_t len,
-		      const char *namespace_, const void *msg,
-		      size_t msg_len, uint8_t pub[TDM_ED25519_PUB])
+int tdm_sshsig_verify(const uint8_t *blob, size_t len, const char *namespace_,
+		      const void *msg, size_t msg_len,
+		      uint8_t pub[TDM_ED25519_PUB])
 {
 	struct wire w = { blob, len }, sw;
 	const uint8_t *pubblob, *sigblob, *sig;

@@ -28,8 +28,8 @@ struct tdm_signer;
  * before a sandbox closes the file system).  On failure why (when not
  * NULL) gets a sentence naming the file and the fix.
  */
-int tdm_signer_load_why(const char *path, struct tdm_signer **out,
-			char *why, size_t why_size);
+int tdm_signer_load_why(const char *path, struct tdm_signer **out, char *why,
+			size_t why_size);
 int tdm_signer_load(const char *path, struct tdm_signer **out);
 /* The public key as one OpenSSH line: "ssh-ed25519 AAAA... [comment]". */
 const char *tdm_signer_pubkey(const struct tdm_signer *s);
@@ -45,9 +45,9 @@ void tdm_signer_free(struct tdm_signer *s);
  * malformed or not ed25519/sha512 or for another namespace;
  * TDM_ERR_DENIED when the signature does not match.
  */
-int tdm_sshsig_verify(const uint8_t *blob, size_t len,
-		      const char *namespace_, const void *msg,
-		      size_t msg_len, uint8_t pub[TDM_ED25519_PUB]);
+int tdm_sshsig_verify(const uint8_t *blob, size_t len, const char *namespace_,
+		      const void *msg, size_t msg_len,
+		      uint8_t pub[TDM_ED25519_PUB]);
 /* Appends the armored form (-----BEGIN SSH SIGNATURE-----...) to out. */
 int tdm_sshsig_armor(const uint8_t *blob, size_t len, struct tdm_buf *out);
 
@@ -59,8 +59,7 @@ int tdm_sshsig_armor(const uint8_t *blob, size_t len, struct tdm_buf *out);
 int tdm_pubkey_parse(const char *line, uint8_t pub[TDM_ED25519_PUB],
 		     const char **end);
 /* The one-line form of pub, no comment, into out. */
-int tdm_pubkey_format(const uint8_t pub[TDM_ED25519_PUB],
-		      struct tdm_buf *out);
+int tdm_pubkey_format(const uint8_t pub[TDM_ED25519_PUB], struct tdm_buf *out);
 /* "SHA256:..." as ssh-keygen -l prints it. */
 void tdm_pubkey_fingerprint(const uint8_t pub[TDM_ED25519_PUB],
 			    char out[TDM_FINGERPRINT_SIZE]);

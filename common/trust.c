@@ -22,7 +22,7 @@
 
 struct trusted {
 	uint8_t pub[TDM_ED25519_PUB];
-	char *principals;       /* NULL: any bastion */
+	char *principals; /* NULL: any bastion */
 };
 
 struct tdm_trust {
@@ -79,7 +79,7 @@ static int each_line(const char *path, struct tdm_trust **keys,
 	f = fopen(path, "re");
 	if (f == NULL) {
 		tdm_say(why, why_size, "cannot open key file %s: %s", path,
-		    strerror(errno));
+			strerror(errno));
 		return -1;
 	}
 	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
@@ -104,9 +104,9 @@ static int pub_line(struct tdm_trust **keys, const char *path, const char *s,
 
 	if (tdm_pubkey_parse(s, pub, NULL) < 0) {
 		tdm_say(why, why_size,
-		    "%s:%u: not an ssh-ed25519 public key line "
-		    "(give the bastion's signing key .pub file)", path,
-		    lineno);
+			"%s:%u: not an ssh-ed25519 public key line "
+			"(give the bastion's signing key .pub file)",
+			path, lineno);
 		return -1;
 	}
 	if (keys_add(keys, pub, NULL, 0) < 0) {
@@ -164,9 +164,8 @@ static int options_allow(const char *opt, size_t n)
 	return 0;
 }
 
-static int signer_line(struct tdm_trust **keys, const char *path,
-		       const char *s, unsigned lineno, char *why,
-		       size_t why_size)
+static int signer_line(struct tdm_trust **keys, const char *path, const char *s,
+		       unsigned lineno, char *why, size_t why_size)
 {
 	uint8_t pub[TDM_ED25519_PUB];
 	const char *principals = s, *rest, *opt_end;
@@ -187,9 +186,9 @@ static int signer_line(struct tdm_trust **keys, const char *path,
 		/* Other key types may sign other things; not ours. */
 		if (strncmp(rest, "ssh-ed25519", 11) == 0) {
 			tdm_say(why, why_size,
-			    "%s:%u: damaged ssh-ed25519 key; "
-			    "copy the line again from the key's .pub file",
-			    path, lineno);
+				"%s:%u: damaged ssh-ed25519 key; "
+				"copy the line again from the key's .pub file",
+				path, lineno);
 			return -1;
 		}
 		return 0;
@@ -231,7 +230,7 @@ static int principals_match(const char *list, const char *name)
 }
 
 int tdm_trust_check(const struct tdm_trust *keys, const uint8_t *pub,
-		  const char *bastion)
+		    const char *bastion)
 {
 	size_t i;
 

@@ -47,24 +47,24 @@ size_t tdm_utf8_decode(const uint8_t *p, size_t n, uint32_t *cp)
  */
 static bool hidden_cp(uint32_t c)
 {
-	return (c >= 0x80 && c <= 0x9f) ||        /* C1 controls */
-	       c == 0xad ||                        /* soft hyphen */
-	       c == 0x034f ||                      /* grapheme joiner */
-	       c == 0x061c ||                      /* Arabic letter mark */
-	       c == 0x115f || c == 0x1160 ||       /* Hangul fillers */
-	       c == 0x17b4 || c == 0x17b5 ||       /* Khmer inherent vowels */
-	       (c >= 0x180b && c <= 0x180f) ||    /* Mongolian selectors */
-	       (c >= 0x200b && c <= 0x200f) ||    /* zero-width, LRM, RLM */
-	       (c >= 0x2028 && c <= 0x202e) ||    /* separators, bidi */
-	       (c >= 0x2060 && c <= 0x206f) ||    /* word joiner, isolates */
-	       c == 0x3164 ||                      /* Hangul filler */
-	       (c >= 0xfe00 && c <= 0xfe0f) ||    /* variation selectors */
-	       c == 0xfeff ||                      /* BOM */
-	       c == 0xffa0 ||                      /* half-width filler */
-	       (c >= 0xfff0 && c <= 0xfffb) ||    /* unassigned, interlinear */
-	       (c >= 0x1bca0 && c <= 0x1bca3) ||  /* shorthand controls */
-	       (c >= 0x1d173 && c <= 0x1d17a) ||  /* musical formatting */
-	       (c >= 0xe0000 && c <= 0xe0fff);    /* tags, selectors */
+	return (c >= 0x80 && c <= 0x9f) ||	 /* C1 controls */
+	       c == 0xad ||			 /* soft hyphen */
+	       c == 0x034f ||			 /* grapheme joiner */
+	       c == 0x061c ||			 /* Arabic letter mark */
+	       c == 0x115f || c == 0x1160 ||	 /* Hangul fillers */
+	       c == 0x17b4 || c == 0x17b5 ||	 /* Khmer inherent vowels */
+	       (c >= 0x180b && c <= 0x180f) ||	 /* Mongolian selectors */
+	       (c >= 0x200b && c <= 0x200f) ||	 /* zero-width, LRM, RLM */
+	       (c >= 0x2028 && c <= 0x202e) ||	 /* separators, bidi */
+	       (c >= 0x2060 && c <= 0x206f) ||	 /* word joiner, isolates */
+	       c == 0x3164 ||			 /* Hangul filler */
+	       (c >= 0xfe00 && c <= 0xfe0f) ||	 /* variation selectors */
+	       c == 0xfeff ||			 /* BOM */
+	       c == 0xffa0 ||			 /* half-width filler */
+	       (c >= 0xfff0 && c <= 0xfffb) ||	 /* unassigned, interlinear */
+	       (c >= 0x1bca0 && c <= 0x1bca3) || /* shorthand controls */
+	       (c >= 0x1d173 && c <= 0x1d17a) || /* musical formatting */
+	       (c >= 0xe0000 && c <= 0xe0fff);	 /* tags, selectors */
 }
 
 bool tdm_visible_has_hidden(const uint8_t *p, size_t n)

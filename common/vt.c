@@ -39,33 +39,33 @@ enum vt_state {
 	S_DCS_IGNORE,
 	S_OSC,
 	S_SOS_PM_APC,
-	S_ZMODEM,               /* after "**" CAN: not in the DEC table */
+	S_ZMODEM, /* after "**" CAN: not in the DEC table */
 	S_COUNT,
-	S_SAME = S_COUNT,       /* in a transition: stay */
+	S_SAME = S_COUNT, /* in a transition: stay */
 };
 
 enum vt_action {
-	A_IGNORE,               /* consume silently (inside a sequence) */
-	A_PRINT,                /* a character for the screen */
-	A_EXECUTE,              /* a C0 control */
-	A_CAN,                  /* CAN: aborts; after "*" starts ZMODEM */
-	A_ESC_START,            /* ESC: a new sequence */
-	A_COLLECT,              /* intermediate or private marker */
-	A_PARAM,                /* parameter byte */
+	A_IGNORE,    /* consume silently (inside a sequence) */
+	A_PRINT,     /* a character for the screen */
+	A_EXECUTE,   /* a C0 control */
+	A_CAN,	     /* CAN: aborts; after "*" starts ZMODEM */
+	A_ESC_START, /* ESC: a new sequence */
+	A_COLLECT,   /* intermediate or private marker */
+	A_PARAM,     /* parameter byte */
 	A_ESC_DISPATCH,
-	A_CSI_START,            /* ESC [ */
+	A_CSI_START, /* ESC [ */
 	A_CSI_DISPATCH,
-	A_CSI_DROP,             /* final byte of a malformed CSI */
-	A_STRING_START,         /* ESC P, ESC ], ESC X, ESC ^, ESC _ */
-	A_STRING_END,           /* BEL ending an OSC */
-	A_C1,                   /* a C1 control on its own */
-	A_C1_START,             /* a C1 control that starts a sequence */
-	A_ST,                   /* C1 ST: ends a string, else a stray C1 */
-	A_ABORT_PRINT,          /* text inside ESC: drop the ESC, show it */
+	A_CSI_DROP,	/* final byte of a malformed CSI */
+	A_STRING_START, /* ESC P, ESC ], ESC X, ESC ^, ESC _ */
+	A_STRING_END,	/* BEL ending an OSC */
+	A_C1,		/* a C1 control on its own */
+	A_C1_START,	/* a C1 control that starts a sequence */
+	A_ST,		/* C1 ST: ends a string, else a stray C1 */
+	A_ABORT_PRINT,	/* text inside ESC: drop the ESC, show it */
 };
 
 struct transition {
-	uint16_t first, last;   /* code points; CLS_HIGH: U+00A0 and up */
+	uint16_t first, last; /* code points; CLS_HIGH: U+00A0 and up */
 	uint8_t action;
 	uint8_t next;
 };
@@ -73,11 +73,16 @@ struct transition {
 /* Code points from U+00A0 (and bytes that are not UTF-8) share a class. */
 #define CLS_HIGH 0xa0
 #define NCLS (CLS_HIGH + 1)
-#define END { 0, 0, 0, 0 }
+#define END                \
+	{                  \
+		0, 0, 0, 0 \
+	}
 
-#define C0_EXEC(a)                                                     \
-	{ 0x00, 0x17, a, S_SAME }, { 0x19, 0x19, a, S_SAME },           \
-	{ 0x1c, 0x1f, a, S_SAME }
+#define C0_EXEC(a)                                            \
+	{ 0x00, 0x17, a, S_SAME }, { 0x19, 0x19, a, S_SAME }, \
+	{                                                     \
+		0x1c, 0x1f, a, S_SAME                         \
+	}
 
 /* Apply in every state (DEC: "anywhere"). */
 static const struct transition t_anywhere[] = {
@@ -254,7 +259,7 @@ static const struct transition *const state_table[S_COUNT] = {
 	[S_DCS_IGNORE] = t_dcs_ignore,
 	[S_OSC] = t_osc,
 	[S_SOS_PM_APC] = t_sos_pm_apc,
-	[S_ZMODEM] = t_ground,  /* reached only after the ZMODEM check */
+	[S_ZMODEM] = t_ground, /* reached only after the ZMODEM check */
 };
 
 /* Longest sequence held; a longer one is dropped (none kept is long). */
@@ -267,20 +272,20 @@ struct tdm_vt_filter {
 	uint8_t next[S_COUNT][NCLS];
 
 	enum vt_state state;
-	uint8_t seq[SEQ_MAX];   /* the sequence being read, ESC first */
+	uint8_t seq[SEQ_MAX]; /* the sequence being read, ESC first */
 	size_t seq_len;
-	bool seq_long;          /* over SEQ_MAX: dropped at its end */
-	bool seq_c1;            /* begun by a C1 control: dropped */
+	bool seq_long; /* over SEQ_MAX: dropped at its end */
+	bool seq_c1;   /* begun by a C1 control: dropped */
 
-	uint8_t u8[4];          /* a UTF-8 character being read */
+	uint8_t u8[4]; /* a UTF-8 character being read */
 	unsigned u8_len, u8_need;
 
-	unsigned stars;         /* '*' held back: ZMODEM starts "**" CAN */
+	unsigned stars; /* '*' held back: ZMODEM starts "**" CAN */
 	unsigned zm_stars;
-	bool zm_typed;          /* the ZMODEM header type was read */
+	bool zm_typed; /* the ZMODEM header type was read */
 
 	/* What the output switched on, for tdm_vt_finish to undo. */
-	unsigned alt_mode;      /* 47, 1047 or 1049 when on */
+	unsigned alt_mode; /* 47, 1047 or 1049 when on */
 	bool cursor_hidden, nowrap, origin, reverse, lrmm, insert;
 	bool sgr, region, g0, shifted;
 
@@ -295,8 +300,8 @@ static void table_fill(struct tdm_vt_filter *f, enum vt_state s,
 	for (; t->first != 0 || t->last != 0 || t->action != 0; t++) {
 		for (c = t->first; c <= t->last && c < NCLS; c++) {
 			f->act[s][c] = t->action;
-			f->next[s][c] = (uint8_t)(t->next == S_SAME ? s :
-							t->next);
+			f->next[s][c] =
+				(uint8_t)(t->next == S_SAME ? s : t->next);
 		}
 	}
 }
@@ -350,8 +355,7 @@ static int emit_stars(struct tdm_buf *out, unsigned n)
 /* ---- what may pass ---------------------------------------------------- */
 
 /* ESC sequences: seq is ESC, intermediates, final. */
-static bool esc_allowed(struct tdm_vt_filter *f, const uint8_t *seq,
-			size_t len)
+static bool esc_allowed(struct tdm_vt_filter *f, const uint8_t *seq, size_t len)
 {
 	uint8_t final = seq[len - 1];
 
@@ -380,7 +384,7 @@ static bool esc_allowed(struct tdm_vt_filter *f, const uint8_t *seq,
 }
 
 struct csi {
-	uint8_t marker;         /* '<', '=', '>', '?' or 0 */
+	uint8_t marker; /* '<', '=', '>', '?' or 0 */
 	unsigned param[PARAMS_MAX];
 	size_t nparam;
 	bool colon, inter, too_many;
@@ -389,7 +393,7 @@ struct csi {
 
 static void csi_parse(const uint8_t *seq, size_t len, struct csi *c)
 {
-	size_t i = 2;           /* after ESC [ */
+	size_t i = 2; /* after ESC [ */
 	unsigned v = 0;
 	bool any = false;
 
@@ -440,15 +444,15 @@ static bool has_param(const struct csi *c, unsigned v)
 static bool dec_mode_allowed(unsigned m)
 {
 	switch (m) {
-	case 5:         /* reverse video */
-	case 6:         /* origin mode */
-	case 7:         /* autowrap */
-	case 25:        /* cursor visible */
-	case 47:        /* alternate screen */
-	case 69:        /* left/right margins */
-	case 1047:      /* alternate screen */
-	case 1048:      /* save cursor */
-	case 1049:      /* alternate screen, saving the cursor */
+	case 5:	   /* reverse video */
+	case 6:	   /* origin mode */
+	case 7:	   /* autowrap */
+	case 25:   /* cursor visible */
+	case 47:   /* alternate screen */
+	case 69:   /* left/right margins */
+	case 1047: /* alternate screen */
+	case 1048: /* save cursor */
+	case 1049: /* alternate screen, saving the cursor */
 		return true;
 	}
 	return false;
@@ -534,7 +538,7 @@ static int csi_dispatch(struct tdm_vt_filter *f, struct tdm_buf *out)
 	bool keep = false;
 
 	if (f->seq_c1)
-		return 0;       /* counted when the C1 control came */
+		return 0; /* counted when the C1 control came */
 	if (f->seq_long) {
 		f->st.queries++;
 		return 0;
@@ -548,20 +552,19 @@ static int csi_dispatch(struct tdm_vt_filter *f, struct tdm_buf *out)
 		}
 		/* DECSED, DECSEL: selective erase; 3 J would take the
 		 * investigator's scrollback. */
-		keep = (c.final == 'J' && !has_param(&c, 3)) ||
-		       c.final == 'K';
+		keep = (c.final == 'J' && !has_param(&c, 3)) || c.final == 'K';
 	} else if (c.marker == 0) {
 		switch (c.final) {
 		case 'h':
 		case 'l':
 			return csi_modes(f, &c, out);
-		case 'J':       /* ED; 3 erases the scrollback */
+		case 'J': /* ED; 3 erases the scrollback */
 			keep = !has_param(&c, 3);
 			break;
-		case 'T':       /* SD; five parameters: mouse tracking */
+		case 'T': /* SD; five parameters: mouse tracking */
 			keep = c.nparam <= 1;
 			break;
-		case 'u':       /* SCORC; with parameters: kitty keyboard */
+		case 'u': /* SCORC; with parameters: kitty keyboard */
 			keep = c.nparam == 0;
 			break;
 		case 'm':
@@ -576,8 +579,8 @@ static int csi_dispatch(struct tdm_vt_filter *f, struct tdm_buf *out)
 		default:
 			/* Cursor movement, erasing, inserting, deleting,
 			 * scrolling, tabs, repeat, save cursor. */
-			keep = strchr("@ABCDEFGHIKLMPSXZ`abdefgs",
-				      c.final) != NULL;
+			keep = strchr("@ABCDEFGHIKLMPSXZ`abdefgs", c.final) !=
+			       NULL;
 			break;
 		}
 	}
@@ -604,8 +607,7 @@ static bool is_string_state(enum vt_state s)
 	       s == S_SOS_PM_APC;
 }
 
-static int execute(struct tdm_vt_filter *f, uint32_t cp,
-		   struct tdm_buf *out)
+static int execute(struct tdm_vt_filter *f, uint32_t cp, struct tdm_buf *out)
 {
 	uint8_t b = (uint8_t)cp;
 
@@ -617,8 +619,8 @@ static int execute(struct tdm_vt_filter *f, uint32_t cp,
 	case '\f':
 	case '\r':
 		return emit(out, &b, 1);
-	case 0x0e:      /* SO: G1, line drawing under TERM=screen */
-	case 0x0f:      /* SI */
+	case 0x0e: /* SO: G1, line drawing under TERM=screen */
+	case 0x0f: /* SI */
 		f->shifted = cp == 0x0e;
 		return emit(out, &b, 1);
 	}
@@ -666,8 +668,8 @@ static int step(struct tdm_vt_filter *f, uint32_t cp, const uint8_t *p,
 	action = f->act[from][cls];
 	f->state = (enum vt_state)f->next[from][cls];
 	if (bad)
-		f->st.bad_utf8 += action == A_PRINT ||
-				  action == A_ABORT_PRINT ? 0 : 1;
+		f->st.bad_utf8 +=
+			action == A_PRINT || action == A_ABORT_PRINT ? 0 : 1;
 	switch ((enum vt_action)action) {
 	case A_IGNORE:
 		break;
@@ -710,7 +712,7 @@ static int step(struct tdm_vt_filter *f, uint32_t cp, const uint8_t *p,
 	case A_ESC_DISPATCH:
 		seq_add(f, (uint8_t)cp);
 		if (f->seq_len == 2 && cp == '\\')
-			break;  /* ST ending a string already dropped */
+			break; /* ST ending a string already dropped */
 		if (!f->seq_long && esc_allowed(f, f->seq, f->seq_len))
 			return emit(out, f->seq, f->seq_len);
 		f->st.queries++;
@@ -759,13 +761,13 @@ static bool u8_cont_ok(const struct tdm_vt_filter *f, uint8_t b)
 		return true;
 	switch (f->u8[0]) {
 	case 0xe0:
-		return b >= 0xa0;       /* overlong */
+		return b >= 0xa0; /* overlong */
 	case 0xed:
-		return b <= 0x9f;       /* surrogates */
+		return b <= 0x9f; /* surrogates */
 	case 0xf0:
-		return b >= 0x90;       /* overlong */
+		return b >= 0x90; /* overlong */
 	case 0xf4:
-		return b <= 0x8f;       /* above U+10FFFF */
+		return b <= 0x8f; /* above U+10FFFF */
 	}
 	return true;
 }
@@ -800,7 +802,7 @@ static int feed(struct tdm_vt_filter *f, uint8_t b, struct tdm_buf *out)
 			return rc;
 	}
 	if (b < 0x80 || (b >= 0x80 && b <= 0x9f))
-		return step(f, b, &b, 1, false, out);   /* raw C1 too */
+		return step(f, b, &b, 1, false, out); /* raw C1 too */
 	f->u8_len = 1;
 	f->u8[0] = b;
 	if (b >= 0xc2 && b <= 0xdf)
@@ -833,8 +835,8 @@ int tdm_vt_filter(struct tdm_vt_filter *f, const uint8_t *in, size_t n,
 	if (rc < 0)
 		return rc;
 	while (i < n) {
-		if (f->state == S_GROUND && f->u8_need == 0 &&
-		    f->stars == 0 && plain(in[i])) {
+		if (f->state == S_GROUND && f->u8_need == 0 && f->stars == 0 &&
+		    plain(in[i])) {
 			for (run = i + 1; run < n && plain(in[run]); run++)
 				;
 			rc = emit(out, in + i, run - i);
@@ -863,7 +865,7 @@ int tdm_vt_finish(struct tdm_vt_filter *f, struct tdm_buf *out)
 	if (rc == 0 && f->stars > 0)
 		rc = emit_stars(out, f->stars);
 	if (rc == 0 && f->state != S_GROUND && f->state != S_ZMODEM)
-		f->st.queries++;        /* a sequence cut off at the end */
+		f->st.queries++; /* a sequence cut off at the end */
 	if (rc == 0 && f->shifted)
 		rc = emit(out, "\x0f", 1);
 	if (rc == 0 && f->g0)

@@ -31,13 +31,13 @@ struct tdm_vt_filter;
 
 /* What was dropped, by family (a sequence counts once). */
 struct tdm_vt_stats {
-	uint64_t osc;           /* OSC strings: title, clipboard, links... */
-	uint64_t strings;       /* DCS, APC, PM and SOS strings */
-	uint64_t queries;       /* CSI/ESC sequences not on the allowlist */
-	uint64_t c1;            /* 8-bit C1 controls (and what they began) */
-	uint64_t controls;      /* C0 controls such as BEL, ENQ, CAN, DEL */
-	uint64_t zmodem;        /* ZMODEM headers */
-	uint64_t bad_utf8;      /* bytes replaced by U+FFFD */
+	uint64_t osc;	   /* OSC strings: title, clipboard, links... */
+	uint64_t strings;  /* DCS, APC, PM and SOS strings */
+	uint64_t queries;  /* CSI/ESC sequences not on the allowlist */
+	uint64_t c1;	   /* 8-bit C1 controls (and what they began) */
+	uint64_t controls; /* C0 controls such as BEL, ENQ, CAN, DEL */
+	uint64_t zmodem;   /* ZMODEM headers */
+	uint64_t bad_utf8; /* bytes replaced by U+FFFD */
 };
 
 int tdm_vt_filter_new(struct tdm_vt_filter **out);

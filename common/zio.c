@@ -32,15 +32,15 @@ _Static_assert(ZIO_FRAME_CUT <= TDM_ZIO_FRAME_MAX, "cut within the bound");
 
 struct tdm_zio {
 	int fd;
-	int can_sync;           /* regular file or block device */
+	int can_sync; /* regular file or block device */
 	ZSTD_CCtx *cctx;
-	struct tdm_buf frame;   /* compressed bytes of the open frame */
+	struct tdm_buf frame;	/* compressed bytes of the open frame */
 	struct tdm_buf trailer; /* added by the hook, written after frame */
-	size_t pending;         /* bytes appended to the open frame */
+	size_t pending;		/* bytes appended to the open frame */
 	tdm_zio_frame_fn hook;
 	void *hook_ctx;
 	int in_hook;
-	int broken;             /* first failure, returned by every call */
+	int broken; /* first failure, returned by every call */
 	int write_errno;
 	uint64_t written;
 };

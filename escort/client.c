@@ -27,21 +27,24 @@ int client_init(struct escort_ctx *ctx, const struct tdm_policy *p,
 	ctx->policy = p;
 	ctx->me = tdm_policy_escort(p, name);
 	if (ctx->me == NULL) {
-		fprintf(stderr, "tandem-escort: %s is not an escort in %s; "
-			"ask an admin to add them\n", name, p->path);
+		fprintf(stderr,
+			"tandem-escort: %s is not an escort in %s; "
+			"ask an admin to add them\n",
+			name, p->path);
 		return TDM_ERR_NOTFOUND;
 	}
 	pw = getpwnam("tandem");
 	if (pw == NULL) {
 		fprintf(stderr, "tandem-escort: there is no tandem account "
-			"on this bastion; sessions cannot exist\n");
+				"on this bastion; sessions cannot exist\n");
 		return TDM_ERR_NOTFOUND;
 	}
 	ctx->tandem_uid = pw->pw_uid;
-	ctx->sessions_fd = open(p->sessions, O_RDONLY | O_DIRECTORY |
-					     O_CLOEXEC);
+	ctx->sessions_fd =
+		open(p->sessions, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ctx->sessions_fd < 0) {
-		fprintf(stderr, "tandem-escort: cannot open the sessions "
+		fprintf(stderr,
+			"tandem-escort: cannot open the sessions "
 			"directory %s: %s; ask an admin to check it\n",
 			p->sessions, strerror(errno));
 		return TDM_ERR_IO;
@@ -66,8 +69,7 @@ bool client_valid_id(const char *id)
 	return true;
 }
 
-size_t client_sessions(const struct escort_ctx *ctx, char ids[][37],
-		       size_t max)
+size_t client_sessions(const struct escort_ctx *ctx, char ids[][37], size_t max)
 {
 	struct dirent *e;
 	size_t n = 0;
@@ -238,8 +240,10 @@ int client_attach(const struct escort_ctx *ctx, const char *id,
 	tdm_buf_init(&c->in, TDM_PROTO_MAX + TDM_PROTO_HEADER + 16384);
 	tdm_buf_init(&c->early, 2 * TDM_PROTO_MAX);
 	if (!client_valid_id(id)) {
-		snprintf(c->error, sizeof(c->error), "%s is not a session "
-			 "id; `list` shows them", id);
+		snprintf(c->error, sizeof(c->error),
+			 "%s is not a session "
+			 "id; `list` shows them",
+			 id);
 		return TDM_ERR_INVAL;
 	}
 	snprintf(c->id, sizeof(c->id), "%s", id);
@@ -250,22 +254,27 @@ int client_attach(const struct escort_ctx *ctx, const char *id,
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
 		return TDM_ERR_RANGE;
 	if (lstat(sa.sun_path, &st) < 0) {
-		snprintf(c->error, sizeof(c->error), "no live session %s "
+		snprintf(c->error, sizeof(c->error),
+			 "no live session %s "
 			 "(it may have ended); `list` shows the live ones",
 			 id);
 		return TDM_ERR_NOTFOUND;
 	}
 	if (!S_ISSOCK(st.st_mode) || st.st_uid != ctx->tandem_uid) {
-		snprintf(c->error, sizeof(c->error), "%s is not a socket of "
+		snprintf(c->error, sizeof(c->error),
+			 "%s is not a socket of "
 			 "the tandem account; refusing to talk to it (tell "
-			 "an admin)", sa.sun_path);
+			 "an admin)",
+			 sa.sun_path);
 		return TDM_ERR_DENIED;
 	}
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0 ||
 	    connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		snprintf(c->error, sizeof(c->error), "cannot reach session "
-			 "%s: %s", id, strerror(errno));
+		snprintf(c->error, sizeof(c->error),
+			 "cannot reach session "
+			 "%s: %s",
+			 id, strerror(errno));
 		return TDM_ERR_IO;
 	}
 	rc = client_send(c, TDM_MSG_HELLO,
@@ -280,13 +289,17 @@ int client_attach(const struct escort_ctx *ctx, const char *id,
 				return TDM_ERR_DENIED;
 			rc = 0;
 		} else if (rc == 0) {
-			snprintf(c->error, sizeof(c->error), "session %s did "
-				 "not answer in time", id);
+			snprintf(c->error, sizeof(c->error),
+				 "session %s did "
+				 "not answer in time",
+				 id);
 			return TDM_ERR_IO;
 		}
 	}
 	if (rc < 0 && c->error[0] == '\0')
-		snprintf(c->error, sizeof(c->error), "session %s closed the "
-			 "connection", id);
+		snprintf(c->error, sizeof(c->error),
+			 "session %s closed the "
+			 "connection",
+			 id);
 	return rc;
 }

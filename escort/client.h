@@ -21,7 +21,7 @@ struct escort_ctx {
 	const struct tdm_policy *policy;
 	const struct tdm_person *me;
 	uid_t tandem_uid;
-	int sessions_fd;        /* the sessions directory, opened before the
+	int sessions_fd; /* the sessions directory, opened before the
 				   sandbox so it can be listed inside it */
 };
 
@@ -29,12 +29,12 @@ struct session_conn {
 	int fd;
 	char id[37];
 	struct tdm_buf in;
-	json_t *welcome;        /* WELCOME, once attached */
-	json_t *pending;        /* last PENDING still undecided, or NULL */
+	json_t *welcome; /* WELCOME, once attached */
+	json_t *pending; /* last PENDING still undecided, or NULL */
 	bool synced;
 	bool ended;
-	char error[512];        /* the recorder's refusal, if any */
-	struct tdm_buf early;   /* screen and output received while attaching */
+	char error[512];      /* the recorder's refusal, if any */
+	struct tdm_buf early; /* screen and output received while attaching */
 };
 
 /* Looks up the accounts; errors are printed. */

@@ -38,7 +38,7 @@ static void print_risks(json_t *risks)
 	size_t i;
 	json_t *r;
 
-	json_array_foreach(risks, i, r)
+	json_array_foreach (risks, i, r)
 		printf("    risk %s: %s\n", jstr(r, "level"), jstr(r, "why"));
 }
 
@@ -59,7 +59,8 @@ static void print_pending(json_t *p, bool json)
 		printf("    stdin: %lld bytes%s\n",
 		       (long long)json_integer_value(size),
 		       json_is_true(json_object_get(p, "stdin_complete")) ?
-			       "" : " so far");
+			       "" :
+			       " so far");
 }
 
 int cmd_list(const struct escort_ctx *ctx, int argc, char **argv)
@@ -73,8 +74,10 @@ int cmd_list(const struct escort_ctx *ctx, int argc, char **argv)
 		if (strcmp(argv[a], "--json") == 0) {
 			json = true;
 		} else {
-			fprintf(stderr, "tandem-escort: list takes only "
-				"--json, not %s\n", argv[a]);
+			fprintf(stderr,
+				"tandem-escort: list takes only "
+				"--json, not %s\n",
+				argv[a]);
 			return 2;
 		}
 	}
@@ -89,10 +92,9 @@ int cmd_list(const struct escort_ctx *ctx, int argc, char **argv)
 		}
 		w = c.welcome;
 		o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:O,s:b}", "session",
-			      ids[i], "engineer", jstr(w, "engineer"),
-			      "target", jstr(w, "target"), "started",
-			      jstr(w, "started"), "pending",
-			      c.pending ? 1 : 0, "escorts",
+			      ids[i], "engineer", jstr(w, "engineer"), "target",
+			      jstr(w, "target"), "started", jstr(w, "started"),
+			      "pending", c.pending ? 1 : 0, "escorts",
 			      json_object_get(w, "escorts"), "raw",
 			      json_is_true(json_object_get(w, "raw")));
 		if (o != NULL && json) {
@@ -134,11 +136,12 @@ int cmd_pending(const struct escort_ctx *ctx, int argc, char **argv)
 			wait_s = strtol(argv[++a], &end, 10);
 			if (*end != '\0' || wait_s < 0 || wait_s > 86400) {
 				fprintf(stderr, "tandem-escort: --wait takes "
-					"seconds, 0 to 86400\n");
+						"seconds, 0 to 86400\n");
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "tandem-escort: pending takes "
+			fprintf(stderr,
+				"tandem-escort: pending takes "
 				"--json and --wait SECONDS, not %s\n",
 				argv[a]);
 			return 2;
@@ -170,7 +173,8 @@ int cmd_pending(const struct escort_ctx *ctx, int argc, char **argv)
 		/* Sessions that started while we wait count too. */
 		if (n < MAX_SESSIONS) {
 			char more[MAX_SESSIONS][37];
-			size_t m = client_sessions(ctx, more, MAX_SESSIONS), j, k;
+			size_t m = client_sessions(ctx, more, MAX_SESSIONS), j,
+			       k;
 
 			for (j = 0; j < m && n < MAX_SESSIONS; j++) {
 				for (k = 0; k < n; k++)
@@ -236,14 +240,18 @@ int cmd_decide(const struct escort_ctx *ctx, int argc, char **argv)
 
 	if (argc < 2 || ((need_seq || raw) && argc < 3)) {
 		fprintf(stderr, "tandem-escort: usage: %s SESSION%s\n", verb,
-			need_seq ? " SEQ" : raw ? " on|off" : "");
+			need_seq ? " SEQ" :
+			raw	 ? " on|off" :
+				   "");
 		return 2;
 	}
 	a = 2;
 	if (need_seq) {
 		if (parse_seq(argv[2], &seq) < 0) {
-			fprintf(stderr, "tandem-escort: %s is not a command "
-				"number; `pending` shows them\n", argv[2]);
+			fprintf(stderr,
+				"tandem-escort: %s is not a command "
+				"number; `pending` shows them\n",
+				argv[2]);
 			return 2;
 		}
 		a = 3;
@@ -274,8 +282,8 @@ int cmd_decide(const struct escort_ctx *ctx, int argc, char **argv)
 		req = json_pack("{s:I}", "seq", (json_int_t)seq);
 	} else if (strcmp(verb, "deny") == 0) {
 		type = TDM_MSG_DENY;
-		req = json_pack("{s:I,s:s?}", "seq", (json_int_t)seq,
-				"reason", reason);
+		req = json_pack("{s:I,s:s?}", "seq", (json_int_t)seq, "reason",
+				reason);
 	} else if (strcmp(verb, "kill") == 0) {
 		type = TDM_MSG_KILL;
 		req = json_pack("{s:s?}", "reason", reason);
@@ -287,8 +295,10 @@ int cmd_decide(const struct escort_ctx *ctx, int argc, char **argv)
 	while (rc == 0) {
 		rc = client_next(&c, &m, 10000);
 		if (rc != 1) {
-			fprintf(stderr, "tandem-escort: session %s did not "
-				"confirm; check with `pending`\n", c.id);
+			fprintf(stderr,
+				"tandem-escort: session %s did not "
+				"confirm; check with `pending`\n",
+				c.id);
 			break;
 		}
 		rc = 0;
@@ -300,7 +310,8 @@ int cmd_decide(const struct escort_ctx *ctx, int argc, char **argv)
 		if (m.type == TDM_MSG_ERROR) {
 			fprintf(stderr, "tandem-escort: %s\n",
 				tdm_msg_str(&m, "error") ?
-					tdm_msg_str(&m, "error") : "refused");
+					tdm_msg_str(&m, "error") :
+					"refused");
 			tdm_msg_clear(&m);
 			break;
 		}

@@ -55,8 +55,8 @@ struct watched {
 	struct session_conn c;
 	VTerm *vt;
 	int rows, cols;
-	bool raw;                /* supervised raw mode is on */
-	long long shown_seq;     /* pending seq on screen, and since when */
+	bool raw;	     /* supervised raw mode is on */
+	long long shown_seq; /* pending seq on screen, and since when */
 	uint64_t shown_ms;
 };
 
@@ -77,11 +77,11 @@ struct console {
 	struct tdm_buf *shown;
 	int nshown;
 	bool quit;
-	bool dirty;             /* something changed since the last draw */
-	bool urgent;            /* ... other than a session's output */
+	bool dirty;		  /* something changed since the last draw */
+	bool urgent;		  /* ... other than a session's output */
 	uint64_t output_first_ms; /* output not drawn yet: first and last */
 	uint64_t output_last_ms;
-	bool more;              /* a read slice ended with messages left */
+	bool more; /* a read slice ended with messages left */
 };
 
 static uint64_t now_ms(void)
@@ -215,10 +215,12 @@ static void on_message(struct console *con, struct watched *w,
 		feed(w, m->payload, m->len);
 		break;
 	case TDM_MSG_SKIPPED:
-		snprintf(con->status, sizeof(con->status), "output came "
+		snprintf(con->status, sizeof(con->status),
+			 "output came "
 			 "faster than this console could show it: %lld bytes "
 			 "not shown live (the recording has them); screen "
-			 "rebuilt", tdm_msg_int(m, "bytes"));
+			 "rebuilt",
+			 tdm_msg_int(m, "bytes"));
 		break;
 	case TDM_MSG_STATE:
 		w->raw = json_is_true(json_object_get(m->json, "raw"));
@@ -249,17 +251,20 @@ static void on_message(struct console *con, struct watched *w,
 				 "#%lld refused by policy (%s): %s",
 				 tdm_msg_int(m, "seq"),
 				 tdm_msg_str(m, "reason") ?
-					 tdm_msg_str(m, "reason") : "?",
+					 tdm_msg_str(m, "reason") :
+					 "?",
 				 tdm_msg_str(m, "visible") ?
-					 tdm_msg_str(m, "visible") : "");
+					 tdm_msg_str(m, "visible") :
+					 "");
 			break;
 		}
 		snprintf(con->status, sizeof(con->status), "#%lld %s by %s",
 			 tdm_msg_int(m, "seq"),
 			 tdm_msg_str(m, "decision") ?
-				 tdm_msg_str(m, "decision") : "?",
-			 tdm_msg_str(m, "escort") ?
-				 tdm_msg_str(m, "escort") : "tandem");
+				 tdm_msg_str(m, "decision") :
+				 "?",
+			 tdm_msg_str(m, "escort") ? tdm_msg_str(m, "escort") :
+						    "tandem");
 		break;
 	}
 }
@@ -376,7 +381,7 @@ static void draw_pane(struct console *con, struct watched *w, int top,
 	first = 0;
 	if (w->rows > height)
 		first = cursor.row - height + 1 > 0 ? cursor.row - height + 1 :
-						       0;
+						      0;
 	if (first + height > w->rows && w->rows > height)
 		first = w->rows - height;
 	for (r = 0; r < height; r++) {
@@ -399,8 +404,9 @@ static void draw_pane(struct console *con, struct watched *w, int top,
 			}
 			if (cell.chars[0] == 0)
 				tdm_buf_putc(&con->out, ' ');
-			for (i = 0; i < VTERM_MAX_CHARS_PER_CELL &&
-				    cell.chars[i] != 0; i++)
+			for (i = 0;
+			     i < VTERM_MAX_CHARS_PER_CELL && cell.chars[i] != 0;
+			     i++)
 				put_cp(&con->out, cell.chars[i]);
 			if (cell.width == 2)
 				c++;
@@ -425,7 +431,8 @@ static void draw_pending(struct console *con, struct watched *w, int top,
 	tdm_buf_printf(&con->out, "\x1b[1;33m#%d %s wants to run%s:\x1b[0m",
 		       json_int(p, "seq", 0), json_text(p, "engineer"),
 		       strcmp(json_text(p, "kind"), "exec") == 0 ?
-			       " (non-interactive)" : "");
+			       " (non-interactive)" :
+			       "");
 	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K  \x1b[1m", top + 1);
 	put_safe(&con->out, json_text(p, "command"), width);
 	tdm_buf_puts(&con->out, "\x1b[0m");
@@ -433,9 +440,9 @@ static void draw_pending(struct console *con, struct watched *w, int top,
 	risks = json_object_get(p, "risks");
 	if (json_array_size(risks) == 0)
 		tdm_buf_puts(&con->out, "  \x1b[2mno risks known to the "
-			     "policy\x1b[0m");
+					"policy\x1b[0m");
 	/* One line per risk, highest first, as many as the layout gave. */
-	json_array_foreach(risks, i, r) {
+	json_array_foreach (risks, i, r) {
 		if (i > extra)
 			break;
 		if (i > 0)
@@ -559,8 +566,7 @@ static void put_frame(struct console *con)
 		}
 		seg = next;
 	}
-	if (diff.data != NULL &&
-	    write(STDOUT_FILENO, diff.data, diff.len) < 0)
+	if (diff.data != NULL && write(STDOUT_FILENO, diff.data, diff.len) < 0)
 		con->quit = true;
 	tdm_buf_free(&diff);
 }
@@ -574,12 +580,16 @@ static void draw(struct console *con)
 	tdm_buf_reset(&con->out);
 	tdm_buf_puts(&con->out, "\x1b[?25l\x1b[1;1H\x1b[0;7m\x1b[K");
 	if (w == NULL) {
-		tdm_buf_printf(&con->out, " tandem escort %s: no live "
-			       "sessions you may escort", con->ctx->me->name);
+		tdm_buf_printf(&con->out,
+			       " tandem escort %s: no live "
+			       "sessions you may escort",
+			       con->ctx->me->name);
 	} else {
 		/* Most important first: a narrow terminal cuts the end. */
-		tdm_buf_printf(&con->out, " tandem escort %s | %ssession "
-			       "%zu/%zu: %s@%s | %s", con->ctx->me->name,
+		tdm_buf_printf(&con->out,
+			       " tandem escort %s | %ssession "
+			       "%zu/%zu: %s@%s | %s",
+			       con->ctx->me->name,
 			       w->raw ? "RAW MODE: keys pass unapproved | " :
 					"",
 			       con->cur + 1, con->n,
@@ -597,8 +607,7 @@ static void draw(struct console *con)
 	if (w != NULL)
 		draw_pending(con, w, con->rows - 3 - (int)extra, extra);
 	else
-		tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[J",
-			       con->rows - 3);
+		tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[J", con->rows - 3);
 	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[0;7m\x1b[K", con->rows);
 	if (con->mode == MODE_REASON) {
 		static const char ask[] = " reason for denying (Enter sends, "
@@ -608,13 +617,15 @@ static void draw(struct console *con)
 		tdm_buf_puts(&con->out, ask);
 		/* The end of what is typed, clipped to the row. */
 		if (room > 0)
-			put_safe(&con->out, con->input +
-				 (con->ilen > (size_t)room ?
-					  con->ilen - (size_t)room : 0),
+			put_safe(&con->out,
+				 con->input +
+					 (con->ilen > (size_t)room ?
+						  con->ilen - (size_t)room :
+						  0),
 				 (size_t)room);
 	} else if (con->mode == MODE_KILL) {
 		tdm_buf_puts(&con->out, " end this session? y to confirm, "
-			     "any other key cancels");
+					"any other key cancels");
 	} else {
 		static const char keys_help[] = " a approve  d deny  k kill  "
 						"r raw on/off  n/p next/prev  "
@@ -640,7 +651,8 @@ static void act(struct console *con, uint8_t type, json_t *req)
 		return;
 	}
 	if (client_send(&w->c, type, req) < 0)
-		snprintf(con->status, sizeof(con->status), "the session is "
+		snprintf(con->status, sizeof(con->status),
+			 "the session is "
 			 "gone");
 }
 
@@ -705,7 +717,8 @@ static void key(struct console *con, uint8_t k)
 		break;
 	case 'r':
 		if (w != NULL)
-			act(con, TDM_MSG_RAW, json_pack("{s:b}", "on", !w->raw));
+			act(con, TDM_MSG_RAW,
+			    json_pack("{s:b}", "on", !w->raw));
 		break;
 	case 'n':
 	case '\t':
@@ -778,9 +791,11 @@ static void loop(struct console *con, int sigfd)
 		}
 		for (i = 0; i < con->n; i++) {
 			struct watched *w = con->w[i];
-			long long seq = w->c.pending ?
-				json_integer_value(json_object_get(
-					w->c.pending, "seq")) : -1;
+			long long seq =
+				w->c.pending ?
+					json_integer_value(json_object_get(
+						w->c.pending, "seq")) :
+					-1;
 
 			if (seq != w->shown_seq) {
 				/* Drawn at once: the look-first time starts
@@ -857,8 +872,7 @@ static void loop(struct console *con, int sigfd)
 			struct tdm_msg m;
 			int rc;
 
-			if (!(pfd[i + 2].revents & (POLLIN | POLLHUP)) &&
-			    !more)
+			if (!(pfd[i + 2].revents & (POLLIN | POLLHUP)) && !more)
 				continue;
 			while ((rc = client_next(&w->c, &m, 0)) == 1) {
 				on_message(con, w, &m);
@@ -885,8 +899,8 @@ int cmd_console(const struct escort_ctx *ctx)
 
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
 		fprintf(stderr, "tandem-escort: the console needs a terminal "
-			"(ssh -t escort@BASTION); without one use the "
-			"subcommands (see --help)\n");
+				"(ssh -t escort@BASTION); without one use the "
+				"subcommands (see --help)\n");
 		return 2;
 	}
 	memset(&con, 0, sizeof(con));
@@ -911,8 +925,7 @@ int cmd_console(const struct escort_ctx *ctx)
 	snprintf(con.status, sizeof(con.status), "watching");
 	con.dirty = con.urgent = true;
 	loop(&con, sigfd);
-	if (write(STDOUT_FILENO, "\x1b[0m\x1b[?7h\x1b[?25h\x1b[?1049l",
-		  23) < 0)
+	if (write(STDOUT_FILENO, "\x1b[0m\x1b[?7h\x1b[?25h\x1b[?1049l", 23) < 0)
 		con.quit = true;
 	tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	for (i = 0; i < con.n; i++)

@@ -63,8 +63,10 @@ static int run(const struct escort_ctx *ctx, int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	fprintf(stderr, "tandem-escort: unknown subcommand %s; see "
-		"`tandem-escort --help`\n", argv[0]);
+	fprintf(stderr,
+		"tandem-escort: unknown subcommand %s; see "
+		"`tandem-escort --help`\n",
+		argv[0]);
 	return 2;
 }
 
@@ -108,17 +110,19 @@ int main(int argc, char **argv)
 	}
 	if (name == NULL) {
 		fprintf(stderr, "tandem-escort: --escort NAME is required; it "
-			"is the forced command of the escort account, "
-			"rendered by `tandem-policy authorized-keys "
-			"escorts`\n");
+				"is the forced command of the escort account, "
+				"rendered by `tandem-policy authorized-keys "
+				"escorts`\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (tdm_policy_load(config, &policy, &diag) < 0) {
 		for (i = 0; i < diag.n; i++)
 			fprintf(stderr, "%s\n", diag.msgs[i]);
-		fprintf(stderr, "tandem-escort: the policy has errors; an "
-			"admin must fix %s (tandem-policy check)\n", config);
+		fprintf(stderr,
+			"tandem-escort: the policy has errors; an "
+			"admin must fix %s (tandem-policy check)\n",
+			config);
 		goto out;
 	}
 	if (client_init(&ctx, policy, name) < 0)
@@ -128,7 +132,7 @@ int main(int argc, char **argv)
 	json_object_seed(0);
 	if (tdm_sandbox_enter(&tdm_sandbox_escort) < 0) {
 		fprintf(stderr, "tandem-escort: cannot enter the sandbox; "
-			"refusing to run unconfined\n");
+				"refusing to run unconfined\n");
 		goto out;
 	}
 	orig = getenv("SSH_ORIGINAL_COMMAND");
@@ -137,8 +141,10 @@ int main(int argc, char **argv)
 	} else if (orig != NULL && orig[0] != '\0') {
 		n = tdm_words_split(orig, words);
 		if (n < 0) {
-			fprintf(stderr, "tandem-escort: cannot split the "
-				"command (an unclosed quote?): %s\n", orig);
+			fprintf(stderr,
+				"tandem-escort: cannot split the "
+				"command (an unclosed quote?): %s\n",
+				orig);
 			status = 2;
 			goto out;
 		}

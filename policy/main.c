@@ -92,8 +92,10 @@ static struct tdm_policy *load(const char *path)
 	for (i = 0; i < diag.n; i++)
 		fprintf(stderr, "%s\n", diag.msgs[i]);
 	if (rc < 0 && diag.n == 0)
-		fprintf(stderr, "%s: %s: cannot load: %s — free memory and run "
-			"again\n", PROG, path, tdm_strerror(rc));
+		fprintf(stderr,
+			"%s: %s: cannot load: %s — free memory and run "
+			"again\n",
+			PROG, path, tdm_strerror(rc));
 	tdm_diag_free(&diag);
 	return rc < 0 ? NULL : p;
 }
@@ -105,8 +107,8 @@ static int cmd_check(const char *path)
 	if (p == NULL)
 		return EXIT_POLICY;
 	printf("%s: ok (%zu engineers, %zu escorts, %zu targets, %zu "
-	       "rules)\n", path, p->nengineers, p->nescorts, p->ntargets,
-	       p->nrules);
+	       "rules)\n",
+	       path, p->nengineers, p->nescorts, p->ntargets, p->nrules);
 	tdm_policy_free(p);
 	return fflush(stdout) == 0 ? 0 : EXIT_POLICY;
 }
@@ -123,8 +125,10 @@ static struct tdm_rules *compile_rules(const struct tdm_policy *p)
 	for (i = 0; i < diag.n; i++)
 		fprintf(stderr, "%s\n", diag.msgs[i]);
 	if (rc < 0 && diag.n == 0)
-		fprintf(stderr, "%s: cannot compile the rules: %s — free "
-			"memory and run again\n", PROG, tdm_strerror(rc));
+		fprintf(stderr,
+			"%s: cannot compile the rules: %s — free "
+			"memory and run again\n",
+			PROG, tdm_strerror(rc));
 	tdm_diag_free(&diag);
 	return rc < 0 ? NULL : rs;
 }
@@ -170,7 +174,8 @@ static void print_human(const struct tdm_target *t, const struct tdm_buf *vis,
 	printf("command: %s\n", (const char *)vis->data);
 	if (v->deny)
 		printf("verdict: deny — refused before any escort sees it: "
-		       "%s\n", v->deny_why);
+		       "%s\n",
+		       v->deny_why);
 	else if (v->n > 0)
 		printf("verdict: flag — the escort sees %s with the command\n",
 		       v->n == 1 ? "this risk" : "these risks");
@@ -210,7 +215,8 @@ static int cmd_explain(const char *config, int argc, char **argv)
 			break;
 		case ':':
 			return usage_error("%s needs a value; write --target "
-					   "NAME", argv[optind - 1]);
+					   "NAME",
+					   argv[optind - 1]);
 		default:
 			return usage_error("unknown explain option \"%s\"; use "
 					   "--target, --json, then -- COMMAND",
@@ -239,8 +245,10 @@ static int cmd_explain(const char *config, int argc, char **argv)
 		goto out;
 	target = tdm_policy_target(p, target_name);
 	if (target == NULL) {
-		fprintf(stderr, "%s: %s has no target \"%s\"; name one of its "
-			"target sections\n", PROG, config, target_name);
+		fprintf(stderr,
+			"%s: %s has no target \"%s\"; name one of its "
+			"target sections\n",
+			PROG, config, target_name);
 		goto out;
 	}
 	rs = compile_rules(p);
@@ -256,15 +264,16 @@ static int cmd_explain(const char *config, int argc, char **argv)
 	else
 		print_human(target, &vis, &v);
 	if (rc < 0 || fflush(stdout) != 0) {
-		fprintf(stderr, "%s: cannot write the output: %s — check "
-			"where it is redirected\n", PROG, strerror(errno));
+		fprintf(stderr,
+			"%s: cannot write the output: %s — check "
+			"where it is redirected\n",
+			PROG, strerror(errno));
 		goto out;
 	}
 	status = 0;
 	goto out;
 nomem:
-	fprintf(stderr, "%s: out of memory; free memory and run again\n",
-		PROG);
+	fprintf(stderr, "%s: out of memory; free memory and run again\n", PROG);
 out:
 	tdm_rules_free(rs);
 	tdm_policy_free(p);
@@ -345,14 +354,16 @@ static int cmd_authorized_keys(const char *config, const char *who)
 		role = TDM_REQ_ESCORT;
 	else
 		return usage_error("unknown account kind \"%s\"; write "
-				   "engineers or escorts", who);
+				   "engineers or escorts",
+				   who);
 	tdm_buf_init(&out, 0);
 	p = load(config);
 	if (p == NULL)
 		goto out;
 	bindir = own_dir();
 	if (bindir == NULL) {
-		fprintf(stderr, "%s: cannot find the directory of this program:"
+		fprintf(stderr,
+			"%s: cannot find the directory of this program:"
 			" /proc/self/exe: %s — mount /proc and run again\n",
 			PROG, strerror(errno));
 		goto out;
@@ -364,16 +375,20 @@ static int cmd_authorized_keys(const char *config, const char *who)
 	}
 	rc = tdm_policy_authorized_keys(p, role, bindir, config_real, &out);
 	if (rc == TDM_ERR_INVAL) {
-		fprintf(stderr, "%s: \"%s\" or \"%s\" would need quoting in "
+		fprintf(stderr,
+			"%s: \"%s\" or \"%s\" would need quoting in "
 			"an authorized_keys command; install tandem and the "
 			"policy under paths of letters, digits and /._+,:@%%=-"
-			"\n", PROG, bindir,
+			"\n",
+			PROG, bindir,
 			config_real ? config_real : TDM_POLICY_DEFAULT_PATH);
 		goto out;
 	}
 	if (rc < 0) {
-		fprintf(stderr, "%s: cannot render authorized_keys: %s — free "
-			"memory and run again\n", PROG, tdm_strerror(rc));
+		fprintf(stderr,
+			"%s: cannot render authorized_keys: %s — free "
+			"memory and run again\n",
+			PROG, tdm_strerror(rc));
 		goto out;
 	}
 	if (out.len > 0 && fwrite(out.data, 1, out.len, stdout) != out.len)
@@ -383,8 +398,10 @@ static int cmd_authorized_keys(const char *config, const char *who)
 	status = 0;
 	goto out;
 write_failed:
-	fprintf(stderr, "%s: cannot write the output: %s — check where it "
-		"is redirected\n", PROG, strerror(errno));
+	fprintf(stderr,
+		"%s: cannot write the output: %s — check where it "
+		"is redirected\n",
+		PROG, strerror(errno));
 out:
 	free(config_real);
 	free(bindir);
@@ -416,7 +433,8 @@ int main(int argc, char **argv)
 			return fflush(stdout) == 0 ? 0 : EXIT_POLICY;
 		case ':':
 			return usage_error("%s needs a value; write --config "
-					   "FILE", argv[optind - 1]);
+					   "FILE",
+					   argv[optind - 1]);
 		default:
 			if (optopt != 0)
 				return usage_error("unknown option \"-%c\"; "
@@ -445,9 +463,11 @@ int main(int argc, char **argv)
 		if (nargs != 1)
 			return usage_error("authorized-keys takes one of "
 					   "engineers or escorts, got %d "
-					   "values", nargs);
+					   "values",
+					   nargs);
 		return cmd_authorized_keys(config, argv[optind + 1]);
 	}
 	return usage_error("unknown command \"%s\"; use check, explain or "
-			   "authorized-keys", cmd);
+			   "authorized-keys",
+			   cmd);
 }

@@ -110,7 +110,8 @@ int escorts_open(struct session *s, char *why, size_t why_size)
 	s->listen_fd = -1;
 	pw = getpwnam(s->policy->escort_user);
 	if (pw == NULL) {
-		snprintf(why, why_size, "escort-user %s in %s is not an "
+		snprintf(why, why_size,
+			 "escort-user %s in %s is not an "
 			 "account on this bastion; ask an admin to create it",
 			 s->policy->escort_user, s->policy->path);
 		return TDM_ERR_NOTFOUND;
@@ -121,7 +122,8 @@ int escorts_open(struct session *s, char *why, size_t why_size)
 	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s.sock",
 		     s->policy->sessions, s->id);
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
-		snprintf(why, why_size, "the sessions directory path %s is "
+		snprintf(why, why_size,
+			 "the sessions directory path %s is "
 			 "too long for a socket; choose a shorter one",
 			 s->policy->sessions);
 		return TDM_ERR_RANGE;
@@ -143,7 +145,8 @@ int escorts_open(struct session *s, char *why, size_t why_size)
 	s->listen_fd = fd;
 	return 0;
 fail:
-	snprintf(why, why_size, "cannot create the escort socket in %s: %s; "
+	snprintf(why, why_size,
+		 "cannot create the escort socket in %s: %s; "
 		 "ask an admin to check that directory",
 		 s->policy->sessions, strerror(errno));
 	s->sock_path[0] = '\0';
@@ -188,8 +191,7 @@ bool escorts_any_attached(const struct session *s)
 	return false;
 }
 
-bool escorts_same_person(const struct tdm_person *a,
-			 const struct tdm_person *b)
+bool escorts_same_person(const struct tdm_person *a, const struct tdm_person *b)
 {
 	size_t i, j;
 
@@ -311,9 +313,8 @@ void escorts_send_refused(struct session *s, unsigned seq, const char *why,
 {
 	broadcast_json(s, TDM_MSG_DECIDED,
 		       json_pack("{s:s,s:I,s:s,s:n,s:s,s:s}", "session", s->id,
-				 "seq", (json_int_t)seq, "decision",
-				 "refused", "escort", "reason", why,
-				 "visible", visible));
+				 "seq", (json_int_t)seq, "decision", "refused",
+				 "escort", "reason", why, "visible", visible));
 }
 
 void escorts_send_state(struct session *s)
@@ -321,8 +322,7 @@ void escorts_send_state(struct session *s)
 	broadcast_json(s, TDM_MSG_STATE,
 		       json_pack("{s:s,s:o,s:b,s:i,s:i}", "session", s->id,
 				 "escorts", escort_names(s), "raw", s->raw,
-				 "cols", (int)s->cols, "rows",
-				 (int)s->rows));
+				 "cols", (int)s->cols, "rows", (int)s->rows));
 }
 
 static void flush_conn(struct escort_conn *c)
@@ -372,8 +372,8 @@ static int mark_skipped(struct session *s, struct escort_conn *c)
 				    "skipped", "bytes", (json_int_t)bytes,
 				    "gaps", (int)c->gaps),
 			  "escort skipped: %s did not see %llu bytes of "
-			  "output live, in %u gap%s", c->person->name,
-			  (unsigned long long)bytes, c->gaps,
+			  "output live, in %u gap%s",
+			  c->person->name, (unsigned long long)bytes, c->gaps,
 			  c->gaps == 1 ? "" : "s");
 	c->skipped_bytes = c->gap_bytes = 0;
 	c->gaps = 0;
@@ -410,14 +410,14 @@ static json_t *welcome(const struct session *s)
 	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	return json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:b,s:o,s:i,s:s?}",
 			 "session", s->id, "engineer", s->engineer->name,
-			 "target", s->target->name, "started", started,
-			 "cols", (int)s->cols, "rows", (int)s->rows, "raw", s->raw,
+			 "target", s->target->name, "started", started, "cols",
+			 (int)s->cols, "rows", (int)s->rows, "raw", s->raw,
 			 "escorts", escort_names(s), "pending",
 			 s->pending.active ? 1 : 0, "command", s->command);
 }
 
-static void refuse(struct session *s, struct escort_conn *c,
-		   const char *name, const char *why)
+static void refuse(struct session *s, struct escort_conn *c, const char *name,
+		   const char *why)
 {
 	send_json(c, TDM_MSG_ERROR, json_pack("{s:s}", "error", why));
 	c->closing = true;
@@ -449,21 +449,25 @@ static void hello(struct session *s, struct escort_conn *c,
 		return;
 	}
 	if (!tdm_policy_grants(p, s->target->name)) {
-		snprintf(why, sizeof(why), "the policy does not let %s escort "
-			 "target %s", name, s->target->name);
+		snprintf(why, sizeof(why),
+			 "the policy does not let %s escort "
+			 "target %s",
+			 name, s->target->name);
 		refuse(s, c, name, why);
 		return;
 	}
 	if (!tdm_policy_meets(s->target, TDM_REQ_ESCORT, p, &miss)) {
-		snprintf(why, sizeof(why), "target %s requires escorts with "
-			 "%s=%s", s->target->name,
-			 miss ? miss->attr.key : "?",
+		snprintf(why, sizeof(why),
+			 "target %s requires escorts with "
+			 "%s=%s",
+			 s->target->name, miss ? miss->attr.key : "?",
 			 miss ? miss->attr.value : "?");
 		refuse(s, c, name, why);
 		return;
 	}
 	if (escorts_same_person(p, s->engineer)) {
-		snprintf(why, sizeof(why), "%s is the engineer of this "
+		snprintf(why, sizeof(why),
+			 "%s is the engineer of this "
 			 "session; four-eyes: someone else must escort it",
 			 name);
 		refuse(s, c, name, why);
@@ -472,8 +476,8 @@ static void hello(struct session *s, struct escort_conn *c,
 	c->person = p;
 	c->attached = true;
 	if (session_mark(s, LOG_NOTICE,
-			 json_pack("{s:s,s:s,s:s}", "event", "escort",
-				   "escort", name, "action", "attached"),
+			 json_pack("{s:s,s:s,s:s}", "event", "escort", "escort",
+				   name, "action", "attached"),
 			 "escort attached: %s", name) < 0)
 		s->frozen = true;
 	/* The screen so far, then live output, then what is pending. */
@@ -531,9 +535,8 @@ static void kill_session(struct session *s, struct escort_conn *c,
 	if (shown.data == NULL)
 		tdm_buf_puts(&shown, "");
 	if (session_mark(s, LOG_WARNING,
-			 json_pack("{s:s,s:s,s:s?}", "event", "kill",
-				   "escort", c->person->name, "reason",
-				   reason),
+			 json_pack("{s:s,s:s,s:s?}", "event", "kill", "escort",
+				   c->person->name, "reason", reason),
 			 "killed by %s%s%s%s", c->person->name,
 			 reason ? " (" : "", reason ? (char *)shown.data : "",
 			 reason ? ")" : "") < 0)
@@ -630,8 +633,10 @@ static void read_conn(struct session *s, struct escort_conn *c)
 	}
 	tdm_buf_consume(&c->in, off);
 	if (rc < 0) {
-		tdm_log(LOG_WARNING, "session %s: malformed message from "
-			"escort socket; connection closed", s->id);
+		tdm_log(LOG_WARNING,
+			"session %s: malformed message from "
+			"escort socket; connection closed",
+			s->id);
 		c->closing = true;
 		tdm_buf_reset(&c->out);
 	}
@@ -649,9 +654,10 @@ static void accept_conn(struct session *s)
 		return;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
 	    cred.uid != s->escort_uid) {
-		tdm_log(LOG_WARNING, "session %s: refused escort socket "
-			"connection from uid %ld (only %s may attach)", s->id,
-			(long)cred.uid, s->policy->escort_user);
+		tdm_log(LOG_WARNING,
+			"session %s: refused escort socket "
+			"connection from uid %ld (only %s may attach)",
+			s->id, (long)cred.uid, s->policy->escort_user);
 		close(fd);
 		return;
 	}
@@ -728,7 +734,7 @@ static void drop_closed(struct session *s)
 		/* Nobody watches: raw mode cannot go on for a moment. */
 		gate_raw_off(s, NULL, "no escort attached");
 		session_notice(s, "no escort attached: nothing is sent until "
-			       "one attaches");
+				  "one attaches");
 	} else if (attached_after != attached_before) {
 		escorts_send_state(s);
 	}

@@ -63,8 +63,8 @@ int gate_pump(struct session *s)
 		if (wrote == 0)
 			return 0;
 	}
-	if (s->in_eof && s->to_target.len == 0 && !s->eof_sent &&
-	    !s->frozen && !s->channel_wanted && !s->tty) {
+	if (s->in_eof && s->to_target.len == 0 && !s->eof_sent && !s->frozen &&
+	    !s->channel_wanted && !s->tty) {
 		s->eof_sent = true;
 		if (ssh_channel_send_eof(s->channel) != SSH_OK)
 			return TDM_ERR_SSH;
@@ -108,9 +108,8 @@ static const char carried_why[] =
  * Judges a command against the rules.  A line that continues an approved
  * one left open is judged together with it, as the shell will read it.
  */
-int gate_judge(struct session *s, enum pending_kind kind,
-	       const uint8_t *cmd, size_t n, struct tdm_verdict *v,
-	       json_t **risks)
+int gate_judge(struct session *s, enum pending_kind kind, const uint8_t *cmd,
+	       size_t n, struct tdm_verdict *v, json_t **risks)
 {
 	struct tdm_buf all;
 	bool carried = kind == PENDING_LINE && s->carry.len > 0;
@@ -137,8 +136,9 @@ int gate_judge(struct session *s, enum pending_kind kind,
 	if (*risks == NULL)
 		return TDM_ERR_NOMEM;
 	if (carried)
-		json_array_append_new(*risks, json_pack(
-			"{s:s,s:s}", "level", "medium", "why", carried_why));
+		json_array_append_new(*risks,
+				      json_pack("{s:s,s:s}", "level", "medium",
+						"why", carried_why));
 	return 0;
 }
 
@@ -195,16 +195,16 @@ json_t *gate_pending_json(const struct session *s)
 	if (!pc->active)
 		return NULL;
 	visible_of(&pc->command, &vis);
-	j = json_pack("{s:s,s:I,s:s,s:s,s:o,s:o,s:s,s:O,s:s,s:s}",
-		      "session", s->id, "seq", (json_int_t)pc->seq,
-		      "engineer", s->engineer->name, "target",
-		      s->target->name, "command",
+	j = json_pack("{s:s,s:I,s:s,s:s,s:o,s:o,s:s,s:O,s:s,s:s}", "session",
+		      s->id, "seq", (json_int_t)pc->seq, "engineer",
+		      s->engineer->name, "target", s->target->name, "command",
 		      repaired(pc->command.data, pc->command.len),
 		      "command_b64", b64(pc->command.data, pc->command.len),
-		      "visible", (char *)vis.data, "risks", pc->risks,
-		      "time", pc->started, "kind",
-		      pc->kind == PENDING_EOF ? "eof" :
-		      pc->kind == PENDING_EXEC ? "exec" : "line");
+		      "visible", (char *)vis.data, "risks", pc->risks, "time",
+		      pc->started, "kind",
+		      pc->kind == PENDING_EOF  ? "eof" :
+		      pc->kind == PENDING_EXEC ? "exec" :
+						 "line");
 	tdm_buf_free(&vis);
 	if (j != NULL && pc->kind == PENDING_EXEC && !s->tty) {
 		size_t shown = s->stdin_held.len < SESSION_STDIN_PREVIEW ?
@@ -234,15 +234,16 @@ void gate_redraw(struct session *s)
 			 "[tandem] #%u waiting for escort%s\xe2\x80\xa6",
 			 s->pending.seq,
 			 s->nescorts == 0 || !escorts_any_attached(s) ?
-				 " (no escort attached)" : "");
+				 " (no escort attached)" :
+				 "");
 		st = status;
 	} else if (s->le.line.len == 0 && !s->le.drawn) {
 		return;
 	}
 	tdm_buf_init(&out, 0);
-	if (lineedit_draw(&s->le, s->pending.active ? &s->pending.command :
-							     NULL,
-			  st, &out) == 0)
+	if (lineedit_draw(&s->le,
+			  s->pending.active ? &s->pending.command : NULL, st,
+			  &out) == 0)
 		session_to_engineer(s, out.data, out.len);
 	tdm_buf_free(&out);
 }
@@ -260,9 +261,8 @@ static void iso_now(char *out, size_t size)
  * A deny rule matched: the command is refused before any escort is asked.
  * The refusal is recorded like a decision, and both sides see it.
  */
-static int refuse(struct session *s, enum pending_kind kind,
-		  const uint8_t *cmd, size_t n, const char *why,
-		  json_t *risks)
+static int refuse(struct session *s, enum pending_kind kind, const uint8_t *cmd,
+		  size_t n, const char *why, json_t *risks)
 {
 	struct tdm_buf vis, shown, out;
 	unsigned seq = ++s->next_seq;
@@ -276,11 +276,11 @@ static int refuse(struct session *s, enum pending_kind kind,
 	}
 	visible_of(&shown, &vis);
 	tdm_buf_free(&shown);
-	details = json_pack("{s:s,s:I,s:s,s:n,s:n,s:s,s:O,s:o,s:o}",
-			    "event", "decision", "seq", (json_int_t)seq,
-			    "decision", "refused", "escort", "escort_attrs",
-			    "reason", why, "risks", risks, "command",
-			    repaired(cmd, n), "command_b64", b64(cmd, n));
+	details = json_pack("{s:s,s:I,s:s,s:n,s:n,s:s,s:O,s:o,s:o}", "event",
+			    "decision", "seq", (json_int_t)seq, "decision",
+			    "refused", "escort", "escort_attrs", "reason", why,
+			    "risks", risks, "command", repaired(cmd, n),
+			    "command_b64", b64(cmd, n));
 	rc = session_mark(s, LOG_NOTICE, details,
 			  "refused #%u by policy (%s): %s", seq, why,
 			  (char *)vis.data);
@@ -305,9 +305,8 @@ static int refuse(struct session *s, enum pending_kind kind,
 }
 
 /* Makes the pending command, records it, tells the escorts. */
-static int submit(struct session *s, enum pending_kind kind,
-		  const uint8_t *cmd, size_t n, const uint8_t *send,
-		  size_t send_n)
+static int submit(struct session *s, enum pending_kind kind, const uint8_t *cmd,
+		  size_t n, const uint8_t *send, size_t send_n)
 {
 	struct pending_cmd *pc = &s->pending;
 	struct tdm_verdict verdict;
@@ -340,10 +339,9 @@ static int submit(struct session *s, enum pending_kind kind,
 	iso_now(pc->started, sizeof(pc->started));
 
 	visible_of(&pc->command, &vis);
-	details = json_pack("{s:s,s:I,s:o,s:o,s:O}", "event", "pending",
-			    "seq", (json_int_t)pc->seq, "command",
-			    repaired(cmd, n), "command_b64", b64(cmd, n),
-			    "risks", pc->risks);
+	details = json_pack("{s:s,s:I,s:o,s:o,s:O}", "event", "pending", "seq",
+			    (json_int_t)pc->seq, "command", repaired(cmd, n),
+			    "command_b64", b64(cmd, n), "risks", pc->risks);
 	rc = session_mark(s, LOG_NOTICE, details, "pending #%u: %s", pc->seq,
 			  (char *)vis.data);
 	tdm_buf_free(&vis);
@@ -418,7 +416,8 @@ static int run_keys(struct session *s, const uint8_t *p, size_t n)
 		 * key: the pasted text is dropped, nothing of it sent.
 		 */
 		if (s->le.paste && p[i] == 0x03 &&
-		    session_now_ms() - s->paste_since_ms >= GATE_PASTE_STUCK_MS) {
+		    session_now_ms() - s->paste_since_ms >=
+			    GATE_PASTE_STUCK_MS) {
 			rc = interrupt(s);
 			if (rc < 0)
 				return rc;
@@ -506,16 +505,19 @@ static bool listed_interactive(const struct session *s, const char *prog)
 	return false;
 }
 
-int gate_raw_on(struct session *s, const struct tdm_person *escort,
-		char *why, size_t why_size)
+int gate_raw_on(struct session *s, const struct tdm_person *escort, char *why,
+		size_t why_size)
 {
 	if (escorts_same_person(escort, s->engineer)) {
-		snprintf(why, why_size, "four-eyes: %s cannot grant raw mode "
-			 "in their own session", escort->name);
+		snprintf(why, why_size,
+			 "four-eyes: %s cannot grant raw mode "
+			 "in their own session",
+			 escort->name);
 		return TDM_ERR_DENIED;
 	}
 	if (!s->tty || s->channel == NULL) {
-		snprintf(why, why_size, "raw mode needs an interactive "
+		snprintf(why, why_size,
+			 "raw mode needs an interactive "
 			 "session");
 		return TDM_ERR_DENIED;
 	}
@@ -524,7 +526,8 @@ int gate_raw_on(struct session *s, const struct tdm_person *escort,
 		return TDM_ERR_DENIED;
 	}
 	if (!listed_interactive(s, s->last_program)) {
-		snprintf(why, why_size, "raw mode is only for the programs "
+		snprintf(why, why_size,
+			 "raw mode is only for the programs "
 			 "the policy lists as interactive for %s, approved "
 			 "just before; the last approved command runs %s",
 			 s->target->name,
@@ -535,8 +538,8 @@ int gate_raw_on(struct session *s, const struct tdm_person *escort,
 		return 0;
 	if (session_mark(s, LOG_NOTICE,
 			 json_pack("{s:s,s:b,s:s,s:s,s:I}", "event", "raw",
-				   "on", 1, "escort", escort->name,
-				   "program", s->last_program, "limit_ms",
+				   "on", 1, "escort", escort->name, "program",
+				   s->last_program, "limit_ms",
 				   (json_int_t)s->target->raw_limit_ms),
 			 "raw mode on by %s for %s", escort->name,
 			 s->last_program) < 0) {
@@ -549,9 +552,10 @@ int gate_raw_on(struct session *s, const struct tdm_person *escort,
 	tdm_buf_wipe(&s->carry);
 	s->raw_deadline_ms = session_now_ms() + s->target->raw_limit_ms;
 	lineedit_clear(&s->le);
-	session_notice(s, "raw mode granted by %s: keys go straight to %s, "
-		       "every one recorded; Ctrl-] ends it", escort->name,
-		       s->target->name);
+	session_notice(s,
+		       "raw mode granted by %s: keys go straight to %s, "
+		       "every one recorded; Ctrl-] ends it",
+		       escort->name, s->target->name);
 	escorts_send_state(s);
 	return 0;
 }
@@ -566,8 +570,10 @@ void gate_raw_off(struct session *s, const char *who, const char *why)
 				   0, "escort", who, "why", why),
 			 "raw mode off (%s)", why) < 0)
 		s->frozen = true;
-	session_notice(s, "raw mode ended (%s): each line waits for an "
-		       "escort again", why);
+	session_notice(s,
+		       "raw mode ended (%s): each line waits for an "
+		       "escort again",
+		       why);
 	escorts_send_state(s);
 }
 
@@ -694,8 +700,8 @@ static int after_approval(struct session *s, struct pending_cmd *pc)
 }
 
 int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
-		const struct tdm_person *escort, const char *reason,
-		char *why, size_t why_size)
+		const struct tdm_person *escort, const char *reason, char *why,
+		size_t why_size)
 {
 	struct pending_cmd *pc = &s->pending;
 	struct tdm_buf vis, out, why_vis;
@@ -704,12 +710,15 @@ int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
 	int rc;
 
 	if (!pc->active || pc->seq != seq) {
-		snprintf(why, why_size, "no command #%u is pending in "
-			 "session %s", seq, s->id);
+		snprintf(why, why_size,
+			 "no command #%u is pending in "
+			 "session %s",
+			 seq, s->id);
 		return TDM_ERR_NOTFOUND;
 	}
 	if (escort != NULL && escorts_same_person(escort, s->engineer)) {
-		snprintf(why, why_size, "%s is the engineer of session %s; "
+		snprintf(why, why_size,
+			 "%s is the engineer of session %s; "
 			 "four-eyes: another escort must decide",
 			 escort->name, s->id);
 		return TDM_ERR_DENIED;
@@ -728,19 +737,20 @@ int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
 	}
 	shown_reason = reason != NULL ? (const char *)why_vis.data : NULL;
 	details = json_pack(
-		"{s:s,s:I,s:s,s:s?,s:o,s:o,s:O,s:o,s:o}", "event",
-		"decision", "seq", (json_int_t)seq, "decision",
-		decision_word(d), "escort", escort ? escort->name : NULL,
-		"escort_attrs", attrs_json(escort), "reason",
-		reason != NULL ? repaired((const uint8_t *)reason,
-					  strlen(reason)) : json_null(),
+		"{s:s,s:I,s:s,s:s?,s:o,s:o,s:O,s:o,s:o}", "event", "decision",
+		"seq", (json_int_t)seq, "decision", decision_word(d), "escort",
+		escort ? escort->name : NULL, "escort_attrs",
+		attrs_json(escort), "reason",
+		reason != NULL ?
+			repaired((const uint8_t *)reason, strlen(reason)) :
+			json_null(),
 		"risks", pc->risks, "command",
 		repaired(pc->command.data, pc->command.len), "command_b64",
 		b64(pc->command.data, pc->command.len));
 	/* Write-ahead: the decision is on disk before a byte is sent. */
 	if (d == GATE_TIMEOUT)
-		rc = session_mark(s, LOG_NOTICE, details,
-				  "timeout #%u: %s", seq, (char *)vis.data);
+		rc = session_mark(s, LOG_NOTICE, details, "timeout #%u: %s",
+				  seq, (char *)vis.data);
 	else if (reason != NULL && reason[0] != '\0')
 		rc = session_mark(s, LOG_NOTICE, details,
 				  "%s #%u by %s (%s): %s", decision_word(d),
@@ -754,7 +764,8 @@ int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
 	if (rc < 0) {
 		tdm_buf_free(&why_vis);
 		s->frozen = true;
-		snprintf(why, why_size, "the recording cannot be written; "
+		snprintf(why, why_size,
+			 "the recording cannot be written; "
 			 "nothing was sent");
 		return rc;
 	}
@@ -774,12 +785,15 @@ int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
 				       escort->name);
 	} else {
 		if (d == GATE_TIMEOUT)
-			session_notice(s, "#%u was not approved in time; "
-				       "nothing was sent", seq);
+			session_notice(s,
+				       "#%u was not approved in time; "
+				       "nothing was sent",
+				       seq);
 		else
-			session_notice(s, "#%u denied by %s%s%s%s; nothing "
-				       "was sent", seq, escort->name,
-				       reason ? " (" : "",
+			session_notice(s,
+				       "#%u denied by %s%s%s%s; nothing "
+				       "was sent",
+				       seq, escort->name, reason ? " (" : "",
 				       reason ? shown_reason : "",
 				       reason ? ")" : "");
 		if (pc->kind == PENDING_EXEC) {

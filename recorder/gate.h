@@ -41,16 +41,16 @@ int gate_submit_exec(struct session *s);
  * (why says so).
  */
 int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
-		const struct tdm_person *escort, const char *reason,
-		char *why, size_t why_size);
+		const struct tdm_person *escort, const char *reason, char *why,
+		size_t why_size);
 /*
  * Supervised raw mode: an escort grants it after approving a program the
  * policy lists as interactive for this target; keys then pass straight to
  * the target, recorded, until revoked, raw-limit, Ctrl-] or the last
  * escort leaving.
  */
-int gate_raw_on(struct session *s, const struct tdm_person *escort,
-		char *why, size_t why_size);
+int gate_raw_on(struct session *s, const struct tdm_person *escort, char *why,
+		size_t why_size);
 void gate_raw_off(struct session *s, const char *who, const char *why);
 
 /* Timeouts; returns ms until the next deadline, or -1. */
@@ -68,8 +68,7 @@ json_t *gate_pending_json(const struct session *s);
  * What the rules say of a command (a line continuing an open one is
  * judged together with it); *risks is the JSON list escorts see.
  */
-int gate_judge(struct session *s, enum pending_kind kind,
-	       const uint8_t *cmd, size_t n, struct tdm_verdict *v,
-	       json_t **risks);
+int gate_judge(struct session *s, enum pending_kind kind, const uint8_t *cmd,
+	       size_t n, struct tdm_verdict *v, json_t **risks);
 
 #endif

@@ -122,8 +122,7 @@ void lineedit_take(struct lineedit *le)
 				memmove(le->history, le->history + 1,
 					(LINEEDIT_HISTORY - 1) *
 						sizeof(le->history[0]));
-				memmove(le->history_len,
-					le->history_len + 1,
+				memmove(le->history_len, le->history_len + 1,
 					(LINEEDIT_HISTORY - 1) *
 						sizeof(le->history_len[0]));
 				le->nhistory--;
@@ -266,8 +265,7 @@ int lineedit_feed(struct lineedit *le, uint8_t c, enum le_action *act)
 		if (le->line.len == 0)
 			*act = LE_EOF;
 		else if (le->cursor < le->line.len)
-			delete_range(le, le->cursor,
-				     next_char(le, le->cursor));
+			delete_range(le, le->cursor, next_char(le, le->cursor));
 		return 0;
 	case 0x1d:
 		*act = LE_ESCAPE;
@@ -278,8 +276,7 @@ int lineedit_feed(struct lineedit *le, uint8_t c, enum le_action *act)
 	case 0x7f:
 	case 0x08:
 		if (le->cursor > 0)
-			delete_range(le, prev_char(le, le->cursor),
-				     le->cursor);
+			delete_range(le, prev_char(le, le->cursor), le->cursor);
 		return 0;
 	case 0x15: /* Ctrl-U */
 		delete_range(le, 0, le->cursor);
@@ -329,7 +326,9 @@ int lineedit_draw(struct lineedit *le, const struct tdm_buf *text,
 
 	tdm_buf_init(&tail, 0);
 	/* DECSC where the line starts; DECRC + clear to redraw it. */
+	/* clang-format off */
 	rc = tdm_buf_puts(out, le->drawn ? "\x1b" "8\x1b[J" : "\x1b" "7");
+	/* clang-format on */
 	if (rc == 0)
 		rc = tdm_visible(line->data, line->len, out);
 	if (rc == 0 && status != NULL)
@@ -353,5 +352,7 @@ int lineedit_erase(struct lineedit *le, struct tdm_buf *out)
 	if (!le->drawn)
 		return 0;
 	le->drawn = false;
+	/* clang-format off */
 	return tdm_buf_puts(out, "\x1b" "8\x1b[J");
+	/* clang-format on */
 }

@@ -23,23 +23,23 @@ enum le_action {
 	LE_NONE,
 	LE_SUBMIT,    /* Enter: the line is in le->line */
 	LE_INTERRUPT, /* Ctrl-C: exempt, goes to the target at once */
-	LE_EOF,       /* Ctrl-D on an empty line */
+	LE_EOF,	      /* Ctrl-D on an empty line */
 	LE_ESCAPE,    /* Ctrl-]: the engineer leaves supervised raw mode */
 };
 
 struct lineedit {
 	struct tdm_buf line;
-	size_t cursor;            /* byte offset into line */
+	size_t cursor; /* byte offset into line */
 	char *history[LINEEDIT_HISTORY];
 	size_t history_len[LINEEDIT_HISTORY];
 	size_t nhistory;
-	size_t browse;            /* == nhistory when not browsing */
-	int esc;                  /* escape-sequence parser state */
+	size_t browse; /* == nhistory when not browsing */
+	int esc;       /* escape-sequence parser state */
 	char csi[16];
 	size_t ncsi;
-	bool paste;               /* inside a bracketed paste */
-	bool literal;             /* Ctrl-V: the next byte is taken as is */
-	bool drawn;               /* the line is on the engineer's screen */
+	bool paste;   /* inside a bracketed paste */
+	bool literal; /* Ctrl-V: the next byte is taken as is */
+	bool drawn;   /* the line is on the engineer's screen */
 };
 
 void lineedit_init(struct lineedit *le);

@@ -252,8 +252,10 @@ static int enter_sandbox(char *why, size_t why_size)
 	/* The policy file, the key files and the recording's directories
 	 * were closed as they were read; the identity key is freed. */
 	if (tdm_sandbox_enter(&tdm_sandbox_recorder) < 0) {
-		snprintf(why, why_size, "cannot enter the sandbox (%s); the "
-			 "session does not run unconfined", strerror(errno));
+		snprintf(why, why_size,
+			 "cannot enter the sandbox (%s); the "
+			 "session does not run unconfined",
+			 strerror(errno));
 		return TDM_ERR_IO;
 	}
 	return 0;
@@ -307,32 +309,34 @@ static int run_session(struct session *s)
 		}
 	}
 	if (rc < 0) {
-		session_say(s, "cannot create a recording in %s: %s; no "
+		session_say(s,
+			    "cannot create a recording in %s: %s; no "
 			    "session runs unrecorded (ask an admin to check "
-			    "that directory)", s->policy->recordings,
+			    "that directory)",
+			    s->policy->recordings,
 			    errno != 0 ? strerror(errno) : tdm_strerror(rc));
-		tdm_log(LOG_ERR, "engineer %s target %s refused: cannot "
-			"create recording in %s", s->engineer->name,
-			s->target->name, s->policy->recordings);
+		tdm_log(LOG_ERR,
+			"engineer %s target %s refused: cannot "
+			"create recording in %s",
+			s->engineer->name, s->target->name,
+			s->policy->recordings);
 		goto early_out;
 	}
 	/* The readable label shows the command with nothing hidden: a raw
 	 * TAB there would be taken for the start of the details. */
 	tdm_buf_init(&shown, 0);
-	if (s->command != NULL &&
-	    tdm_visible((const uint8_t *)s->command, strlen(s->command),
-			&shown) < 0)
+	if (s->command != NULL && tdm_visible((const uint8_t *)s->command,
+					      strlen(s->command), &shown) < 0)
 		tdm_buf_reset(&shown);
 	rc = session_mark(s, LOG_NOTICE,
 			  json_pack("{s:s,s:s,s:s,s:s,s:i,s:s?,s:b}", "event",
 				    "start", "engineer", s->engineer->name,
 				    "target", s->target->name, "address",
 				    s->target->address, "port",
-				    (int)s->target->port, "command",
-				    text, "tty", s->tty),
-			  "session start: %s@%s (%s:%u)%s%s",
-			  s->engineer->name, s->target->name,
-			  s->target->address, s->target->port,
+				    (int)s->target->port, "command", text,
+				    "tty", s->tty),
+			  "session start: %s@%s (%s:%u)%s%s", s->engineer->name,
+			  s->target->name, s->target->address, s->target->port,
 			  s->command ? " command: " : "",
 			  shown.data ? (char *)shown.data : "");
 	tdm_buf_free(&shown);
@@ -371,12 +375,16 @@ static int run_session(struct session *s)
 	banner(s);
 	rc = relay_run(s);
 	if (s->frozen) {
-		session_say(s, "the recording cannot be written (%s); the "
+		session_say(s,
+			    "the recording cannot be written (%s); the "
 			    "session is frozen and ends here",
 			    strerror(tdm_cast_errno(s->cast) ?
-					     tdm_cast_errno(s->cast) : EIO));
-		tdm_log(LOG_ERR, "session %s: recording failed, session "
-			"frozen", s->id);
+					     tdm_cast_errno(s->cast) :
+					     EIO));
+		tdm_log(LOG_ERR,
+			"session %s: recording failed, session "
+			"frozen",
+			s->id);
 		escorts_send_ended(s, EXIT_TANDEM, "frozen");
 		goto out;
 	}
@@ -397,8 +405,8 @@ end:
 				   "bytes_out", (json_int_t)s->bytes_out,
 				   "bytes_in", (json_int_t)s->bytes_in),
 			 "session end: %s, exit %d, %llu bytes out, %llu "
-			 "bytes in", s->end_why, status, s->bytes_out,
-			 s->bytes_in) < 0)
+			 "bytes in",
+			 s->end_why, status, s->bytes_out, s->bytes_in) < 0)
 		goto write_failed;
 	if (tdm_chain_seal(s->chain, s->cast) < 0 ||
 	    tdm_cast_close(s->cast) < 0)
@@ -422,9 +430,11 @@ early_out:
 	tdm_buf_free(&s->to_target);
 	return status;
 write_failed:
-	session_say(s, "the recording cannot be written (%s); the session "
-		    "ends here", strerror(tdm_cast_errno(s->cast) ?
-						  tdm_cast_errno(s->cast) : EIO));
+	session_say(s,
+		    "the recording cannot be written (%s); the session "
+		    "ends here",
+		    strerror(tdm_cast_errno(s->cast) ? tdm_cast_errno(s->cast) :
+						       EIO));
 	status = EXIT_TANDEM;
 	goto out;
 }
@@ -469,7 +479,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (name == NULL || optind != argc) {
-		fprintf(stderr, "tandem-recorder: %s; it is the forced "
+		fprintf(stderr,
+			"tandem-recorder: %s; it is the forced "
 			"command of the tandem account, rendered by "
 			"`tandem-policy authorized-keys engineers`\n",
 			name == NULL ? "--engineer NAME is required" :
@@ -487,9 +498,11 @@ int main(int argc, char **argv)
 	if (tdm_policy_load(config, &policy, &diag) < 0) {
 		for (i = 0; i < diag.n; i++)
 			fprintf(stderr, "%s\n", diag.msgs[i]);
-		fprintf(stderr, "tandem: the policy has errors, so no "
+		fprintf(stderr,
+			"tandem: the policy has errors, so no "
 			"session can start; an admin must fix %s "
-			"(tandem-policy check)\n", config);
+			"(tandem-policy check)\n",
+			config);
 		tdm_log(LOG_ERR, "policy %s invalid; engineer %s refused",
 			config, name);
 		goto out;
@@ -499,19 +512,24 @@ int main(int argc, char **argv)
 	if (diag_rc < 0) {
 		for (i = 0; i < diag.n; i++)
 			fprintf(stderr, "%s\n", diag.msgs[i]);
-		fprintf(stderr, "tandem: the command rules cannot be compiled "
+		fprintf(stderr,
+			"tandem: the command rules cannot be compiled "
 			"(%s), so no session can start; an admin must fix %s "
-			"(tandem-policy check)\n", tdm_strerror(diag_rc),
-			config);
-		tdm_log(LOG_ERR, "policy %s rules invalid; engineer %s "
-			"refused", config, name);
+			"(tandem-policy check)\n",
+			tdm_strerror(diag_rc), config);
+		tdm_log(LOG_ERR,
+			"policy %s rules invalid; engineer %s "
+			"refused",
+			config, name);
 		goto out;
 	}
 	s.rules = rules;
 	s.engineer = tdm_policy_engineer(policy, name);
 	if (s.engineer == NULL) {
-		fprintf(stderr, "tandem: engineer %s is not in %s; ask an "
-			"admin to add them\n", name, config);
+		fprintf(stderr,
+			"tandem: engineer %s is not in %s; ask an "
+			"admin to add them\n",
+			name, config);
 		goto out;
 	}
 
@@ -520,8 +538,10 @@ int main(int argc, char **argv)
 		orig = "";
 	if (strlen(orig) > SESSION_MAX_COMMAND ||
 	    split_original(orig, target, sizeof(target), &command) < 0) {
-		fprintf(stderr, "tandem: the command is longer than %u "
-			"bytes; shorten it\n", SESSION_MAX_COMMAND);
+		fprintf(stderr,
+			"tandem: the command is longer than %u "
+			"bytes; shorten it\n",
+			SESSION_MAX_COMMAND);
 		goto out;
 	}
 	shown_of(target, target_log, sizeof(target_log));
@@ -531,23 +551,29 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (is_file_transfer(target, command)) {
-		fprintf(stderr, "tandem: file transfer (scp, sftp, rsync) is "
+		fprintf(stderr,
+			"tandem: file transfer (scp, sftp, rsync) is "
 			"not permitted through the bastion; run the commands "
 			"that move data in a session, where an escort "
 			"approves them\n");
-		tdm_log(LOG_WARNING, "engineer %s refused: file transfer "
-			"attempt (%s)", name, target_log);
+		tdm_log(LOG_WARNING,
+			"engineer %s refused: file transfer "
+			"attempt (%s)",
+			name, target_log);
 		goto out;
 	}
 	s.target = tdm_policy_target(policy, target);
 	if (s.target == NULL || !tdm_policy_grants(s.engineer, target)) {
-		fprintf(stderr, "tandem: %s target %s; run `ssh "
+		fprintf(stderr,
+			"tandem: %s target %s; run `ssh "
 			"tandem@BASTION` with no target for the list of "
-			"yours\n", s.target == NULL ? "there is no" :
-			"the policy does not grant you", target);
-		tdm_log(LOG_WARNING, "engineer %s refused: target %s %s",
-			name, target_log, s.target == NULL ? "unknown" :
-			"not granted");
+			"yours\n",
+			s.target == NULL ? "there is no" :
+					   "the policy does not grant you",
+			target);
+		tdm_log(LOG_WARNING, "engineer %s refused: target %s %s", name,
+			target_log,
+			s.target == NULL ? "unknown" : "not granted");
 		goto out;
 	}
 	{
@@ -555,12 +581,15 @@ int main(int argc, char **argv)
 
 		if (!tdm_policy_meets(s.target, TDM_REQ_ENGINEER, s.engineer,
 				      &miss)) {
-			fprintf(stderr, "tandem: target %s requires engineers "
-				"with %s=%s; ask an admin\n", target,
-				miss ? miss->attr.key : "?",
+			fprintf(stderr,
+				"tandem: target %s requires engineers "
+				"with %s=%s; ask an admin\n",
+				target, miss ? miss->attr.key : "?",
 				miss ? miss->attr.value : "?");
-			tdm_log(LOG_WARNING, "engineer %s refused: target %s "
-				"requirement not met", name, target_log);
+			tdm_log(LOG_WARNING,
+				"engineer %s refused: target %s "
+				"requirement not met",
+				name, target_log);
 			goto out;
 		}
 	}
@@ -571,12 +600,15 @@ int main(int argc, char **argv)
 	} else if (!isatty(STDIN_FILENO)) {
 		/* A shell fed from a pipe would run lines nobody approved:
 		 * without a terminal, the command itself must be given. */
-		fprintf(stderr, "tandem: no terminal and no command; give the "
+		fprintf(stderr,
+			"tandem: no terminal and no command; give the "
 			"command (ssh tandem@BASTION %s COMMAND) or ask for a "
-			"terminal (ssh -t tandem@BASTION %s)\n", target,
-			target);
-		tdm_log(LOG_WARNING, "engineer %s refused: shell on %s "
-			"without a terminal", name, target_log);
+			"terminal (ssh -t tandem@BASTION %s)\n",
+			target, target);
+		tdm_log(LOG_WARNING,
+			"engineer %s refused: shell on %s "
+			"without a terminal",
+			name, target_log);
 		goto out;
 	}
 	status = run_session(&s);

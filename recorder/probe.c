@@ -36,8 +36,7 @@ void probe_fire(void)
 		/* ...any other open ends the recorder. */
 		close(open("/etc/hostname", O_RDONLY | O_CLOEXEC));
 		close(open("/tmp/tandem-probe", O_WRONLY | O_CREAT, 0600));
-	}
-	else if (strcmp(armed, "execve") == 0)
+	} else if (strcmp(armed, "execve") == 0)
 		execve(argv[0], argv, NULL);
 	else if (strcmp(armed, "socket") == 0)
 		close(socket(AF_INET, SOCK_STREAM, 0));

@@ -63,8 +63,9 @@ static void remember_output(struct session *s, const uint8_t *p, size_t n)
 			    SESSION_SCREEN_KEEP);
 	} else {
 		if (s->screen.len + n > 2 * SESSION_SCREEN_KEEP)
-			tdm_buf_consume(&s->screen, s->screen.len + n -
-							    SESSION_SCREEN_KEEP);
+			tdm_buf_consume(&s->screen,
+					s->screen.len + n -
+						SESSION_SCREEN_KEEP);
 		tdm_buf_put(&s->screen, p, n);
 	}
 	for (i = n; i > 0; i--) {
@@ -162,16 +163,16 @@ static const struct {
 	const char *name;
 	int num;
 } signals[] = {
-	{ "HUP", SIGHUP },   { "INT", SIGINT },   { "QUIT", SIGQUIT },
+	{ "HUP", SIGHUP },   { "INT", SIGINT },	  { "QUIT", SIGQUIT },
 	{ "ILL", SIGILL },   { "ABRT", SIGABRT }, { "FPE", SIGFPE },
 	{ "KILL", SIGKILL }, { "SEGV", SIGSEGV }, { "PIPE", SIGPIPE },
 	{ "ALRM", SIGALRM }, { "TERM", SIGTERM }, { "USR1", SIGUSR1 },
 	{ "USR2", SIGUSR2 },
 };
 
-static void on_exit_signal(ssh_session ssh, ssh_channel ch,
-			   const char *signal, int core, const char *errmsg,
-			   const char *lang, void *userdata)
+static void on_exit_signal(ssh_session ssh, ssh_channel ch, const char *signal,
+			   int core, const char *errmsg, const char *lang,
+			   void *userdata)
 {
 	struct session *s = userdata;
 	size_t i;
@@ -340,8 +341,8 @@ static int step(struct relay *r)
 		snprintf(s->end_why, sizeof(s->end_why), "engineer left");
 		s->stop = true;
 	}
-	if (in_at != SIZE_MAX && (pfd[in_at].revents & (POLLIN | POLLHUP |
-							 POLLERR)))
+	if (in_at != SIZE_MAX &&
+	    (pfd[in_at].revents & (POLLIN | POLLHUP | POLLERR)))
 		read_input(r);
 	if (r->in_len > 0) {
 		rc = gate_keys(s, r->in, r->in_len);

@@ -72,8 +72,8 @@ void session_notice(struct session *s, const char *fmt, ...)
 	gate_redraw(s);
 }
 
-int session_mark(struct session *s, int prio, json_t *details,
-		 const char *fmt, ...)
+int session_mark(struct session *s, int prio, json_t *details, const char *fmt,
+		 ...)
 {
 	struct tdm_buf label;
 	char text[2048];
@@ -93,7 +93,8 @@ int session_mark(struct session *s, int prio, json_t *details,
 		if (rc == 0)
 			rc = tdm_buf_printf(&label, "\t%s", json);
 	}
-	tdm_log(prio, "session %s: %s", s->id, label.data ? (char *)label.data : text);
+	tdm_log(prio, "session %s: %s", s->id,
+		label.data ? (char *)label.data : text);
 	if (rc == 0)
 		rc = tdm_cast_marker(s->cast, (const char *)label.data);
 	free(json);

@@ -46,11 +46,11 @@ struct pending_cmd {
 	unsigned seq;
 	enum pending_kind kind;
 	struct tdm_buf command; /* as shown: the line, or the exec command */
-	struct tdm_buf send;    /* exact bytes released on approval */
+	struct tdm_buf send;	/* exact bytes released on approval */
 	uint64_t deadline_ms;
 	json_t *risks;
-	bool open;              /* leaves a quote open for the next line */
-	char started[32];       /* ISO 8601 UTC */
+	bool open;	  /* leaves a quote open for the next line */
+	char started[32]; /* ISO 8601 UTC */
 };
 
 struct escort_conn {
@@ -58,14 +58,14 @@ struct escort_conn {
 	struct tdm_buf in, out;
 	const struct tdm_person *person; /* set once attached */
 	bool attached;
-	bool closing;                    /* flush out, then close */
-	uint64_t closing_ms;             /* when closing began */
-	uint64_t read_ms;                /* last send, or when out began */
-	bool stalled;                    /* dropped for reading nothing */
+	bool closing;	     /* flush out, then close */
+	uint64_t closing_ms; /* when closing began */
+	uint64_t read_ms;    /* last send, or when out began */
+	bool stalled;	     /* dropped for reading nothing */
 	/* Live output this escort could not follow (escorts.c). */
-	bool behind;                     /* skipping until out is read */
-	uint64_t gap_bytes;              /* skipped in the current gap */
-	uint64_t skipped_bytes;          /* skipped before it, not yet marked */
+	bool behind;		/* skipping until out is read */
+	uint64_t gap_bytes;	/* skipped in the current gap */
+	uint64_t skipped_bytes; /* skipped before it, not yet marked */
 	unsigned gaps;
 };
 
@@ -75,9 +75,9 @@ struct session {
 	const struct tdm_person *engineer;
 	const struct tdm_target *target;
 
-	char id[37];             /* UUID, lower case */
-	char *command;           /* non-interactive command, NULL: a shell */
-	bool tty;                /* the engineer's ssh asked for a PTY */
+	char id[37];   /* UUID, lower case */
+	char *command; /* non-interactive command, NULL: a shell */
+	bool tty;      /* the engineer's ssh asked for a PTY */
 	char term[64];
 	unsigned cols, rows;
 	time_t started;
@@ -85,7 +85,7 @@ struct session {
 
 	struct tdm_cast *cast;
 	char rec_path[PATH_MAX];
-	struct tdm_signer *signer;  /* the bastion's key: seals the recording */
+	struct tdm_signer *signer; /* the bastion's key: seals the recording */
 	struct tdm_chain *chain;
 
 	ssh_session ssh;
@@ -95,46 +95,46 @@ struct session {
 	struct ssh_channel_callbacks_struct chan_cb;
 
 	/* Relay state. */
-	struct tdm_buf to_target;   /* released, not yet accepted by ssh */
-	bool in_eof;                /* the engineer's input ended */
+	struct tdm_buf to_target; /* released, not yet accepted by ssh */
+	bool in_eof;		  /* the engineer's input ended */
 	bool eof_sent;
 	bool remote_closed;
 	bool remote_eof;
-	bool frozen;                /* recording failed: relay nothing more */
+	bool frozen; /* recording failed: relay nothing more */
 	bool have_status;
 	int exit_status;
-	bool stop;                  /* the engineer went away */
+	bool stop; /* the engineer went away */
 	unsigned long long bytes_out, bytes_in;
 
 	/* The gate. */
-	bool line_mode;             /* interactive: the line editor is on */
+	bool line_mode; /* interactive: the line editor is on */
 	struct lineedit le;
 	struct pending_cmd pending;
 	unsigned next_seq;
-	struct tdm_buf held;        /* typed while a command was pending */
+	struct tdm_buf held; /* typed while a command was pending */
 	/* Approved lines that left a quote open: the shell reads the next
 	 * line as their continuation, so it is judged together with them. */
 	struct tdm_buf carry;
-	uint64_t paste_since_ms;    /* when the open bracketed paste began */
-	struct tdm_buf stdin_held;  /* non-interactive stdin before approval */
+	uint64_t paste_since_ms;   /* when the open bracketed paste began */
+	struct tdm_buf stdin_held; /* non-interactive stdin before approval */
 	unsigned long long stdin_total;
-	bool channel_wanted;        /* exec channel opens on approval */
+	bool channel_wanted; /* exec channel opens on approval */
 	bool killed;
 	char end_why[32];
 	/* Supervised raw mode. */
 	bool raw;
 	uint64_t raw_deadline_ms;
-	char last_program[64];      /* program of the last approved command */
+	char last_program[64]; /* program of the last approved command */
 	uint64_t last_activity_ms;
 
 	/* What the engineer sees. */
-	struct tdm_buf screen;      /* recent output for attaching escorts */
-	struct tdm_buf last_line;   /* output since the last newline */
+	struct tdm_buf screen;	  /* recent output for attaching escorts */
+	struct tdm_buf last_line; /* output since the last newline */
 
 	/* Escorts. */
 	int listen_fd;
 	char sock_path[PATH_MAX];
-	int reaper_fd;              /* closing it makes the reaper unlink */
+	int reaper_fd; /* closing it makes the reaper unlink */
 	uid_t escort_uid;
 	struct escort_conn *escorts[SESSION_MAX_ESCORTS];
 	size_t nescorts;
@@ -147,8 +147,8 @@ void session_to_engineer(struct session *s, const void *p, size_t n);
 void session_notice(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Records a session event marker (and syslog); see docs/recording.md. */
-int session_mark(struct session *s, int prio, json_t *details,
-		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int session_mark(struct session *s, int prio, json_t *details, const char *fmt,
+		 ...) __attribute__((format(printf, 4, 5)));
 
 /* Reports a failure to the engineer: one line on stderr. */
 void session_say(const struct session *s, const char *fmt, ...)

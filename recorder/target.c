@@ -87,11 +87,12 @@ static int check_host_key(struct session *s, char *why, size_t why_size)
 	char type[64], fp_shown[128], fp_pinned[128];
 	int rc = TDM_ERR_HOSTKEY;
 
-	if (import_pinned(s->target->host_key, &pinned, type,
-			  sizeof(type)) < 0) {
-		snprintf(why, why_size, "the pinned host-key of target %s "
-			 "cannot be read; fix it in %s", s->target->name,
-			 s->policy->path);
+	if (import_pinned(s->target->host_key, &pinned, type, sizeof(type)) <
+	    0) {
+		snprintf(why, why_size,
+			 "the pinned host-key of target %s "
+			 "cannot be read; fix it in %s",
+			 s->target->name, s->policy->path);
 		rc = TDM_ERR_INVAL;
 		goto out;
 	}
@@ -103,7 +104,8 @@ static int check_host_key(struct session *s, char *why, size_t why_size)
 	if (ssh_key_cmp(shown, pinned, SSH_KEY_CMP_PUBLIC) != 0) {
 		fingerprint(shown, fp_shown, sizeof(fp_shown));
 		fingerprint(pinned, fp_pinned, sizeof(fp_pinned));
-		snprintf(why, why_size, "target %s presented host key %s, "
+		snprintf(why, why_size,
+			 "target %s presented host key %s, "
 			 "but the policy pins %s; refusing (ask an admin to "
 			 "check the target before changing host-key)",
 			 s->target->name, fp_shown, fp_pinned);
@@ -123,20 +125,22 @@ static int authenticate(struct session *s, char *why, size_t why_size)
 
 	if (ssh_pki_import_privkey_file(s->target->identity, NULL, NULL, NULL,
 					&identity) != SSH_OK) {
-		snprintf(why, why_size, "cannot read the identity %s of "
+		snprintf(why, why_size,
+			 "cannot read the identity %s of "
 			 "target %s; check that it exists and that the tandem "
-			 "account can read it", s->target->identity,
-			 s->target->name);
+			 "account can read it",
+			 s->target->identity, s->target->name);
 		return TDM_ERR_IO;
 	}
 	rc = ssh_userauth_publickey(s->ssh, NULL, identity);
 	/* The key lives only as long as authentication needs it. */
 	ssh_key_free(identity);
 	if (rc != SSH_AUTH_SUCCESS) {
-		snprintf(why, why_size, "target %s refused the bastion's "
+		snprintf(why, why_size,
+			 "target %s refused the bastion's "
 			 "identity for user %s; install its public key in the "
-			 "target's authorized_keys", s->target->name,
-			 s->target->user);
+			 "target's authorized_keys",
+			 s->target->name, s->target->user);
 		return TDM_ERR_DENIED;
 	}
 	return 0;
@@ -181,9 +185,10 @@ int target_connect(struct session *s, char *why, size_t why_size)
 	int rc;
 
 	if (split_key(s->target->host_key, type, sizeof(type), &b64, &n) < 0) {
-		snprintf(why, why_size, "the pinned host-key of target %s "
-			 "cannot be read; fix it in %s", s->target->name,
-			 s->policy->path);
+		snprintf(why, why_size,
+			 "the pinned host-key of target %s "
+			 "cannot be read; fix it in %s",
+			 s->target->name, s->policy->path);
 		return TDM_ERR_INVAL;
 	}
 	s->ssh = ssh_new();
@@ -199,11 +204,12 @@ int target_connect(struct session *s, char *why, size_t why_size)
 	    ssh_options_set(s->ssh, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") < 0 ||
 	    ssh_options_set(s->ssh, SSH_OPTIONS_GLOBAL_KNOWNHOSTS,
 			    "/dev/null") < 0 ||
-	    ssh_options_set(s->ssh, SSH_OPTIONS_HOSTKEYS,
-			    hostkey_algos(type)) < 0) {
-		snprintf(why, why_size, "cannot set up the connection to "
-			 "target %s: %s", s->target->name,
-			 ssh_get_error(s->ssh));
+	    ssh_options_set(s->ssh, SSH_OPTIONS_HOSTKEYS, hostkey_algos(type)) <
+		    0) {
+		snprintf(why, why_size,
+			 "cannot set up the connection to "
+			 "target %s: %s",
+			 s->target->name, ssh_get_error(s->ssh));
 		return TDM_ERR_SSH;
 	}
 	if (ssh_connect(s->ssh) != SSH_OK) {

@@ -91,16 +91,14 @@ static json_t *decision_entry(const struct tdm_rec_header *h,
 	char when[32];
 	json_t *e;
 
-	rp_iso_time(h != NULL ? h->timestamp : 0, ev->t_us, when,
-		    sizeof(when));
+	rp_iso_time(h != NULL ? h->timestamp : 0, ev->t_us, when, sizeof(when));
 	e = json_object();
 	if (e == NULL)
 		return NULL;
 	json_object_set_new(e, "time", json_string(when));
 	json_object_set_new(e, "session", str_or_null(h ? h->session : NULL));
 	json_object_set_new(e, "seq", field(m, "seq", is_integer));
-	json_object_set_new(e, "engineer",
-			    str_or_null(h ? h->engineer : NULL));
+	json_object_set_new(e, "engineer", str_or_null(h ? h->engineer : NULL));
 	json_object_set_new(e, "target", str_or_null(h ? h->target : NULL));
 	json_object_set_new(e, "escort", field(m, "escort", is_string));
 	json_object_set_new(e, "decision", field(m, "decision", is_string));
@@ -122,18 +120,17 @@ static json_t *session_of(const struct tdm_rec_header *h,
 			  const struct tdm_verify *v)
 {
 	return json_pack("{s:I,s:o,s:o,s:o,s:o,s:O,s:s,s:s}", "start",
-			 (json_int_t)(h != NULL ? h->timestamp : 0),
-			 "session", str_or_null(h ? h->session : NULL),
-			 "engineer", str_or_null(h ? h->engineer : NULL),
-			 "target", str_or_null(h ? h->target : NULL),
-			 "bastion", str_or_null(h ? h->bastion : NULL),
-			 "attrs", h != NULL && h->attrs != NULL ? h->attrs :
-								  json_null(),
+			 (json_int_t)(h != NULL ? h->timestamp : 0), "session",
+			 str_or_null(h ? h->session : NULL), "engineer",
+			 str_or_null(h ? h->engineer : NULL), "target",
+			 str_or_null(h ? h->target : NULL), "bastion",
+			 str_or_null(h ? h->bastion : NULL), "attrs",
+			 h != NULL && h->attrs != NULL ? h->attrs : json_null(),
 			 "verify", verdict_name(v->verdict), "why", v->why);
 }
 
-int rp_decisions_read(const char *path, json_t *entries,
-		      struct tdm_verify *v, json_t **session)
+int rp_decisions_read(const char *path, json_t *entries, struct tdm_verify *v,
+		      json_t **session)
 {
 	const struct tdm_rec_header *h;
 	struct tdm_castread *r;
@@ -189,8 +186,8 @@ static void put_visible(struct tdm_buf *b, const char *s)
 /* One line for a person: time, who, where, decision, risks, command. */
 void rp_entry_line(json_t *e, struct tdm_buf *line)
 {
-	const char *decision = json_string_value(json_object_get(e,
-							"decision"));
+	const char *decision =
+		json_string_value(json_object_get(e, "decision"));
 	const char *escort = json_string_value(json_object_get(e, "escort"));
 	const char *reason = json_string_value(json_object_get(e, "reason"));
 	const char *b64 = json_string_value(json_object_get(e, "command_b64"));
@@ -205,9 +202,9 @@ void rp_entry_line(json_t *e, struct tdm_buf *line)
 	put_visible(line, json_string_value(json_object_get(e, "engineer")));
 	tdm_buf_putc(line, '@');
 	put_visible(line, json_string_value(json_object_get(e, "target")));
-	tdm_buf_printf(line, "  #%lld  ",
-		       (long long)json_integer_value(json_object_get(e,
-							"seq")));
+	tdm_buf_printf(
+		line, "  #%lld  ",
+		(long long)json_integer_value(json_object_get(e, "seq")));
 	put_visible(line, decision != NULL ? decision : "?");
 	if (escort != NULL) {
 		tdm_buf_puts(line, " by ");
@@ -219,14 +216,14 @@ void rp_entry_line(json_t *e, struct tdm_buf *line)
 		tdm_buf_putc(line, ')');
 	}
 	tdm_buf_puts(line, "  [");
-	json_array_foreach(risks, i, risk) {
+	json_array_foreach (risks, i, risk) {
 		if (i > 0)
 			tdm_buf_puts(line, "; ");
-		put_visible(line, json_string_value(json_object_get(risk,
-							"level")));
+		put_visible(line,
+			    json_string_value(json_object_get(risk, "level")));
 		tdm_buf_puts(line, ": ");
-		put_visible(line, json_string_value(json_object_get(risk,
-							"why")));
+		put_visible(line,
+			    json_string_value(json_object_get(risk, "why")));
 	}
 	tdm_buf_puts(line, "]  ");
 	/* The exact bytes when recorded, so nothing hides in repair. */
@@ -267,17 +264,17 @@ void rp_verdict_warn(const char *path, const char *verdict, const char *why)
 	if (strcmp(verdict, "sealed") != 0)
 		fprintf(stderr, "tandem-replay: warning: %s is %s: %s\n", path,
 			strcmp(verdict, "tampered") == 0 ? "TAMPERED" :
-							    "UNSEALED", why);
+							   "UNSEALED",
+			why);
 }
 
 static void commands_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: tandem-replay commands FILE|DIR... [--json]\n"
-		"\n"
-		"The audit list: every decision on a command, with time, "
-		"engineer,\ntarget, escort, decision, risks and the exact "
-		"command.  --json: one\nobject per line.\n");
+	fprintf(f, "usage: tandem-replay commands FILE|DIR... [--json]\n"
+		   "\n"
+		   "The audit list: every decision on a command, with time, "
+		   "engineer,\ntarget, escort, decision, risks and the exact "
+		   "command.  --json: one\nobject per line.\n");
 }
 
 int rp_cmd_commands(int argc, char **argv)
@@ -321,7 +318,7 @@ int rp_cmd_commands(int argc, char **argv)
 			status = RP_EXIT_ERROR;
 			continue;
 		}
-		json_array_foreach(entries, k, e)
+		json_array_foreach (entries, k, e)
 			rp_entry_print(e, as_json);
 		json_decref(entries);
 		rp_verdict_warn(paths.path[i], verdict_name(v.verdict), v.why);

@@ -52,9 +52,11 @@ static int walk_one(const char *path, const struct stat *st, int type,
 	(void)st;
 	(void)ftw;
 	if (type == FTW_DNR) {
-		fprintf(stderr, "tandem-replay: cannot read directory %s: "
+		fprintf(stderr,
+			"tandem-replay: cannot read directory %s: "
 			"permission denied (investigators need group "
-			"tandem-audit)\n", path);
+			"tandem-audit)\n",
+			path);
 		walk_failed = 1;
 		return 0;
 	}
@@ -79,7 +81,8 @@ int rp_paths_collect(char **args, int nargs, struct rp_paths *out)
 	walk_failed = 0;
 	for (i = 0; i < nargs; i++) {
 		if (stat(args[i], &st) < 0) {
-			fprintf(stderr, "tandem-replay: %s: %s (give a "
+			fprintf(stderr,
+				"tandem-replay: %s: %s (give a "
 				"recording file or a directory of them)\n",
 				args[i], strerror(errno));
 			return -1;
@@ -124,12 +127,15 @@ int rp_open(const char *path, int *fd, struct tdm_castread **r)
 		fprintf(stderr, "tandem-replay: cannot open %s: %s%s\n", path,
 			strerror(errno),
 			errno == EACCES ? " (investigators need group "
-					  "tandem-audit)" : "");
+					  "tandem-audit)" :
+					  "");
 		return -1;
 	}
 	if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		fprintf(stderr, "tandem-replay: %s is not a regular file; give "
-			"a recording (*.cast.zst)\n", path);
+		fprintf(stderr,
+			"tandem-replay: %s is not a regular file; give "
+			"a recording (*.cast.zst)\n",
+			path);
 		close(*fd);
 		return -1;
 	}
@@ -194,8 +200,10 @@ void rp_warn_integrity(const char *path, struct tdm_castread *r)
 	struct tdm_verify v;
 
 	if (tdm_castread_problems(r) > 0)
-		fprintf(stderr, "tandem-replay: warning: %s (%llu "
-			"problem%s)\n", tdm_castread_problem(r),
+		fprintf(stderr,
+			"tandem-replay: warning: %s (%llu "
+			"problem%s)\n",
+			tdm_castread_problem(r),
 			(unsigned long long)tdm_castread_problems(r),
 			tdm_castread_problems(r) == 1 ? "" : "s");
 	tdm_castread_verify(r, &v);
@@ -203,8 +211,10 @@ void rp_warn_integrity(const char *path, struct tdm_castread *r)
 		fprintf(stderr, "tandem-replay: warning: %s is TAMPERED: %s\n",
 			path, v.why);
 	else if (v.verdict == TDM_VERDICT_UNSEALED)
-		fprintf(stderr, "tandem-replay: warning: %s is UNSEALED: "
-			"intact up to %.6f s\n", path, (double)v.good_us / 1e6);
+		fprintf(stderr,
+			"tandem-replay: warning: %s is UNSEALED: "
+			"intact up to %.6f s\n",
+			path, (double)v.good_us / 1e6);
 }
 
 void rp_note_dropped(const struct tdm_vt_filter *vt)
@@ -212,14 +222,14 @@ void rp_note_dropped(const struct tdm_vt_filter *vt)
 	struct tdm_vt_stats st;
 
 	tdm_vt_stats(vt, &st);
-	fprintf(stderr, "tandem-replay: left out %llu sequence%s that act "
+	fprintf(stderr,
+		"tandem-replay: left out %llu sequence%s that act "
 		"outside the screen (%llu OSC: titles, clipboard, links; "
 		"%llu DCS/APC/PM/SOS; %llu queries and modes; %llu 8-bit "
 		"C1; %llu controls; %llu ZMODEM); --raw writes them\n",
 		(unsigned long long)tdm_vt_dropped(vt),
-		tdm_vt_dropped(vt) == 1 ? "" : "s",
-		(unsigned long long)st.osc, (unsigned long long)st.strings,
-		(unsigned long long)st.queries, (unsigned long long)st.c1,
-		(unsigned long long)st.controls,
+		tdm_vt_dropped(vt) == 1 ? "" : "s", (unsigned long long)st.osc,
+		(unsigned long long)st.strings, (unsigned long long)st.queries,
+		(unsigned long long)st.c1, (unsigned long long)st.controls,
 		(unsigned long long)st.zmodem);
 }

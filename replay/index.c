@@ -37,10 +37,10 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
 	"CREATE TABLE IF NOT EXISTS files("
 	" id INTEGER PRIMARY KEY,"
-	" path TEXT UNIQUE NOT NULL,"   /* relative to the directory */
+	" path TEXT UNIQUE NOT NULL," /* relative to the directory */
 	" size INTEGER NOT NULL,"
 	" mtime_ns INTEGER NOT NULL,"
-	" readable INTEGER NOT NULL,"   /* 0: could not be opened */
+	" readable INTEGER NOT NULL," /* 0: could not be opened */
 	" session TEXT, engineer TEXT, target TEXT, bastion TEXT,"
 	" start INTEGER, attrs TEXT, verify TEXT, why TEXT);"
 	"CREATE INDEX IF NOT EXISTS files_engineer ON files(engineer);"
@@ -48,12 +48,12 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS commands("
 	" id INTEGER PRIMARY KEY,"
 	" file_id INTEGER NOT NULL,"
-	" ord INTEGER NOT NULL,"        /* order in the recording */
-	" time_us INTEGER NOT NULL,"    /* µs since the epoch */
+	" ord INTEGER NOT NULL,"     /* order in the recording */
+	" time_us INTEGER NOT NULL," /* µs since the epoch */
 	" seq INTEGER, decision TEXT, escort TEXT, reason TEXT,"
 	" risks TEXT, command TEXT,"
-	" entry TEXT NOT NULL,"         /* the commands --json object */
-	" line TEXT NOT NULL);"         /* the commands line for a person */
+	" entry TEXT NOT NULL," /* the commands --json object */
+	" line TEXT NOT NULL);" /* the commands line for a person */
 	"CREATE INDEX IF NOT EXISTS commands_file ON commands(file_id, ord);"
 	"CREATE INDEX IF NOT EXISTS commands_time ON commands(time_us);"
 	"CREATE INDEX IF NOT EXISTS commands_escort ON commands(escort);"
@@ -70,7 +70,7 @@ struct known {
 struct rp_index {
 	sqlite3 *db;
 	char *path;
-	struct known *file;             /* sorted by rel */
+	struct known *file; /* sorted by rel */
 	size_t nfile;
 	sqlite3_stmt *query;
 	/* Rows come file by file: the last file's session object is
@@ -114,9 +114,10 @@ static int load_files(struct rp_index *ix)
 	size_t cap = 0;
 	int rc;
 
-	if (sqlite3_prepare_v2(ix->db, "SELECT path, id, size, mtime_ns, "
-			       "readable FROM files", -1, &st,
-			       NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(ix->db,
+			       "SELECT path, id, size, mtime_ns, "
+			       "readable FROM files",
+			       -1, &st, NULL) != SQLITE_OK) {
 		db_error(ix, "reading the list of recordings");
 		return -1;
 	}
@@ -213,13 +214,15 @@ static int schema_ok(struct rp_index *ix)
 	sqlite3_stmt *st;
 	int ok = 0;
 
-	if (sqlite3_prepare_v2(ix->db, "SELECT value FROM meta WHERE key = "
-			       "'schema'", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(ix->db,
+			       "SELECT value FROM meta WHERE key = "
+			       "'schema'",
+			       -1, &st, NULL) != SQLITE_OK)
 		return 0;
 	if (sqlite3_step(st) == SQLITE_ROW &&
 	    sqlite3_column_text(st, 0) != NULL &&
-	    strcmp((const char *)sqlite3_column_text(st, 0),
-		   SCHEMA_VERSION) == 0)
+	    strcmp((const char *)sqlite3_column_text(st, 0), SCHEMA_VERSION) ==
+		    0)
 		ok = 1;
 	sqlite3_finalize(st);
 	return ok;
@@ -236,9 +239,11 @@ int rp_index_open_ro(const char *db, struct rp_index **out)
 	if (open_db(db, SQLITE_OPEN_READONLY, &ix) < 0)
 		return -1;
 	if (!schema_ok(ix)) {
-		fprintf(stderr, "tandem-replay: note: %s is not an index this "
+		fprintf(stderr,
+			"tandem-replay: note: %s is not an index this "
 			"version reads; searching the recordings instead (run "
-			"tandem-replay index to rebuild it)\n", db);
+			"tandem-replay index to rebuild it)\n",
+			db);
 		rp_index_close(ix);
 		return 0;
 	}
@@ -250,8 +255,7 @@ int rp_index_open_ro(const char *db, struct rp_index **out)
 	return 0;
 }
 
-int rp_index_fresh(struct rp_index *ix, const char *rel,
-		   const struct stat *st)
+int rp_index_fresh(struct rp_index *ix, const char *rel, const struct stat *st)
 {
 	struct known *k = find_known(ix, rel);
 
@@ -295,8 +299,8 @@ static void sql_regexp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 	(void)argc;
 	text = sqlite3_value_text(argv[0]);
-	sqlite3_result_int(ctx, text != NULL &&
-			   regexec(re, (const char *)text, 0, NULL, 0) == 0);
+	sqlite3_result_int(ctx, text != NULL && regexec(re, (const char *)text,
+							0, NULL, 0) == 0);
 }
 
 int rp_index_query(struct rp_index *ix, const struct rp_filter *f)
@@ -306,7 +310,8 @@ int rp_index_query(struct rp_index *ix, const struct rp_filter *f)
 	int n = 0, rc = -1;
 
 	tdm_buf_init(&sql, 0);
-	tdm_buf_puts(&sql, "SELECT f.path, c.entry, f.start, f.attrs, "
+	tdm_buf_puts(&sql,
+		     "SELECT f.path, c.entry, f.start, f.attrs, "
 		     "f.verify, f.why, f.id, c.line FROM commands c JOIN files "
 		     "f ON f.id = c.file_id WHERE f.readable = 1");
 	if (f->engineer != NULL)
@@ -322,14 +327,14 @@ int rp_index_query(struct rp_index *ix, const struct rp_filter *f)
 	if (f->nliteral > 0) {
 		match = fts_query(f);
 		tdm_buf_puts(&sql, " AND c.id IN (SELECT rowid FROM "
-			     "commands_fts WHERE commands_fts MATCH ?)");
+				   "commands_fts WHERE commands_fts MATCH ?)");
 	}
 	if (f->has_command) {
-		if (sqlite3_create_function_v2(
-			    ix->db, "tdm_regexp", 1,
-			    SQLITE_UTF8 | SQLITE_DETERMINISTIC,
-			    (void *)&f->command, sql_regexp, NULL, NULL,
-			    NULL) != SQLITE_OK) {
+		if (sqlite3_create_function_v2(ix->db, "tdm_regexp", 1,
+					       SQLITE_UTF8 |
+						       SQLITE_DETERMINISTIC,
+					       (void *)&f->command, sql_regexp,
+					       NULL, NULL, NULL) != SQLITE_OK) {
 			db_error(ix, "preparing the search");
 			goto out;
 		}
@@ -351,11 +356,9 @@ int rp_index_query(struct rp_index *ix, const struct rp_filter *f)
 		sqlite3_bind_text(ix->query, ++n, f->engineer, -1,
 				  SQLITE_STATIC);
 	if (f->target != NULL)
-		sqlite3_bind_text(ix->query, ++n, f->target, -1,
-				  SQLITE_STATIC);
+		sqlite3_bind_text(ix->query, ++n, f->target, -1, SQLITE_STATIC);
 	if (f->escort != NULL)
-		sqlite3_bind_text(ix->query, ++n, f->escort, -1,
-				  SQLITE_STATIC);
+		sqlite3_bind_text(ix->query, ++n, f->escort, -1, SQLITE_STATIC);
 	if (f->has_since)
 		sqlite3_bind_int64(ix->query, ++n, f->since_us);
 	if (f->has_until)
@@ -400,8 +403,7 @@ int rp_index_next(struct rp_index *ix, const char **rel, json_t **entry,
 		if (line != NULL) {
 			/* The line alone: no JSON to decode. */
 			*entry = NULL;
-			*line = (const char *)sqlite3_column_text(ix->query,
-								  7);
+			*line = (const char *)sqlite3_column_text(ix->query, 7);
 			if (*line == NULL)
 				continue;
 		} else {
@@ -462,32 +464,36 @@ static int prepare(struct updater *u)
 		size_t off;
 		const char *sql;
 	} stmts[] = {
-		{ offsetof(struct updater, del_fts), "DELETE FROM commands_fts "
+		{ offsetof(struct updater, del_fts),
+		  "DELETE FROM commands_fts "
 		  "WHERE rowid IN (SELECT id FROM commands WHERE file_id = "
 		  "?)" },
 		{ offsetof(struct updater, del_cmds), "DELETE FROM commands "
-		  "WHERE file_id = ?" },
+						      "WHERE file_id = ?" },
 		{ offsetof(struct updater, del_file), "DELETE FROM files WHERE "
-		  "id = ?" },
-		{ offsetof(struct updater, add_file), "INSERT INTO files(path, "
+						      "id = ?" },
+		{ offsetof(struct updater, add_file),
+		  "INSERT INTO files(path, "
 		  "size, mtime_ns, readable, session, engineer, target, "
 		  "bastion, start, attrs, verify, why) VALUES(?, ?, ?, ?, ?, "
 		  "?, ?, ?, ?, ?, ?, ?)" },
-		{ offsetof(struct updater, add_cmd), "INSERT INTO commands("
+		{ offsetof(struct updater, add_cmd),
+		  "INSERT INTO commands("
 		  "file_id, ord, time_us, seq, decision, escort, reason, "
 		  "risks, command, entry, line) VALUES(?, ?, ?, ?, ?, ?, ?, ?, "
 		  "?, ?, ?)" },
-		{ offsetof(struct updater, add_fts), "INSERT INTO commands_fts("
+		{ offsetof(struct updater, add_fts),
+		  "INSERT INTO commands_fts("
 		  "rowid, command) VALUES(?, ?)" },
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
-		sqlite3_stmt **st = (sqlite3_stmt **)(void *)((char *)u +
-							       stmts[i].off);
+		sqlite3_stmt **st =
+			(sqlite3_stmt **)(void *)((char *)u + stmts[i].off);
 
-		if (sqlite3_prepare_v2(u->ix->db, stmts[i].sql, -1, st,
-				       NULL) != SQLITE_OK) {
+		if (sqlite3_prepare_v2(u->ix->db, stmts[i].sql, -1, st, NULL) !=
+		    SQLITE_OK) {
 			db_error(u->ix, "preparing");
 			return -1;
 		}
@@ -539,7 +545,7 @@ static void bind_json(sqlite3_stmt *st, int col, json_t *v)
 				  SQLITE_TRANSIENT);
 	} else {
 		text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER |
-				     JSON_ENSURE_ASCII |
+					     JSON_ENSURE_ASCII |
 					     JSON_ENCODE_ANY |
 					     JSON_REAL_PRECISION(15));
 		if (text != NULL)
@@ -557,7 +563,7 @@ static int add_entries(struct updater *u, int64_t file_id, json_t *entries,
 	size_t k;
 	char *text;
 
-	json_array_foreach(entries, k, e) {
+	json_array_foreach (entries, k, e) {
 		tdm_buf_init(&line, 0);
 		rp_entry_line(e, &line);
 		if (line.data == NULL) {
@@ -565,7 +571,7 @@ static int add_entries(struct updater *u, int64_t file_id, json_t *entries,
 			return -1;
 		}
 		text = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER |
-				     JSON_ENSURE_ASCII |
+					     JSON_ENSURE_ASCII |
 					     JSON_REAL_PRECISION(15));
 		if (text == NULL) {
 			tdm_buf_free(&line);
@@ -574,8 +580,7 @@ static int add_entries(struct updater *u, int64_t file_id, json_t *entries,
 		seq = json_object_get(e, "seq");
 		sqlite3_bind_int64(u->add_cmd, 1, file_id);
 		sqlite3_bind_int64(u->add_cmd, 2, (sqlite3_int64)k);
-		sqlite3_bind_int64(u->add_cmd, 3,
-				   rp_entry_time_us(e, session));
+		sqlite3_bind_int64(u->add_cmd, 3, rp_entry_time_us(e, session));
 		if (json_is_integer(seq))
 			sqlite3_bind_int64(u->add_cmd, 4,
 					   json_integer_value(seq));
@@ -601,9 +606,8 @@ static int add_entries(struct updater *u, int64_t file_id, json_t *entries,
 }
 
 /* Reads one new or changed recording into the index. */
-static int add_recording(struct updater *u, const char *path,
-			 const char *rel, const struct stat *st,
-			 struct known *old)
+static int add_recording(struct updater *u, const char *path, const char *rel,
+			 const struct stat *st, struct known *old)
 {
 	struct tdm_verify v;
 	json_t *entries = json_array(), *session = NULL;
@@ -624,14 +628,12 @@ static int add_recording(struct updater *u, const char *path,
 	sqlite3_bind_int(u->add_file, 4, readable);
 	if (readable) {
 		bind_json(u->add_file, 5, json_object_get(session, "session"));
-		bind_json(u->add_file, 6,
-			  json_object_get(session, "engineer"));
+		bind_json(u->add_file, 6, json_object_get(session, "engineer"));
 		bind_json(u->add_file, 7, json_object_get(session, "target"));
-		bind_json(u->add_file, 8,
-			  json_object_get(session, "bastion"));
-		sqlite3_bind_int64(u->add_file, 9,
-				   json_integer_value(json_object_get(
-					   session, "start")));
+		bind_json(u->add_file, 8, json_object_get(session, "bastion"));
+		sqlite3_bind_int64(
+			u->add_file, 9,
+			json_integer_value(json_object_get(session, "start")));
 		bind_json(u->add_file, 10, json_object_get(session, "attrs"));
 		bind_json(u->add_file, 11, json_object_get(session, "verify"));
 		bind_json(u->add_file, 12, json_object_get(session, "why"));
@@ -655,8 +657,8 @@ out:
 
 static int batch_step(struct updater *u)
 {
-	if (u->in_batch == 0 && exec(u->ix, "BEGIN IMMEDIATE",
-				     "starting a transaction") < 0)
+	if (u->in_batch == 0 &&
+	    exec(u->ix, "BEGIN IMMEDIATE", "starting a transaction") < 0)
 		return -1;
 	if (++u->in_batch < BATCH)
 		return 0;
@@ -696,26 +698,33 @@ static int ready_schema(struct rp_index *ix, const char *db)
 {
 	int64_t tables = count_of(ix, "SELECT count(*) FROM sqlite_master"),
 		ours = count_of(ix, "SELECT count(*) FROM sqlite_master WHERE "
-				"type = 'table' AND name = 'meta'");
+				    "type = 'table' AND name = 'meta'");
 
 	if (tables < 0 || ours < 0) {
 		db_error(ix, "reading its tables");
 		return -1;
 	}
-	if (ours == 1 && count_of(ix, "SELECT count(*) FROM meta WHERE key = "
-				  "'schema'") == 1 && !schema_ok(ix)) {
-		fprintf(stderr, "tandem-replay: note: %s was made by another "
-			"version of tandem; rebuilding it\n", db);
-		if (exec(ix, "BEGIN; DROP TABLE IF EXISTS commands_fts; "
+	if (ours == 1 &&
+	    count_of(ix, "SELECT count(*) FROM meta WHERE key = "
+			 "'schema'") == 1 &&
+	    !schema_ok(ix)) {
+		fprintf(stderr,
+			"tandem-replay: note: %s was made by another "
+			"version of tandem; rebuilding it\n",
+			db);
+		if (exec(ix,
+			 "BEGIN; DROP TABLE IF EXISTS commands_fts; "
 			 "DROP TABLE IF EXISTS commands; DROP TABLE IF EXISTS "
 			 "files; DROP TABLE meta; COMMIT; VACUUM",
 			 "removing the old tables") < 0)
 			return -1;
 	} else if (tables > 0 && !schema_ok(ix)) {
-		fprintf(stderr, "tandem-replay: %s is an SQLite database but "
+		fprintf(stderr,
+			"tandem-replay: %s is an SQLite database but "
 			"not a tandem index; it is left as it is (name a new "
 			"file with --db FILE; an index whose making was cut "
-			"short by an older tandem can be deleted)\n", db);
+			"short by an older tandem can be deleted)\n",
+			db);
 		return -1;
 	}
 	/* All the tables or none: a run cut short leaves no half index. */
@@ -745,7 +754,8 @@ static int index_dir(const char *dir, const char *db)
 	if (open_db(db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &u.ix) < 0)
 		return -1;
 	if (exec(u.ix, "PRAGMA journal_mode=DELETE; PRAGMA synchronous=NORMAL",
-		 "setting it up") < 0 || ready_schema(u.ix, db) < 0)
+		 "setting it up") < 0 ||
+	    ready_schema(u.ix, db) < 0)
 		goto out;
 	if (load_files(u.ix) < 0 || prepare(&u) < 0)
 		goto out;
@@ -754,12 +764,14 @@ static int index_dir(const char *dir, const char *db)
 	for (i = 0; i < paths.n; i++) {
 		if (progress && mono_s() - shown > 0.25) {
 			shown = mono_s();
-			fprintf(stderr, "\rindexing %s: %zu/%zu recordings, "
-				"%zu read ", dir, i, paths.n, u.read);
+			fprintf(stderr,
+				"\rindexing %s: %zu/%zu recordings, "
+				"%zu read ",
+				dir, i, paths.n, u.read);
 		}
 		rel = rp_rel_path(dir, paths.path[i]);
 		if (stat(paths.path[i], &st) < 0)
-			continue;       /* gone meanwhile */
+			continue; /* gone meanwhile */
 		u.seen++;
 		k = find_known(u.ix, rel);
 		if (k != NULL)
@@ -785,8 +797,9 @@ static int index_dir(const char *dir, const char *db)
 	if (progress)
 		fprintf(stderr, "\r\x1b[K");
 	printf("%s: %zu recordings, %zu read (%zu decisions), %zu removed, "
-	       "%zu unreadable, in %.2f s; index %s\n", dir, u.seen, u.read,
-	       u.decisions, u.removed, u.unreadable, mono_s() - t0, db);
+	       "%zu unreadable, in %.2f s; index %s\n",
+	       dir, u.seen, u.read, u.decisions, u.removed, u.unreadable,
+	       mono_s() - t0, db);
 	rc = 0;
 out:
 	if (u.in_batch > 0)
@@ -799,17 +812,16 @@ out:
 
 static void index_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: tandem-replay index DIR... [--db FILE]\n"
-		"\n"
-		"Brings the search index DIR/" RP_INDEX_NAME " up to date: "
-		"recordings\nnew or changed since the last run (path, size, "
-		"mtime) are read, rows\nof recordings that are gone are "
-		"removed.  `search` uses the index and\nreads any recording "
-		"the index does not cover as it is now.  The index\nis only "
-		"a cache: delete it to rebuild.\n"
-		"  --db FILE   keep the index in FILE (one DIR only), e.g. "
-		"when DIR is\n              not writable\n");
+	fprintf(f, "usage: tandem-replay index DIR... [--db FILE]\n"
+		   "\n"
+		   "Brings the search index DIR/" RP_INDEX_NAME " up to date: "
+		   "recordings\nnew or changed since the last run (path, size, "
+		   "mtime) are read, rows\nof recordings that are gone are "
+		   "removed.  `search` uses the index and\nreads any recording "
+		   "the index does not cover as it is now.  The index\nis only "
+		   "a cache: delete it to rebuild.\n"
+		   "  --db FILE   keep the index in FILE (one DIR only), e.g. "
+		   "when DIR is\n              not writable\n");
 }
 
 int rp_cmd_index(int argc, char **argv)
@@ -844,9 +856,11 @@ int rp_cmd_index(int argc, char **argv)
 	}
 	for (i = optind; i < argc; i++) {
 		if (stat(argv[i], &st) < 0 || !S_ISDIR(st.st_mode)) {
-			fprintf(stderr, "tandem-replay: %s is not a directory; "
+			fprintf(stderr,
+				"tandem-replay: %s is not a directory; "
 				"index takes the directory recordings are "
-				"kept in\n", argv[i]);
+				"kept in\n",
+				argv[i]);
 			status = RP_EXIT_ERROR;
 			continue;
 		}
@@ -855,8 +869,8 @@ int rp_cmd_index(int argc, char **argv)
 			tdm_buf_puts(&db, db_opt);
 		else
 			tdm_buf_printf(&db, "%s/" RP_INDEX_NAME, argv[i]);
-		if (db.data == NULL || index_dir(argv[i],
-						 (const char *)db.data) < 0)
+		if (db.data == NULL ||
+		    index_dir(argv[i], (const char *)db.data) < 0)
 			status = RP_EXIT_ERROR;
 		tdm_buf_free(&db);
 	}

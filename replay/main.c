@@ -19,25 +19,32 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
-	{ "play", rp_cmd_play, "play FILE [--speed X] [--idle-limit S] "
-			       "[--raw]: play in the terminal" },
+	{ "play", rp_cmd_play,
+	  "play FILE [--speed X] [--idle-limit S] "
+	  "[--raw]: play in the terminal" },
 	{ "cat", rp_cmd_cat, "cat FILE [--raw]: all output at once" },
-	{ "export", rp_cmd_export, "export FILE -o OUT.cast: plain "
-				   "asciicast v2" },
-	{ "commands", rp_cmd_commands, "commands FILE|DIR... [--json]: who "
-				       "ran what, approved by whom" },
-	{ "verify", rp_cmd_verify, "verify FILE|DIR... [--key PUBFILE]: "
-				   "check chain and seal" },
-	{ "seal", rp_cmd_seal, "seal FILE -o SIG: the seal for ssh-keygen "
-			       "-Y verify" },
+	{ "export", rp_cmd_export,
+	  "export FILE -o OUT.cast: plain "
+	  "asciicast v2" },
+	{ "commands", rp_cmd_commands,
+	  "commands FILE|DIR... [--json]: who "
+	  "ran what, approved by whom" },
+	{ "verify", rp_cmd_verify,
+	  "verify FILE|DIR... [--key PUBFILE]: "
+	  "check chain and seal" },
+	{ "seal", rp_cmd_seal,
+	  "seal FILE -o SIG: the seal for ssh-keygen "
+	  "-Y verify" },
 	{ "info", rp_cmd_info, "info FILE: header and summary" },
-	{ "search", rp_cmd_search, "search DIR... [--command REGEX] "
-				   "[--engineer N] [--escort N] [--target N] "
-				   "[--since DATE] [--until DATE] [--attr "
-				   "K=V] [--json]: decisions across "
-				   "recordings" },
-	{ "index", rp_cmd_index, "index DIR...: bring the search index up "
-				 "to date" },
+	{ "search", rp_cmd_search,
+	  "search DIR... [--command REGEX] "
+	  "[--engineer N] [--escort N] [--target N] "
+	  "[--since DATE] [--until DATE] [--attr "
+	  "K=V] [--json]: decisions across "
+	  "recordings" },
+	{ "index", rp_cmd_index,
+	  "index DIR...: bring the search index up "
+	  "to date" },
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -83,8 +90,8 @@ int main(int argc, char **argv)
 		if (tdm_sandbox_enter(writes ? &tdm_sandbox_replay_write :
 					       &tdm_sandbox_replay_read) < 0) {
 			fprintf(stderr, "tandem-replay: cannot enter the "
-				"sandbox; refusing to read recordings "
-				"unconfined\n");
+					"sandbox; refusing to read recordings "
+					"unconfined\n");
 			return 1;
 		}
 		return subcommands[i].run(argc - 1, argv + 1);

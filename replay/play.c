@@ -34,13 +34,13 @@ static void on_signal(int sig)
 
 struct player {
 	double speed;
-	uint64_t idle_limit_us;         /* 0: none */
-	bool raw;                       /* no filter */
-	bool keys;                      /* stdin and stdout are terminals */
-	bool tty_raw;                   /* raw mode is on now */
+	uint64_t idle_limit_us; /* 0: none */
+	bool raw;		/* no filter */
+	bool keys;		/* stdin and stdout are terminals */
+	bool tty_raw;		/* raw mode is on now */
 	struct termios saved;
 	bool paused, step, quit;
-	uint64_t stopped_us;            /* time spent suspended, to skip */
+	uint64_t stopped_us; /* time spent suspended, to skip */
 	struct tdm_vt_filter *vt;
 	struct tdm_buf out;
 	struct sigaction old[5];
@@ -170,7 +170,7 @@ static void take_keys(struct player *p)
 	n = read(STDIN_FILENO, keys, sizeof(keys));
 	if (n <= 0) {
 		if (n == 0 || (errno != EINTR && errno != EAGAIN))
-			p->keys = false;        /* no more keyboard */
+			p->keys = false; /* no more keyboard */
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -184,11 +184,11 @@ static void take_keys(struct player *p)
 			break;
 		case 'q':
 		case 'Q':
-		case 0x03:      /* Ctrl-C: no SIGINT in raw mode */
+		case 0x03: /* Ctrl-C: no SIGINT in raw mode */
 		case 0x04:
 			p->quit = true;
 			break;
-		case 0x1a:      /* Ctrl-Z: no SIGTSTP in raw mode */
+		case 0x1a: /* Ctrl-Z: no SIGTSTP in raw mode */
 			suspend(p);
 			break;
 		}
@@ -237,7 +237,7 @@ static bool wait_until(struct player *p, uint64_t *deadline)
 			timeout = (int)((*deadline - now + 999) / 1000);
 		if (!p->keys) {
 			if (p->paused)
-				p->paused = false;      /* nothing can resume */
+				p->paused = false; /* nothing can resume */
 			rc = poll(NULL, 0, timeout);
 		} else {
 			rc = poll(&pfd, 1, timeout);
@@ -335,18 +335,22 @@ int rp_cmd_play(int argc, char **argv)
 		case 's':
 			p.speed = parse_number(optarg);
 			if (p.speed <= 0) {
-				fprintf(stderr, "tandem-replay: --speed \"%s\" "
+				fprintf(stderr,
+					"tandem-replay: --speed \"%s\" "
 					"is not a positive number; use e.g. "
-					"--speed 2 or --speed 0.5\n", optarg);
+					"--speed 2 or --speed 0.5\n",
+					optarg);
 				return RP_EXIT_USAGE;
 			}
 			break;
 		case 'i':
 			idle = parse_number(optarg);
 			if (idle < 0 || idle > 1e6) {
-				fprintf(stderr, "tandem-replay: --idle-limit "
+				fprintf(stderr,
+					"tandem-replay: --idle-limit "
 					"\"%s\" is not a number of seconds; "
-					"use e.g. --idle-limit 2\n", optarg);
+					"use e.g. --idle-limit 2\n",
+					optarg);
 				return RP_EXIT_USAGE;
 			}
 			p.idle_limit_us = (uint64_t)(idle * 1e6);
@@ -375,8 +379,10 @@ int rp_cmd_play(int argc, char **argv)
 		return RP_EXIT_ERROR;
 	}
 	if (tdm_castread_header(r) == NULL)
-		fprintf(stderr, "tandem-replay: warning: %s has no readable "
-			"header; playing what can be read\n", argv[optind]);
+		fprintf(stderr,
+			"tandem-replay: warning: %s has no readable "
+			"header; playing what can be read\n",
+			argv[optind]);
 	got_signal = 0;
 	signals_install(&p);
 	p.keys = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) &&

@@ -57,8 +57,8 @@ json_t *rp_marker_json(const struct tdm_event *ev);
  * opened.  session (when not NULL) gets the header's start, session,
  * engineer, target, bastion and attrs, and the verdict and why.
  */
-int rp_decisions_read(const char *path, json_t *entries,
-		      struct tdm_verify *v, json_t **session);
+int rp_decisions_read(const char *path, json_t *entries, struct tdm_verify *v,
+		      json_t **session);
 /* An entry as `commands` prints it: one line for a person, or JSON. */
 void rp_entry_print(json_t *e, int as_json);
 /* The line for a person, appended to line without its newline. */
@@ -70,15 +70,15 @@ void rp_verdict_warn(const char *path, const char *verdict, const char *why);
 
 /* What `search` asks for; every part given must match. */
 struct rp_filter {
-	regex_t command;                /* POSIX ERE over "command" */
+	regex_t command; /* POSIX ERE over "command" */
 	int has_command;
 	/* Substrings any match of command must contain (for FTS). */
 	char *literal[8];
 	size_t nliteral;
 	const char *engineer, *escort, *target;
 	int has_since, has_until;
-	int64_t since_us, until_us;     /* µs since the epoch, inclusive */
-	const char *attr[16];           /* "K=V" on the engineer */
+	int64_t since_us, until_us; /* µs since the epoch, inclusive */
+	const char *attr[16];	    /* "K=V" on the engineer */
 	size_t nattr;
 };
 
@@ -87,8 +87,7 @@ int64_t rp_entry_time_us(json_t *entry, json_t *session);
 /* 1 when the session's attributes match every --attr of f. */
 int rp_filter_attrs_match(const struct rp_filter *f, json_t *session);
 /* 1 when entry (of the session) matches f. */
-int rp_filter_match(const struct rp_filter *f, json_t *entry,
-		    json_t *session);
+int rp_filter_match(const struct rp_filter *f, json_t *entry, json_t *session);
 
 /* ---- index.c ---- */
 
@@ -103,8 +102,7 @@ struct rp_index;
 int rp_index_open_ro(const char *db, struct rp_index **out);
 void rp_index_close(struct rp_index *ix);
 /* 1 when rel (relative to the index's directory) is indexed as st is. */
-int rp_index_fresh(struct rp_index *ix, const char *rel,
-		   const struct stat *st);
+int rp_index_fresh(struct rp_index *ix, const char *rel, const struct stat *st);
 /*
  * Entries that match f, but for its --attr filters (callers check those
  * against the session), in path order, then in the recording's order.

@@ -202,8 +202,8 @@ bracket:
 		if (*p == ']')
 			p++;
 		while (*p != '\0' && *p != ']') {
-			if (*p == '[' && (p[1] == ':' || p[1] == '.' ||
-					  p[1] == '=')) {
+			if (*p == '[' &&
+			    (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
 				char close = p[1];
 
 				for (p += 2; *p != '\0' &&
@@ -264,8 +264,7 @@ int rp_filter_attrs_match(const struct rp_filter *f, json_t *session)
 	return 1;
 }
 
-int rp_filter_match(const struct rp_filter *f, json_t *entry,
-		    json_t *session)
+int rp_filter_match(const struct rp_filter *f, json_t *entry, json_t *session)
 {
 	json_t *cmd;
 	int64_t when;
@@ -358,17 +357,17 @@ static int scan(struct search *s, const char *path)
 		rc = -1;
 		goto out;
 	}
-	json_array_foreach(entries, k, e) {
+	json_array_foreach (entries, k, e) {
 		if (!rp_filter_match(&s->f, e, session))
 			continue;
 		emit(s, e);
 		hits++;
 	}
 	if (hits > 0)
-		rp_verdict_warn(path, json_string_value(json_object_get(
-					      session, "verify")),
-				json_string_value(json_object_get(session,
-								  "why")));
+		rp_verdict_warn(
+			path,
+			json_string_value(json_object_get(session, "verify")),
+			json_string_value(json_object_get(session, "why")));
 out:
 	json_decref(entries);
 	json_decref(session);
@@ -378,7 +377,7 @@ out:
 struct row {
 	int have;
 	char *rel;
-	const char *line;       /* text output: the entry's line, no entry */
+	const char *line; /* text output: the entry's line, no entry */
 	json_t *entry, *session;
 };
 
@@ -439,8 +438,10 @@ static int search_dir(struct search *s, const char *dir)
 			tdm_buf_printf(&db, "%s/" RP_INDEX_NAME, dir);
 		if (db.data == NULL ||
 		    rp_index_open_ro((const char *)db.data, &ix) < 0) {
-			fprintf(stderr, "tandem-replay: note: searching the "
-				"recordings in %s without the index\n", dir);
+			fprintf(stderr,
+				"tandem-replay: note: searching the "
+				"recordings in %s without the index\n",
+				dir);
 			ix = NULL;
 		}
 		if (ix != NULL && (rp_index_query(ix, &s->f) < 0 ||
@@ -495,8 +496,10 @@ static int search_dir(struct search *s, const char *dir)
 	goto out;
 index_failed:
 	/* Cannot happen with a sound index; the rest is read directly. */
-	fprintf(stderr, "tandem-replay: the index of %s failed part way; "
-		"reading the rest of the recordings\n", dir);
+	fprintf(stderr,
+		"tandem-replay: the index of %s failed part way; "
+		"reading the rest of the recordings\n",
+		dir);
 	for (i++; i < paths.n; i++)
 		if (scan(s, paths.path[i]) < 0)
 			rc = -1;
@@ -544,7 +547,8 @@ int rp_cmd_search(int argc, char **argv)
 		switch (c) {
 		case 'c':
 			if (s.f.has_command) {
-				fprintf(stderr, "tandem-replay: give --command "
+				fprintf(stderr,
+					"tandem-replay: give --command "
 					"once; combine with | in the regex\n");
 				goto usage;
 			}
@@ -552,15 +556,17 @@ int rp_cmd_search(int argc, char **argv)
 				     REG_EXTENDED | REG_NOSUB);
 			if (rc != 0) {
 				regerror(rc, &s.f.command, err, sizeof(err));
-				fprintf(stderr, "tandem-replay: --command "
+				fprintf(stderr,
+					"tandem-replay: --command "
 					"\"%s\" is not a POSIX extended regular "
-					"expression: %s\n", optarg, err);
+					"expression: %s\n",
+					optarg, err);
 				goto usage;
 			}
 			s.f.has_command = 1;
 			if (required_literals(&s.f, optarg) < 0) {
 				fprintf(stderr, "tandem-replay: out of "
-					"memory\n");
+						"memory\n");
 				goto usage;
 			}
 			break;
@@ -575,9 +581,11 @@ int rp_cmd_search(int argc, char **argv)
 			break;
 		case 'S':
 		case 'U':
-			if (parse_when(optarg, c == 'U', c == 'S' ?
-				       &s.f.since_us : &s.f.until_us) < 0) {
-				fprintf(stderr, "tandem-replay: --%s \"%s\" is "
+			if (parse_when(optarg, c == 'U',
+				       c == 'S' ? &s.f.since_us :
+						  &s.f.until_us) < 0) {
+				fprintf(stderr,
+					"tandem-replay: --%s \"%s\" is "
 					"not a date; use YYYY-MM-DD or ISO "
 					"8601 such as 2024-11-24T10:00:00Z\n",
 					c == 'S' ? "since" : "until", optarg);
@@ -589,11 +597,11 @@ int rp_cmd_search(int argc, char **argv)
 				s.f.has_until = 1;
 			break;
 		case 'a':
-			if (strchr(optarg, '=') == NULL ||
-			    optarg[0] == '=' ||
-			    s.f.nattr == sizeof(s.f.attr) /
-						 sizeof(s.f.attr[0])) {
-				fprintf(stderr, "tandem-replay: --attr \"%s\": "
+			if (strchr(optarg, '=') == NULL || optarg[0] == '=' ||
+			    s.f.nattr ==
+				    sizeof(s.f.attr) / sizeof(s.f.attr[0])) {
+				fprintf(stderr,
+					"tandem-replay: --attr \"%s\": "
 					"give KEY=VALUE, e.g. --attr "
 					"clearance=secret (at most 16)\n",
 					optarg);
@@ -627,7 +635,8 @@ int rp_cmd_search(int argc, char **argv)
 	}
 	for (i = optind; i < argc; i++) {
 		if (stat(argv[i], &st) < 0) {
-			fprintf(stderr, "tandem-replay: %s: %s (give a "
+			fprintf(stderr,
+				"tandem-replay: %s: %s (give a "
 				"recording file or a directory of them)\n",
 				argv[i], strerror(errno));
 			status = RP_EXIT_ERROR;
@@ -639,9 +648,10 @@ int rp_cmd_search(int argc, char **argv)
 		}
 	}
 	if (isatty(STDERR_FILENO))
-		fprintf(stderr, "tandem-replay: %zu match%s in %zu "
-			"recording%s (%zu from the index)\n", s.matches,
-			s.matches == 1 ? "" : "es", s.files,
+		fprintf(stderr,
+			"tandem-replay: %zu match%s in %zu "
+			"recording%s (%zu from the index)\n",
+			s.matches, s.matches == 1 ? "" : "es", s.files,
 			s.files == 1 ? "" : "s", s.from_index);
 	filter_free(&s.f);
 	return status;

@@ -70,8 +70,10 @@ int rp_cmd_cat(int argc, char **argv)
 		goto out;
 	}
 	if (tdm_castread_header(r) == NULL)
-		fprintf(stderr, "tandem-replay: warning: %s has no readable "
-			"header\n", argv[optind]);
+		fprintf(stderr,
+			"tandem-replay: warning: %s has no readable "
+			"header\n",
+			argv[optind]);
 	while (tdm_castread_next(r, &ev) == 1) {
 		if (ev.code != 'o')
 			continue;
@@ -111,13 +113,12 @@ out:
 
 static void export_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: tandem-replay export FILE -o OUT.cast\n"
-		"\n"
-		"Writes plain asciicast v2 (header, output, resizes and "
-		"markers) that\nasciinema and asciinema-player accept.  "
-		"Output is the recorded text as\nis (--raw is implied): a "
-		"player renders it in its own screen.\n");
+	fprintf(f, "usage: tandem-replay export FILE -o OUT.cast\n"
+		   "\n"
+		   "Writes plain asciicast v2 (header, output, resizes and "
+		   "markers) that\nasciinema and asciinema-player accept.  "
+		   "Output is the recorded text as\nis (--raw is implied): a "
+		   "player renders it in its own screen.\n");
 }
 
 /* `[SECONDS, "CODE", DATA]` with DATA encoded by jansson. */
@@ -179,8 +180,10 @@ int rp_cmd_export(int argc, char **argv)
 	tdm_buf_init(&b, 0);
 	h = tdm_castread_header(r);
 	if (h == NULL) {
-		fprintf(stderr, "tandem-replay: %s has no readable header; "
-			"nothing to export\n", argv[optind]);
+		fprintf(stderr,
+			"tandem-replay: %s has no readable header; "
+			"nothing to export\n",
+			argv[optind]);
 		goto out;
 	}
 	out_fd = strcmp(out, "-") == 0 ?
@@ -250,7 +253,7 @@ static void info_usage(FILE *f)
 }
 
 struct tally {
-	uint64_t events[6];     /* o i r m x other */
+	uint64_t events[6]; /* o i r m x other */
 	uint64_t bytes_out, bytes_in, decisions, last_us;
 };
 
@@ -333,9 +336,10 @@ int rp_cmd_info(int argc, char **argv)
 		print_str("version", h->version);
 		if (h->attrs != NULL) {
 			printf("%-10s", "attrs");
-			json_object_foreach(h->attrs, key, jv) {
+			json_object_foreach (h->attrs, key, jv) {
 				val = json_is_string(jv) ?
-					      json_string_value(jv) : "?";
+					      json_string_value(jv) :
+					      "?";
 				/* A tampered header may hold escapes. */
 				tdm_buf_reset(&vis);
 				if (tdm_visible((const uint8_t *)key,
@@ -356,10 +360,11 @@ int rp_cmd_info(int argc, char **argv)
 	printf("%-10s %llu bytes out, %llu bytes in\n", "bytes",
 	       (unsigned long long)t.bytes_out, (unsigned long long)t.bytes_in);
 	printf("%-10s %llu output, %llu input, %llu resize, %llu marker, "
-	       "%llu exact-bytes, %llu other\n", "events",
-	       (unsigned long long)t.events[0], (unsigned long long)t.events[1],
-	       (unsigned long long)t.events[2], (unsigned long long)t.events[3],
-	       (unsigned long long)t.events[4], (unsigned long long)t.events[5]);
+	       "%llu exact-bytes, %llu other\n",
+	       "events", (unsigned long long)t.events[0],
+	       (unsigned long long)t.events[1], (unsigned long long)t.events[2],
+	       (unsigned long long)t.events[3], (unsigned long long)t.events[4],
+	       (unsigned long long)t.events[5]);
 	printf("%-10s %llu\n", "decisions", (unsigned long long)t.decisions);
 	printf("%-10s %llu (%llu data), %llu bytes, %llu links\n", "frames",
 	       (unsigned long long)v.frames, (unsigned long long)v.data_frames,
@@ -367,8 +372,7 @@ int rp_cmd_info(int argc, char **argv)
 	switch (v.verdict) {
 	case TDM_VERDICT_SEALED:
 		tdm_pubkey_fingerprint(v.signer, fp);
-		printf("%-10s sealed and intact, signed by %s\n", "verify",
-		       fp);
+		printf("%-10s sealed and intact, signed by %s\n", "verify", fp);
 		break;
 	case TDM_VERDICT_UNSEALED:
 		printf("%-10s UNSEALED: %s\n", "verify", v.why);

@@ -67,8 +67,8 @@ static int worst(int a, int b)
 }
 
 /* Verifies one file and prints its line; returns its exit status. */
-static int verify_one(const char *path, const struct tdm_trust *keys,
-		      int quiet, int *unpinned)
+static int verify_one(const char *path, const struct tdm_trust *keys, int quiet,
+		      int *unpinned)
 {
 	const struct tdm_rec_header *h;
 	struct tdm_castread *r;
@@ -88,15 +88,15 @@ static int verify_one(const char *path, const struct tdm_trust *keys,
 		if (keys != NULL && !tdm_trust_check(keys, v.signer, bastion)) {
 			printf("%s: TAMPERED: sealed by key %s, which is not "
 			       "trusted for bastion %s (re-signed, or add the "
-			       "bastion's key to the trusted keys)\n", path,
-			       fp, bastion);
+			       "bastion's key to the trusted keys)\n",
+			       path, fp, bastion);
 			rp_close(fd, r);
 			return RP_EXIT_TAMPERED;
 		}
 		if (!quiet)
 			printf("%s: sealed and intact: %.6f s, %llu links, "
-			       "signed by %s (%s)\n", path,
-			       (double)v.good_us / 1e6,
+			       "signed by %s (%s)\n",
+			       path, (double)v.good_us / 1e6,
 			       (unsigned long long)v.links, fp,
 			       keys != NULL ? "trusted key" :
 					      "key named in its header");
@@ -135,8 +135,8 @@ static int key_options(int argc, char **argv, struct tdm_trust **keys,
 		switch (c) {
 		case 'k':
 			pinned = 1;
-			if (tdm_trust_add_keys(keys, optarg, why,
-					       sizeof(why)) < 0)
+			if (tdm_trust_add_keys(keys, optarg, why, sizeof(why)) <
+			    0)
 				goto bad_keys;
 			break;
 		case 'a':
@@ -158,7 +158,8 @@ static int key_options(int argc, char **argv, struct tdm_trust **keys,
 		}
 	}
 	if (*keys == NULL && pinned) {
-		fprintf(stderr, "tandem-replay: the key files given hold no "
+		fprintf(stderr,
+			"tandem-replay: the key files given hold no "
 			"ssh-ed25519 key for namespace tandem-recording; "
 			"nothing could be trusted\n");
 		return -1;
@@ -196,12 +197,13 @@ int rp_cmd_verify(int argc, char **argv)
 						  &unpinned));
 	if (paths.n == 0 && status == 0) {
 		fprintf(stderr, "tandem-replay: no recordings (*.cast.zst) "
-			"found in what was given\n");
+				"found in what was given\n");
 		status = RP_EXIT_ERROR;
 	}
 	fflush(stdout);
 	if (unpinned)
-		fprintf(stderr, "note: seals were checked against the key "
+		fprintf(stderr,
+			"note: seals were checked against the key "
 			"each recording's header names; to be sure your "
 			"bastion made them, pass --key "
 			"/etc/tandem/signing_ed25519.pub or "
@@ -213,15 +215,14 @@ int rp_cmd_verify(int argc, char **argv)
 
 static void seal_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: tandem-replay seal FILE -o SIG\n"
-		"\n"
-		"Writes FILE's seal as an armored SSH signature to SIG and "
-		"prints the\nmessage it signs (the last chain link), so "
-		"OpenSSH can check it:\n"
-		"  tandem-replay seal F -o sig | ssh-keygen -Y verify -f "
-		"allowed_signers \\\n"
-		"      -I BASTION -n tandem-recording -s sig\n");
+	fprintf(f, "usage: tandem-replay seal FILE -o SIG\n"
+		   "\n"
+		   "Writes FILE's seal as an armored SSH signature to SIG and "
+		   "prints the\nmessage it signs (the last chain link), so "
+		   "OpenSSH can check it:\n"
+		   "  tandem-replay seal F -o sig | ssh-keygen -Y verify -f "
+		   "allowed_signers \\\n"
+		   "      -I BASTION -n tandem-recording -s sig\n");
 }
 
 int rp_cmd_seal(int argc, char **argv)
@@ -259,8 +260,10 @@ int rp_cmd_seal(int argc, char **argv)
 		return RP_EXIT_ERROR;
 	tdm_castread_verify(r, &v);
 	if (v.verdict != TDM_VERDICT_SEALED) {
-		fprintf(stderr, "tandem-replay: %s has no good seal to hand "
-			"over: %s\n", argv[optind], v.why);
+		fprintf(stderr,
+			"tandem-replay: %s has no good seal to hand "
+			"over: %s\n",
+			argv[optind], v.why);
 		rp_close(fd, r);
 		return v.verdict == TDM_VERDICT_UNSEALED ? RP_EXIT_UNSEALED :
 							   RP_EXIT_TAMPERED;

@@ -24,11 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (i = 0; i < p->nengineers; i++)
 			(void)tdm_policy_grants(&p->engineers[i], "db01");
 		for (i = 0; i < p->ntargets; i++)
-			(void)tdm_policy_meets(&p->targets[i],
-					       TDM_REQ_ENGINEER,
-					       p->nengineers ? p->engineers :
-							       NULL,
-					       NULL);
+			(void)tdm_policy_meets(
+				&p->targets[i], TDM_REQ_ENGINEER,
+				p->nengineers ? p->engineers : NULL, NULL);
 		tdm_policy_free(p);
 	}
 	tdm_diag_free(&diag);

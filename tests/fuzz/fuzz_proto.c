@@ -11,8 +11,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tdm_msg m;
 	size_t off = 0, used;
 
-	while (off < size && tdm_proto_parse(data + off, size - off, &m,
-					     &used) == 1) {
+	while (off < size &&
+	       tdm_proto_parse(data + off, size - off, &m, &used) == 1) {
 		(void)tdm_msg_str(&m, "escort");
 		(void)tdm_msg_int(&m, "seq");
 		tdm_msg_clear(&m);

@@ -21,8 +21,8 @@ static struct tdm_rules *rules(void)
 
 	if (rs != NULL)
 		return rs;
-	if (tdm_policy_parse("builtin-rules on\n", 17, "fuzz.conf", &p,
-			     &diag) < 0 ||
+	if (tdm_policy_parse("builtin-rules on\n", 17, "fuzz.conf", &p, &diag) <
+		    0 ||
 	    tdm_rules_compile(p, &rs, &diag) < 0)
 		__builtin_trap();
 	tdm_policy_free(p);

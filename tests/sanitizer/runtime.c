@@ -86,8 +86,7 @@ static void prepare_reports(int fd)
 	ubsan = dlopen("libubsan.so.1", RTLD_LAZY | RTLD_NOLOAD);
 	if (ubsan != NULL) {
 		*(void **)&set_fd = dlsym(ubsan, "__sanitizer_set_report_fd");
-		*(void **)&symbolize = dlsym(ubsan,
-					     "__sanitizer_symbolize_pc");
+		*(void **)&symbolize = dlsym(ubsan, "__sanitizer_symbolize_pc");
 	}
 	if (fd >= 0) {
 		__sanitizer_set_report_fd((void *)(intptr_t)fd);

@@ -105,11 +105,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_appends_and_keeps_nul),
-		cmocka_unit_test(test_bound_refuses_growth_and_leaves_buffer_unchanged),
+		cmocka_unit_test(
+			test_bound_refuses_growth_and_leaves_buffer_unchanged),
 		cmocka_unit_test(test_size_overflow_is_refused),
 		cmocka_unit_test(test_consume_drops_prefix),
 		cmocka_unit_test(test_printf_formats),
-		cmocka_unit_test(test_json_escapes_quotes_backslashes_and_controls),
+		cmocka_unit_test(
+			test_json_escapes_quotes_backslashes_and_controls),
 		cmocka_unit_test(test_wipe_clears_and_frees),
 	};
 

@@ -435,20 +435,21 @@ static void test_header_has_every_pinned_field(void **state)
 
 	close_cast(open_cast(f, 1000));
 	load(&r, f->file);
-	assert_int_equal(json_integer_value(json_object_get(r.header,
-							    "version")), 2);
-	assert_int_equal(json_integer_value(json_object_get(r.header,
-							    "width")), 120);
-	assert_int_equal(json_integer_value(json_object_get(r.header,
-							    "height")), 40);
-	assert_int_equal(json_integer_value(json_object_get(r.header,
-							    "timestamp")),
-			 START);
-	assert_string_equal(json_string_value(json_object_get(r.header,
-							      "title")),
-			    "alice@db01");
+	assert_int_equal(
+		json_integer_value(json_object_get(r.header, "version")), 2);
+	assert_int_equal(json_integer_value(json_object_get(r.header, "width")),
+			 120);
+	assert_int_equal(
+		json_integer_value(json_object_get(r.header, "height")), 40);
+	assert_int_equal(
+		json_integer_value(json_object_get(r.header, "timestamp")),
+		START);
+	assert_string_equal(
+		json_string_value(json_object_get(r.header, "title")),
+		"alice@db01");
 	assert_string_equal(json_string_value(json_object_get(
-		json_object_get(r.header, "env"), "TERM")), "xterm-256color");
+				    json_object_get(r.header, "env"), "TERM")),
+			    "xterm-256color");
 	t = json_object_get(r.header, "tandem");
 	assert_true(json_is_object(t));
 	assert_string_equal(json_string_value(json_object_get(t, "session")),
@@ -472,8 +473,7 @@ static void test_header_has_every_pinned_field(void **state)
 	assert_int_equal(json_object_size(a), 2);
 	assert_string_equal(json_string_value(json_object_get(a, "country")),
 			    "US");
-	assert_string_equal(json_string_value(json_object_get(a,
-							      "clearance")),
+	assert_string_equal(json_string_value(json_object_get(a, "clearance")),
 			    "secret");
 	assert_int_equal(r.nev, 0);
 	recording_free(&r);
@@ -495,8 +495,7 @@ static void test_header_optional_fields_and_escaping(void **state)
 	assert_int_equal(tdm_cast_open_fd(f->fd, &h, 1000, &c), 0);
 	close_cast(c);
 	load(&r, f->file);
-	assert_int_equal(json_object_size(json_object_get(r.header, "env")),
-			 0);
+	assert_int_equal(json_object_size(json_object_get(r.header, "env")), 0);
 	t = json_object_get(r.header, "tandem");
 	assert_string_equal(json_string_value(json_object_get(t, "command")),
 			    "cat > \"f\"\n\tx\\y");
@@ -511,7 +510,9 @@ static void test_header_rejects_bad_strings(void **state)
 	struct tdm_cast_header h;
 	struct tdm_cast *c = NULL;
 	static const char *bad_sessions[] = {
-		"", "not-a-uuid", "123e4567-e89b-12d3-a456-42661417400",
+		"",
+		"not-a-uuid",
+		"123e4567-e89b-12d3-a456-42661417400",
 		"123e4567-e89b-12d3-a456-4266141740000",
 		"123e4567/e89b-12d3-a456-426614174000",
 		"../../../../../../etc/passwd-00000000000",
@@ -524,26 +525,21 @@ static void test_header_rejects_bad_strings(void **state)
 		h.session = bad_sessions[i];
 		assert_int_equal(tdm_cast_open_fd(f->fd, &h, 1000, &c),
 				 TDM_ERR_INVAL);
-		assert_int_equal(tdm_cast_create(f->dir, &h, 1000, &c, NULL,
-						 0),
+		assert_int_equal(tdm_cast_create(f->dir, &h, 1000, &c, NULL, 0),
 				 TDM_ERR_INVAL);
 	}
 	h = sample_header();
 	h.engineer = "al\xffice";
-	assert_int_equal(tdm_cast_open_fd(f->fd, &h, 1000, &c),
-			 TDM_ERR_INVAL);
+	assert_int_equal(tdm_cast_open_fd(f->fd, &h, 1000, &c), TDM_ERR_INVAL);
 	h = sample_header();
 	h.target = "";
-	assert_int_equal(tdm_cast_open_fd(f->fd, &h, 1000, &c),
-			 TDM_ERR_INVAL);
+	assert_int_equal(tdm_cast_open_fd(f->fd, &h, 1000, &c), TDM_ERR_INVAL);
 	h = sample_header();
 	h.command = "\xed\xa0\x80"; /* a surrogate */
-	assert_int_equal(tdm_cast_open_fd(f->fd, &h, 1000, &c),
-			 TDM_ERR_INVAL);
+	assert_int_equal(tdm_cast_open_fd(f->fd, &h, 1000, &c), TDM_ERR_INVAL);
 	h = sample_header();
 	h.bastion = NULL;
-	assert_int_equal(tdm_cast_open_fd(f->fd, &h, 1000, &c),
-			 TDM_ERR_INVAL);
+	assert_int_equal(tdm_cast_open_fd(f->fd, &h, 1000, &c), TDM_ERR_INVAL);
 	assert_null(c);
 	/* Nothing was written by any refused open. */
 	{
@@ -700,14 +696,18 @@ static void test_invalid_utf8_gets_fffd_and_exact_x(void **state)
 	struct recording r;
 	struct tdm_buf x;
 
+	/* clang-format off */
 	assert_int_equal(tdm_cast_output(c, "ab\xff" "cd\xe2\x82", 7), 0);
+	/* clang-format on */
 	assert_int_equal(tdm_cast_input(c, "\x80", 1), 0);
 	close_cast(c);
 	load(&r, f->file);
 	/* o (tail carried), x, i, x, then the tail flushed at close */
 	assert_int_equal(r.nev, 6);
 	assert_int_equal(r.ev[0].code, 'o');
+	/* clang-format off */
 	assert_string_equal(r.ev[0].data, "ab\xef\xbf\xbd" "cd");
+	/* clang-format on */
 	assert_int_equal(r.ev[1].code, 'x');
 	assert_true(r.ev[1].time == r.ev[0].time);
 	assert_string_equal(r.ev[1].data, "YWL/Y2Q=");
@@ -732,7 +732,7 @@ static void test_overlong_surrogate_and_out_of_range_rejected(void **state)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{ "\xc0\x80", "\xef\xbf\xbd\xef\xbf\xbd" },      /* overlong */
+		{ "\xc0\x80", "\xef\xbf\xbd\xef\xbf\xbd" }, /* overlong */
 		{ "\xc1\xbf", "\xef\xbf\xbd\xef\xbf\xbd" },
 		{ "\xe0\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
 		{ "\xf0\x8f\xbf\xbf", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
@@ -742,13 +742,13 @@ static void test_overlong_surrogate_and_out_of_range_rejected(void **state)
 				      "\xef\xbf\xbd" },
 		{ "\xf5\x80", "\xef\xbf\xbd\xef\xbf\xbd" },
 		{ "\xff", "\xef\xbf\xbd" },
-		{ "\xe2\x82z", "\xef\xbf\xbdz" },  /* maximal subpart */
+		{ "\xe2\x82z", "\xef\xbf\xbdz" }, /* maximal subpart */
 		{ "\xf0\x9f\x98z", "\xef\xbf\xbdz" },
 	};
 	static const char *valid[] = {
-		"\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xed\x9f\xbf",
-		"\xee\x80\x80", "\xef\xbf\xbf", "\xf0\x90\x80\x80",
-		"\xf4\x8f\xbf\xbf", "\xf0\x9f\x98\x80",
+		"\xc2\x80",	    "\xdf\xbf",		"\xe0\xa0\x80",
+		"\xed\x9f\xbf",	    "\xee\x80\x80",	"\xef\xbf\xbf",
+		"\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf", "\xf0\x9f\x98\x80",
 	};
 	struct fixture *f = *state;
 	struct tdm_cast *c = open_cast(f, 1000);
@@ -758,18 +758,19 @@ static void test_overlong_surrogate_and_out_of_range_rejected(void **state)
 	/* A resize between chunks ends the batch: one event per case. */
 	for (i = 0; i < ncases; i++) {
 		assert_int_equal(tdm_cast_output(c, cases[i].in,
-						 strlen(cases[i].in)), 0);
+						 strlen(cases[i].in)),
+				 0);
 		assert_int_equal(tdm_cast_resize(c, 80, 24), 0);
 	}
 	for (i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
-		assert_int_equal(tdm_cast_output(c, valid[i],
-						 strlen(valid[i])), 0);
+		assert_int_equal(tdm_cast_output(c, valid[i], strlen(valid[i])),
+				 0);
 		assert_int_equal(tdm_cast_resize(c, 80, 24), 0);
 	}
 	close_cast(c);
 	load(&r, f->file);
-	assert_int_equal(r.nev, 3 * ncases + 2 * (sizeof(valid) /
-						  sizeof(valid[0])));
+	assert_int_equal(r.nev,
+			 3 * ncases + 2 * (sizeof(valid) / sizeof(valid[0])));
 	for (i = 0; i < ncases; i++) {
 		const struct event *o = &r.ev[3 * i], *x = &r.ev[3 * i + 1];
 		struct tdm_buf raw;
@@ -819,8 +820,8 @@ static void test_split_multibyte_makes_no_x(void **state)
 	reconstruct(&r, 'o', &o);
 	assert_int_equal(o.len, TDM_CAST_BATCH + 2 + 6);
 	assert_memory_equal(o.data + TDM_CAST_BATCH - 1, "\xe2\x82\xac", 3);
-	assert_memory_equal(o.data + TDM_CAST_BATCH + 2,
-			    "x\xf0\x9f\x98\x80y", 6);
+	assert_memory_equal(o.data + TDM_CAST_BATCH + 2, "x\xf0\x9f\x98\x80y",
+			    6);
 	tdm_buf_free(&o);
 	reconstruct(&r, 'i', &o);
 	assert_int_equal(o.len, 2);
@@ -1214,13 +1215,13 @@ static void test_zio_raw_frames_sit_between_frames(void **state)
 	size_t n;
 
 	assert_int_equal(tdm_zio_open(f->fd, 1, &z), 0);
-	assert_int_equal(tdm_zio_open(f->fd, 99, &z) , TDM_ERR_INVAL);
+	assert_int_equal(tdm_zio_open(f->fd, 99, &z), TDM_ERR_INVAL);
 	tdm_zio_set_frame_hook(z, hook_reenter, z);
 	assert_int_equal(tdm_zio_append(z, "abc", 3), 0);
 	assert_int_equal(tdm_zio_pending(z), 3);
 	/* The open frame is written first, then the raw bytes. */
-	assert_int_equal(tdm_zio_write_raw(z, skip_frame, sizeof(skip_frame),
-					   1), 0);
+	assert_int_equal(
+		tdm_zio_write_raw(z, skip_frame, sizeof(skip_frame), 1), 0);
 	assert_int_equal(tdm_zio_pending(z), 0);
 	assert_int_equal(tdm_zio_append(z, "def", 3), 0);
 	assert_int_equal(tdm_zio_close_frame(z, 1), 0);
@@ -1267,8 +1268,8 @@ static void test_zio_long_burst_is_cut_into_bounded_frames(void **state)
 	k = split_frames(p, k, fs, 16);
 	assert_true(k >= 3);
 	for (i = 0; i < k; i++)
-		assert_true(fs[i].len <= TDM_ZIO_FRAME_MAX +
-					 ZSTD_compressBound(step));
+		assert_true(fs[i].len <=
+			    TDM_ZIO_FRAME_MAX + ZSTD_compressBound(step));
 	tdm_buf_free(&text);
 	free(p);
 	free(data);
@@ -1281,8 +1282,7 @@ static void assert_mode(const char *path, mode_t want, int is_dir)
 	struct stat st;
 
 	assert_int_equal(lstat(path, &st), 0);
-	assert_int_equal(is_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode),
-			 1);
+	assert_int_equal(is_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode), 1);
 	assert_int_equal(st.st_mode & 07777, want);
 }
 
@@ -1305,8 +1305,8 @@ static void test_create_makes_dated_path_and_modes(void **state)
 	assert_int_equal(stat(sub, &st), -1);
 	/* A strict umask must not change the modes. */
 	old = umask(077);
-	assert_int_equal(tdm_cast_create(f->dir, &h, 1000, &c, path,
-					 sizeof(path)), 0);
+	assert_int_equal(
+		tdm_cast_create(f->dir, &h, 1000, &c, path, sizeof(path)), 0);
 	umask(old);
 	assert_string_equal(path, want);
 	assert_mode(sub, 02750, 1);
@@ -1368,8 +1368,8 @@ static void test_asciinema_cat_prints_exact_output(void **state)
 	}
 	tdm_buf_init(&want, 0);
 	for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
-		assert_int_equal(tdm_cast_output(c, chunks[i],
-						 strlen(chunks[i])), 0);
+		assert_int_equal(
+			tdm_cast_output(c, chunks[i], strlen(chunks[i])), 0);
 		assert_int_equal(tdm_buf_puts(&want, chunks[i]), 0);
 		/* The tail of chunk 3 is carried across other events. */
 		if (i == 1)
@@ -1382,8 +1382,8 @@ static void test_asciinema_cat_prints_exact_output(void **state)
 	close_cast(c);
 	snprintf(out_path, sizeof(out_path), "%s/cat.out", f->dir);
 	snprintf(cmd, sizeof(cmd),
-		 "zstd -qdc '%s' | asciinema cat - > '%s' 2>/dev/null",
-		 f->file, out_path);
+		 "zstd -qdc '%s' | asciinema cat - > '%s' 2>/dev/null", f->file,
+		 out_path);
 	pid = forkpty(&master, NULL, NULL, NULL);
 	assert_true(pid >= 0);
 	if (pid == 0) {

@@ -54,9 +54,11 @@ static struct want reference(const char *line)
 	w.ok = 1;
 	w.t_us = (uint64_t)(t * 1e6 + 0.5);
 	w.code = json_string_length(c) == 1 &&
-			 strchr("oirmx", json_string_value(c)[0]) != NULL &&
-			 json_string_value(c)[0] != '\0' ?
-		 json_string_value(c)[0] : '?';
+				 strchr("oirmx", json_string_value(c)[0]) !=
+					 NULL &&
+				 json_string_value(c)[0] != '\0' ?
+			 json_string_value(c)[0] :
+			 '?';
 	w.len = json_string_length(d);
 	assert_true(w.len < sizeof(w.data));
 	memcpy(w.data, json_string_value(d), w.len);
@@ -105,10 +107,11 @@ static void assert_same(const char *line)
 	if (a.ok != b.ok || a.t_us != b.t_us || a.code != b.code ||
 	    a.len != b.len || memcmp(a.data, b.data, a.len) != 0)
 		fail_msg("line %s: jansson ok=%d t=%llu code=%c len=%zu, "
-			 "reader ok=%d t=%llu code=%c len=%zu", line, a.ok,
-			 (unsigned long long)a.t_us, a.code ? a.code : '-',
-			 a.len, b.ok, (unsigned long long)b.t_us,
-			 b.code ? b.code : '-', b.len);
+			 "reader ok=%d t=%llu code=%c len=%zu",
+			 line, a.ok, (unsigned long long)a.t_us,
+			 a.code ? a.code : '-', a.len, b.ok,
+			 (unsigned long long)b.t_us, b.code ? b.code : '-',
+			 b.len);
 }
 
 static const char *const lines[] = {
@@ -192,8 +195,8 @@ static void test_fast_path_agrees_with_jansson_on_mutations(void **state)
 				break;
 			case 1:
 				memmove(line + at + 1, line + at, n - at + 1);
-				line[at] = pool[(seed >> 4) %
-						(sizeof(pool) - 1)];
+				line[at] =
+					pool[(seed >> 4) % (sizeof(pool) - 1)];
 				n++;
 				break;
 			default:
@@ -206,8 +209,7 @@ static void test_fast_path_agrees_with_jansson_on_mutations(void **state)
 			}
 		}
 		/* A NUL or newline would end the line early: not a case. */
-		if (strlen(line) != n || strchr(line, '\n') != NULL ||
-		    n == 0)
+		if (strlen(line) != n || strchr(line, '\n') != NULL || n == 0)
 			continue;
 		assert_same(line);
 	}

@@ -68,8 +68,8 @@ static int make_keys(void **state)
 	snprintf(key_ecdsa, sizeof(key_ecdsa), "%s/ecdsa", dir);
 	if (run("ssh-keygen -q -t ed25519 -N '' -C tandem@bastion1 -f %s",
 		key_a) != 0 ||
-	    run("ssh-keygen -q -t ed25519 -N '' -C intruder -f %s",
-		key_b) != 0 ||
+	    run("ssh-keygen -q -t ed25519 -N '' -C intruder -f %s", key_b) !=
+		    0 ||
 	    run("ssh-keygen -q -t ed25519 -N secret -f %s", key_pass) != 0 ||
 	    run("ssh-keygen -q -t ecdsa -N '' -f %s", key_ecdsa) != 0)
 		return -1;
@@ -128,8 +128,9 @@ static struct tdm_cast_header header_for(const char *session,
 	return h;
 }
 
-#define DECISION "approved #1 by bob: rm -rf /tmp/x\t{\"event\":\"decision\"," \
-	"\"seq\":1,\"decision\":\"approved\",\"escort\":\"bob\"," \
+#define DECISION                                                      \
+	"approved #1 by bob: rm -rf /tmp/x\t{\"event\":\"decision\"," \
+	"\"seq\":1,\"decision\":\"approved\",\"escort\":\"bob\","     \
 	"\"reason\":null,\"risks\":[],\"command\":\"rm -rf /tmp/x\"," \
 	"\"command_b64\":\"cm0gLXJmIC90bXAveA==\"}"
 
@@ -301,8 +302,8 @@ static void test_signer_refuses_other_key_types(void **state)
 	char why[512] = "";
 
 	(void)state;
-	assert_int_equal(tdm_signer_load_why(key_ecdsa, &s, why,
-					     sizeof(why)), TDM_ERR_INVAL);
+	assert_int_equal(tdm_signer_load_why(key_ecdsa, &s, why, sizeof(why)),
+			 TDM_ERR_INVAL);
 	assert_non_null(strstr(why, "not an ed25519 key"));
 }
 
@@ -313,7 +314,8 @@ static void test_signer_refuses_missing_and_garbage_files(void **state)
 
 	(void)state;
 	assert_int_equal(tdm_signer_load_why("/nonexistent/key", &s, why,
-					     sizeof(why)), TDM_ERR_NOTFOUND);
+					     sizeof(why)),
+			 TDM_ERR_NOTFOUND);
 	assert_non_null(strstr(why, "/nonexistent/key"));
 	snprintf(path, sizeof(path), "%s.pub", key_a);
 	assert_int_equal(tdm_signer_load_why(path, &s, why, sizeof(why)),
@@ -433,8 +435,7 @@ static void test_every_flipped_bit_is_tampered(void **state)
 	for (i = 0; i < r.n; i++) {
 		for (bit = 0; bit < 8; bit += 7) {
 			r.p[i] ^= (uint8_t)(1u << bit);
-			if (verify_bytes(r.p, r.n, &v) !=
-			    TDM_VERDICT_TAMPERED)
+			if (verify_bytes(r.p, r.n, &v) != TDM_VERDICT_TAMPERED)
 				fail_msg("bit %d of byte %zu flipped: %s", bit,
 					 i, v.why);
 			r.p[i] ^= (uint8_t)(1u << bit);
@@ -536,8 +537,8 @@ static void test_spliced_frames_are_tampered(void **state)
 			t.p = malloc(a.n + b.n);
 			assert_non_null(t.p);
 			for (k = 0; k < na; k++) {
-				const struct rec *src = k >= i && k < i + len ?
-								&b : &a;
+				const struct rec *src =
+					k >= i && k < i + len ? &b : &a;
 				const struct span *sf = src == &b ? fb : fa;
 
 				memcpy(t.p + t.n, src->p + sf[k].off,
@@ -626,12 +627,10 @@ static void test_crash_tail_of_zeros_is_unsealed_not_tampered(void **state)
 	(void)state;
 	assert_non_null(p);
 	memcpy(p, r.p, r.n);
-	assert_int_equal(verify_bytes(p, r.n + 4096, &v),
-			 TDM_VERDICT_UNSEALED);
+	assert_int_equal(verify_bytes(p, r.n + 4096, &v), TDM_VERDICT_UNSEALED);
 	/* But the same bytes with something after them were put there. */
 	p[r.n + 4000] = 1;
-	assert_int_equal(verify_bytes(p, r.n + 4096, &v),
-			 TDM_VERDICT_TAMPERED);
+	assert_int_equal(verify_bytes(p, r.n + 4096, &v), TDM_VERDICT_TAMPERED);
 	free(p);
 	rec_free(&r);
 }
@@ -672,8 +671,7 @@ static void test_resigned_recording_is_caught_by_the_pinned_key(void **state)
 	assert_int_equal(verify_bytes(forged.p, forged.n, &v),
 			 TDM_VERDICT_SEALED);
 	snprintf(path, sizeof(path), "%s.pub", key_a);
-	assert_int_equal(tdm_trust_add_keys(&trust, path, why, sizeof(why)),
-			 0);
+	assert_int_equal(tdm_trust_add_keys(&trust, path, why, sizeof(why)), 0);
 	assert_int_equal(tdm_trust_check(trust, v.signer, "bastion1"), 0);
 
 	snprintf(path, sizeof(path), "%s/allowed_signers", dir);
@@ -683,7 +681,8 @@ static void test_resigned_recording_is_caught_by_the_pinned_key(void **state)
 	fclose(f);
 	assert_int_equal(run("cat %s.pub >> %s", key_a, path), 0);
 	assert_int_equal(tdm_trust_add_allowed_signers(&signers, path, why,
-						       sizeof(why)), 0);
+						       sizeof(why)),
+			 0);
 	assert_int_equal(tdm_trust_check(signers, v.signer, "bastion1"), 0);
 	rec_free(&forged);
 
@@ -723,14 +722,16 @@ static void test_ssh_keygen_accepts_the_seal(void **state)
 	fputs(v.last_link, f);
 	fclose(f);
 	assert_int_equal(run("echo \"bastion1 $(cat %s.pub)\" > %s/allowed",
-			     key_a, dir), 0);
+			     key_a, dir),
+			 0);
 	rc = run("ssh-keygen -Y verify -f %s/allowed -I bastion1 -n "
-		 "tandem-recording -s %s/sig < %s/msg >/dev/null 2>&1", dir,
-		 dir, dir);
+		 "tandem-recording -s %s/sig < %s/msg >/dev/null 2>&1",
+		 dir, dir, dir);
 	assert_int_equal(rc, 0);
 	/* And refuses it for another message. */
 	rc = run("printf x | ssh-keygen -Y verify -f %s/allowed -I bastion1 "
-		 "-n tandem-recording -s %s/sig >/dev/null 2>&1", dir, dir);
+		 "-n tandem-recording -s %s/sig >/dev/null 2>&1",
+		 dir, dir);
 	assert_int_not_equal(rc, 0);
 	tdm_buf_free(&armor);
 	rec_free(&r);
@@ -795,7 +796,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_signer_reads_ssh_keygen_key),
-		cmocka_unit_test(test_signer_refuses_passphrase_key_and_says_fix),
+		cmocka_unit_test(
+			test_signer_refuses_passphrase_key_and_says_fix),
 		cmocka_unit_test(test_signer_refuses_other_key_types),
 		cmocka_unit_test(test_signer_refuses_missing_and_garbage_files),
 		cmocka_unit_test(test_sealed_recording_verifies),
@@ -808,11 +810,14 @@ int main(void)
 		cmocka_unit_test(test_swapped_frames_are_tampered),
 		cmocka_unit_test(test_spliced_frames_are_tampered),
 		cmocka_unit_test(test_appended_frames_are_tampered),
-		cmocka_unit_test(test_truncation_is_unsealed_with_the_good_time),
+		cmocka_unit_test(
+			test_truncation_is_unsealed_with_the_good_time),
 		cmocka_unit_test(test_missing_seal_is_unsealed),
-		cmocka_unit_test(test_crash_tail_of_zeros_is_unsealed_not_tampered),
+		cmocka_unit_test(
+			test_crash_tail_of_zeros_is_unsealed_not_tampered),
 		cmocka_unit_test(test_seal_by_a_key_the_header_does_not_name),
-		cmocka_unit_test(test_resigned_recording_is_caught_by_the_pinned_key),
+		cmocka_unit_test(
+			test_resigned_recording_is_caught_by_the_pinned_key),
 		cmocka_unit_test(test_ssh_keygen_accepts_the_seal),
 		cmocka_unit_test(test_reader_gives_exact_bytes_and_header),
 		cmocka_unit_test(test_link_arithmetic_matches_the_document),

@@ -49,17 +49,19 @@ static void test_editing_keys_change_the_line(void **state)
 
 	(void)state;
 	lineedit_init(&le);
+	/* clang-format off */
 	TYPE(&le, "echo helo\x7f" "lo");          /* backspace */
+	/* clang-format on */
 	assert_line(&le, "echo hello");
-	TYPE(&le, "\x01X\x05Y");                  /* Ctrl-A, Ctrl-E */
+	TYPE(&le, "\x01X\x05Y"); /* Ctrl-A, Ctrl-E */
 	assert_line(&le, "Xecho helloY");
-	TYPE(&le, "\x17");                        /* Ctrl-W */
+	TYPE(&le, "\x17"); /* Ctrl-W */
 	assert_line(&le, "Xecho ");
-	TYPE(&le, "\x1b[D\x1b[D!");               /* left, left */
+	TYPE(&le, "\x1b[D\x1b[D!"); /* left, left */
 	assert_line(&le, "Xech!o ");
-	TYPE(&le, "\x1b[H\x1b[3~");               /* home, delete */
+	TYPE(&le, "\x1b[H\x1b[3~"); /* home, delete */
 	assert_line(&le, "ech!o ");
-	TYPE(&le, "\x1b[F\x15");                  /* end, Ctrl-U */
+	TYPE(&le, "\x1b[F\x15"); /* end, Ctrl-U */
 	assert_line(&le, "");
 	lineedit_free(&le);
 }
@@ -127,7 +129,7 @@ static void test_control_keys_report_their_actions(void **state)
 	assert_int_equal(TYPE(&le, "\x03"), LE_INTERRUPT);
 	assert_int_equal(TYPE(&le, "\x04"), LE_EOF);
 	assert_int_equal(TYPE(&le, "\x1d"), LE_ESCAPE);
-	TYPE(&le, "ab\x01\x04");       /* Ctrl-D on text deletes */
+	TYPE(&le, "ab\x01\x04"); /* Ctrl-D on text deletes */
 	assert_line(&le, "b");
 	lineedit_free(&le);
 }

@@ -21,78 +21,85 @@
 #include "policy.h"
 
 /* Real keys, made with ssh-keygen for these tests. */
-#define ALICE_KEY "ssh-ed25519 " \
+#define ALICE_KEY                                                              \
+	"ssh-ed25519 "                                                         \
 	"AAAAC3NzaC1lZDI1NTE5AAAAIJbdkaRyAAW6dVKRtdlNGBU8rRXbepoHgvqc9I1YmuWN" \
 	" alice@tandem-test"
-#define BOB_KEY "ssh-ed25519 " \
+#define BOB_KEY                                                                \
+	"ssh-ed25519 "                                                         \
 	"AAAAC3NzaC1lZDI1NTE5AAAAIAdUXMMVaZifr2zCQOtCIQe6dKVpiNPUqPPbyw+16ASC" \
 	" bob@tandem-test"
-#define CAROL_KEY "ssh-ed25519 " \
+#define CAROL_KEY                                                              \
+	"ssh-ed25519 "                                                         \
 	"AAAAC3NzaC1lZDI1NTE5AAAAIIPuS7mtspY83LxeTyI5j4aAvjVvXZPpx7sf4dXXp/7X" \
 	" carol@tandem-test"
-#define DAVE_KEY "ssh-ed25519 " \
+#define DAVE_KEY                                                               \
+	"ssh-ed25519 "                                                         \
 	"AAAAC3NzaC1lZDI1NTE5AAAAIN34kniahcRJW88lgNkrfB3nHzJjmO8bERbGS5BU1U0E" \
 	" dave@tandem-test"
-#define DB01_KEY "ssh-ed25519 " \
+#define DB01_KEY                                                               \
+	"ssh-ed25519 "                                                         \
 	"AAAAC3NzaC1lZDI1NTE5AAAAIGwHcFVKQedCuwAQWVvQUcSeWn6eGf7/lQs2/0GVB6h+" \
 	" db01@tandem-test"
-#define WEB01_KEY "ssh-ed25519 " \
+#define WEB01_KEY                                                              \
+	"ssh-ed25519 "                                                         \
 	"AAAAC3NzaC1lZDI1NTE5AAAAIML2YkVvbdUr3l6e4+QMdMuzvECGkPWWA5/J2BYyM/+j" \
 	" web01@tandem-test"
-#define ECDSA_KEY "ecdsa-sha2-nistp256 " \
+#define ECDSA_KEY                                                  \
+	"ecdsa-sha2-nistp256 "                                     \
 	"AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBLTi" \
 	"QEOi5UOG0WTCF79vrZtMCyV3iI8zQSAwurqunu1CMhLpGcpTwYq7uCPN" \
-	"QSh6e6mHYx73U/HmDvs6+rV4FJo=" \
+	"QSh6e6mHYx73U/HmDvs6+rV4FJo="                             \
 	" ecdsa@test"
 /* The ed25519 blob of ALICE_KEY, declared as another type. */
 #define ALICE_BLOB \
 	"AAAAC3NzaC1lZDI1NTE5AAAAIJbdkaRyAAW6dVKRtdlNGBU8rRXbepoHgvqc9I1YmuWN"
 
 /* A complete target: five lines. */
-#define DB01 \
-	"target db01\n" \
-	"    address 10.0.0.5\n" \
-	"    user ops\n" \
+#define DB01                          \
+	"target db01\n"               \
+	"    address 10.0.0.5\n"      \
+	"    user ops\n"              \
 	"    host-key " DB01_KEY "\n" \
 	"    identity /etc/tandem/keys/db01\n"
 
 /* The SPEC example, with real keys and a second target for web-*. */
 static const char spec_example[] =
-	"# tandem policy\n"                                            /* 1 */
+	"# tandem policy\n" /* 1 */
 	"recordings        /var/lib/tandem/recordings\n"
 	"sessions          /run/tandem/sessions\n"
 	"signing-key       /etc/tandem/signing_ed25519\n"
-	"escort-user       escort    # Unix user of the escorts\n"   /* 5 */
+	"escort-user       escort    # Unix user of the escorts\n" /* 5 */
 	"approval-timeout  5m\n"
 	"idle-timeout      15m\n"
 	"flush-interval    1s\n"
 	"\n"
-	"engineer alice\n"                                             /* 10 */
+	"engineer alice\n" /* 10 */
 	"    key      " ALICE_KEY "\n"
 	"    attr     country=US clearance=secret\n"
 	"    targets  db01 web-*\n"
 	"\n"
-	"escort bob\n"                                                 /* 15 */
+	"escort bob\n" /* 15 */
 	"    key      " BOB_KEY "\n"
 	"    attr     citizen=US clearance=secret\n"
 	"    targets  db01 web-*\n"
 	"\n"
-	"target db01\n"                                                /* 20 */
+	"target db01\n" /* 20 */
 	"    address      10.0.0.5\n"
 	"    port         22\n"
 	"    user         ops\n"
 	"    host-key     " DB01_KEY "   # pinned\n"
-	"    identity     /etc/tandem/keys/db01   # bastion-held\n"  /* 25 */
+	"    identity     /etc/tandem/keys/db01   # bastion-held\n" /* 25 */
 	"    require      escort citizen=US\n"
 	"    require      engineer clearance=secret\n"
 	"    interactive  vim less top\n"
 	"    raw-limit    10m\n"
-	"\n"                                                           /* 30 */
+	"\n" /* 30 */
 	"target web-01\n"
 	"    address      web01.example.net\n"
 	"    port         2222\n"
 	"    user         deploy\n"
-	"    host-key     " WEB01_KEY "\n"                            /* 35 */
+	"    host-key     " WEB01_KEY "\n" /* 35 */
 	"    identity     /etc/tandem/keys/web-01\n"
 	"\n"
 	"deny  \"(^|[;&|]|\\\\$\\\\()[[:space:]]*mkfs\"  "
@@ -134,8 +141,8 @@ static struct tdm_policy *parse_ok(const char *text)
 }
 
 /* text must fail with exactly these messages, each starting with want[i]. */
-static void expect_errors(const char *text, size_t len,
-			  const char *const *want, size_t n)
+static void expect_errors(const char *text, size_t len, const char *const *want,
+			  size_t n)
 {
 	struct tdm_policy *p = &untouched;
 	struct tdm_diag d = { 0 };
@@ -151,15 +158,16 @@ static void expect_errors(const char *text, size_t len,
 	for (i = 0; i < n; i++)
 		if (strncmp(d.msgs[i], want[i], strlen(want[i])) != 0)
 			fail_msg("error %zu is\n  %s\nwant it to start with\n"
-				 "  %s", i, d.msgs[i], want[i]);
+				 "  %s",
+				 i, d.msgs[i], want[i]);
 	tdm_diag_free(&d);
 }
 
-#define EXPECT_ERRORS(text, ...)                                          \
-	do {                                                              \
-		const char *const want_[] = { __VA_ARGS__ };              \
-		expect_errors(text, strlen(text), want_,                  \
-			      sizeof(want_) / sizeof(want_[0]));          \
+#define EXPECT_ERRORS(text, ...)                                 \
+	do {                                                     \
+		const char *const want_[] = { __VA_ARGS__ };     \
+		expect_errors(text, strlen(text), want_,         \
+			      sizeof(want_) / sizeof(want_[0])); \
 	} while (0)
 
 /* ---- a valid policy ---------------------------------------------------- */
@@ -283,15 +291,14 @@ static void test_empty_policy_is_valid_and_empty(void **state)
 
 static void test_globals_override_defaults(void **state)
 {
-	struct tdm_policy *p = parse_ok(
-		"recordings /srv/rec\n"
-		"sessions /run/t/s\n"
-		"signing-key /etc/t/key\n"
-		"escort-user watcher\n"
-		"approval-timeout 90s\n"
-		"idle-timeout 2h\n"
-		"flush-interval 250ms\n"
-		"builtin-rules off\n");
+	struct tdm_policy *p = parse_ok("recordings /srv/rec\n"
+					"sessions /run/t/s\n"
+					"signing-key /etc/t/key\n"
+					"escort-user watcher\n"
+					"approval-timeout 90s\n"
+					"idle-timeout 2h\n"
+					"flush-interval 250ms\n"
+					"builtin-rules off\n");
 
 	(void)state;
 	assert_string_equal(p->recordings, "/srv/rec");
@@ -307,14 +314,12 @@ static void test_globals_override_defaults(void **state)
 
 static void test_same_name_as_engineer_and_escort_is_allowed(void **state)
 {
-	struct tdm_policy *p = parse_ok(
-		DB01
-		"engineer alice\n"
-		"    key " ALICE_KEY "\n"
-		"    targets db01\n"
-		"escort alice\n"
-		"    key " CAROL_KEY "\n"
-		"    targets db01\n");
+	struct tdm_policy *p = parse_ok(DB01 "engineer alice\n"
+					     "    key " ALICE_KEY "\n"
+					     "    targets db01\n"
+					     "escort alice\n"
+					     "    key " CAROL_KEY "\n"
+					     "    targets db01\n");
 
 	(void)state;
 	assert_non_null(tdm_policy_engineer(p, "alice"));
@@ -327,13 +332,12 @@ static void test_same_name_as_engineer_and_escort_is_allowed(void **state)
 
 static void test_person_may_have_several_keys_and_attr_lines(void **state)
 {
-	struct tdm_policy *p = parse_ok(
-		"engineer alice\n"
-		"    key " ALICE_KEY "\n"
-		"    key " ECDSA_KEY "\n"
-		"    key " DAVE_KEY "\n"
-		"    attr a=1\n"
-		"    attr b=2 c=3\n");
+	struct tdm_policy *p = parse_ok("engineer alice\n"
+					"    key " ALICE_KEY "\n"
+					"    key " ECDSA_KEY "\n"
+					"    key " DAVE_KEY "\n"
+					"    attr a=1\n"
+					"    attr b=2 c=3\n");
 	const struct tdm_person *a = tdm_policy_engineer(p, "alice");
 
 	(void)state;
@@ -376,12 +380,14 @@ static void test_duration_units(void **state)
 
 static void test_duration_rejects_bad_forms_and_overflow(void **state)
 {
+	/* clang-format off */
 	static const char *const bad[] = {
 		"", "m", "5x", "-1", "+1", " 5", "5 ", "5 m", "1.5m", "5M",
 		"5mm", "5sm", "0x10", "18446744073709551616ms",
 		"18446744073709551615s", "213503982334602d",
 		"99999999999999999999999",
 	};
+	/* clang-format on */
 	size_t i;
 
 	(void)state;
@@ -421,21 +427,23 @@ static void test_zero_duration_is_error(void **state)
 
 static void test_bad_port_is_error(void **state)
 {
-	static const char *const ports[] = { "0", "65536", "22a", "-1", "",
-					     "99999999999999999999" };
+	static const char *const ports[] = { "0",   "65536",
+					     "22a", "-1",
+					     "",    "99999999999999999999" };
 	char text[512];
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
-		int n = snprintf(text, sizeof(text),
-				 DB01 "    port \"%s\"\n", ports[i]);
+		int n = snprintf(text, sizeof(text), DB01 "    port \"%s\"\n",
+				 ports[i]);
 		char want[128];
 
 		assert_true(n > 0 && (size_t)n < sizeof(text));
 		snprintf(want, sizeof(want),
 			 "policy.conf:6: bad port \"%s\" in target db01; use "
-			 "a number from 1 to 65535", ports[i]);
+			 "a number from 1 to 65535",
+			 ports[i]);
 		EXPECT_ERRORS(text, want);
 	}
 }
@@ -453,8 +461,8 @@ static void test_port_bounds_1_and_65535_are_accepted(void **state)
 	tdm_policy_free(p);
 }
 
-static void test_missing_required_target_fields_reported_at_target_line(
-	void **state)
+static void
+test_missing_required_target_fields_reported_at_target_line(void **state)
 {
 	(void)state;
 	EXPECT_ERRORS("\n"
@@ -499,10 +507,9 @@ static void test_bad_address_and_user_are_errors(void **state)
 static void test_duplicate_single_valued_field_is_error(void **state)
 {
 	(void)state;
-	EXPECT_ERRORS(DB01
-		      "    port 22\n"
-		      "    port 2222\n"
-		      "    address 10.0.0.9\n",
+	EXPECT_ERRORS(DB01 "    port 22\n"
+			   "    port 2222\n"
+			   "    address 10.0.0.9\n",
 		      "policy.conf:7: duplicate port in target db01 (first at "
 		      "line 6); keep one",
 		      "policy.conf:8: duplicate address in target db01 (first "
@@ -521,14 +528,14 @@ static void test_duplicate_global_is_error(void **state)
 
 static void test_same_field_in_two_targets_is_not_a_duplicate(void **state)
 {
-	struct tdm_policy *p = parse_ok(
-		DB01 "    port 2200\n"
-		"target db02\n"
-		"    address 10.0.0.6\n"
-		"    port 2201\n"
-		"    user ops\n"
-		"    host-key " DB01_KEY "\n"
-		"    identity /etc/tandem/keys/db02\n");
+	struct tdm_policy *p = parse_ok(DB01
+					"    port 2200\n"
+					"target db02\n"
+					"    address 10.0.0.6\n"
+					"    port 2201\n"
+					"    user ops\n"
+					"    host-key " DB01_KEY "\n"
+					"    identity /etc/tandem/keys/db02\n");
 
 	(void)state;
 	assert_int_equal(tdm_policy_target(p, "db01")->port, 2200);
@@ -539,9 +546,8 @@ static void test_same_field_in_two_targets_is_not_a_duplicate(void **state)
 static void test_require_needs_escort_or_engineer(void **state)
 {
 	(void)state;
-	EXPECT_ERRORS(DB01
-		      "    require investigator clearance=secret\n"
-		      "    require escort clearance\n",
+	EXPECT_ERRORS(DB01 "    require investigator clearance=secret\n"
+			   "    require escort clearance\n",
 		      "policy.conf:6: require applies to escort or engineer, "
 		      "not \"investigator\"",
 		      "policy.conf:7: require \"clearance\" is not KEY=VALUE");
@@ -565,8 +571,7 @@ static void test_unknown_directive_suggests_the_nearest(void **state)
 		      "mean recordings?");
 }
 
-static void test_unknown_directive_without_near_match_lists_kinds(
-	void **state)
+static void test_unknown_directive_without_near_match_lists_kinds(void **state)
 {
 	(void)state;
 	EXPECT_ERRORS("\nfrobnicate yes\n",
@@ -578,9 +583,7 @@ static void test_unknown_directive_without_near_match_lists_kinds(
 static void test_global_after_section_is_error(void **state)
 {
 	(void)state;
-	EXPECT_ERRORS("recordings /srv/rec\n"
-		      DB01
-		      "idle-timeout 5m\n",
+	EXPECT_ERRORS("recordings /srv/rec\n" DB01 "idle-timeout 5m\n",
 		      "policy.conf:7: global directive idle-timeout after the "
 		      "first section or rule (line 2); move it above that "
 		      "line");
@@ -598,10 +601,8 @@ static void test_global_after_rule_is_error(void **state)
 static void test_duplicate_section_names_are_errors(void **state)
 {
 	(void)state;
-	EXPECT_ERRORS(DB01
-		      "engineer alice\n"
-		      "engineer alice\n"
-		      DB01,
+	EXPECT_ERRORS(DB01 "engineer alice\n"
+			   "engineer alice\n" DB01,
 		      "policy.conf:7: duplicate engineer alice (first at line "
 		      "6)",
 		      "policy.conf:8: duplicate target db01 (first at line 1)");
@@ -653,10 +654,9 @@ static void test_field_outside_any_section_is_error(void **state)
 static void test_field_in_the_wrong_kind_of_section_is_error(void **state)
 {
 	(void)state;
-	EXPECT_ERRORS(DB01
-		      "    targets db01\n"
-		      "engineer alice\n"
-		      "    port 22\n",
+	EXPECT_ERRORS(DB01 "    targets db01\n"
+			   "engineer alice\n"
+			   "    port 22\n",
 		      "policy.conf:6: targets does not belong in target db01; "
 		      "put it under an engineer or escort section",
 		      "policy.conf:8: port does not belong in engineer alice; "
@@ -666,9 +666,8 @@ static void test_field_in_the_wrong_kind_of_section_is_error(void **state)
 static void test_rule_ends_the_section(void **state)
 {
 	(void)state;
-	EXPECT_ERRORS(DB01
-		      "flag low \"ls\" \"lists files\"\n"
-		      "    port 22\n",
+	EXPECT_ERRORS(DB01 "flag low \"ls\" \"lists files\"\n"
+			   "    port 22\n",
 		      "policy.conf:7: port outside any section");
 }
 
@@ -702,12 +701,11 @@ static void test_global_paths_must_be_absolute(void **state)
 static void test_unknown_target_in_engineer_is_error(void **state)
 {
 	(void)state;
-	EXPECT_ERRORS(DB01
-		      "\n"
-		      "engineer alice\n"
-		      "    key " ALICE_KEY "\n"
-		      "    targets db01\n"
-		      "    targets db02\n",
+	EXPECT_ERRORS(DB01 "\n"
+			   "engineer alice\n"
+			   "    key " ALICE_KEY "\n"
+			   "    targets db01\n"
+			   "    targets db02\n",
 		      "policy.conf:10: unknown target \"db02\" in engineer "
 		      "alice");
 }
@@ -716,8 +714,7 @@ static void test_unknown_target_in_escort_is_error(void **state)
 {
 	(void)state;
 	EXPECT_ERRORS("escort bob\n"
-		      "    targets db03\n"
-		      DB01,
+		      "    targets db03\n" DB01,
 		      "policy.conf:2: unknown target \"db03\" in escort bob");
 	/* Still an error when the name is declared as a person instead. */
 	EXPECT_ERRORS("engineer alice\n"
@@ -729,8 +726,7 @@ static void test_unknown_target_in_escort_is_error(void **state)
 static void test_targets_may_name_a_target_defined_later(void **state)
 {
 	struct tdm_policy *p = parse_ok("escort bob\n"
-					"    targets db01 db*\n"
-					DB01);
+					"    targets db01 db*\n" DB01);
 
 	(void)state;
 	assert_true(tdm_policy_grants(tdm_policy_escort(p, "bob"), "db01"));
@@ -740,9 +736,8 @@ static void test_targets_may_name_a_target_defined_later(void **state)
 static void test_pattern_matching_no_target_is_error(void **state)
 {
 	(void)state;
-	EXPECT_ERRORS(DB01
-		      "engineer alice\n"
-		      "    targets db* web-* db0? [dx]b01 [a-c]*\n",
+	EXPECT_ERRORS(DB01 "engineer alice\n"
+			   "    targets db* web-* db0? [dx]b01 [a-c]*\n",
 		      "policy.conf:7: pattern \"web-*\" in engineer alice "
 		      "matches no target",
 		      "policy.conf:7: pattern \"[a-c]*\" in engineer alice "
@@ -834,16 +829,17 @@ static void test_key_comment_with_control_characters_is_error(void **state)
 static void test_bad_attributes_are_errors(void **state)
 {
 	(void)state;
-	EXPECT_ERRORS("engineer alice\n"
-		      "    attr country\n"
-		      "    attr =US clearance=\n"
-		      "    attr a=1 a=2\n"
-		      "    attr \"bad key=x\"\n",
-		      "policy.conf:2: attr \"country\" is not KEY=VALUE",
-		      "policy.conf:3: attr \"=US\" is not KEY=VALUE",
-		      "policy.conf:3: attr \"clearance=\" has no value after '='",
-		      "policy.conf:4: duplicate attribute a in engineer alice",
-		      "policy.conf:5: attr \"bad key=x\" is not KEY=VALUE");
+	EXPECT_ERRORS(
+		"engineer alice\n"
+		"    attr country\n"
+		"    attr =US clearance=\n"
+		"    attr a=1 a=2\n"
+		"    attr \"bad key=x\"\n",
+		"policy.conf:2: attr \"country\" is not KEY=VALUE",
+		"policy.conf:3: attr \"=US\" is not KEY=VALUE",
+		"policy.conf:3: attr \"clearance=\" has no value after '='",
+		"policy.conf:4: duplicate attribute a in engineer alice",
+		"policy.conf:5: attr \"bad key=x\" is not KEY=VALUE");
 }
 
 /* ---- rules ------------------------------------------------------------- */
@@ -880,9 +876,10 @@ static void test_regex_too_costly_to_compile_is_refused(void **state)
 	(void)state;
 	tdm_buf_init(&b, 0);
 	assert_int_equal(tdm_buf_puts(&b, "deny \"((a{255}){255}){255}\" x\n"
-				      "deny \"(a{32767}){32767}\" x\n"
-				      "deny \"((){063}){255}\" x\n"
-				      "deny \""), 0);
+					  "deny \"(a{32767}){32767}\" x\n"
+					  "deny \"((){063}){255}\" x\n"
+					  "deny \""),
+			 0);
 	for (i = 0; i < 65; i++)
 		assert_int_equal(tdm_buf_putc(&b, '('), 0);
 	for (i = 0; i < 65; i++)
@@ -970,12 +967,11 @@ static void test_flag_with_unknown_level_is_error(void **state)
 
 static void test_rule_levels_and_kinds_are_kept(void **state)
 {
-	struct tdm_policy *p = parse_ok(
-		"flag low \"a\" \"1\"\n"
-		"flag medium \"b\" \"2\"\n"
-		"flag high \"c\" \"3\"\n"
-		"flag critical \"d\" \"4\"\n"
-		"deny \"e\" \"5\"\n");
+	struct tdm_policy *p = parse_ok("flag low \"a\" \"1\"\n"
+					"flag medium \"b\" \"2\"\n"
+					"flag high \"c\" \"3\"\n"
+					"flag critical \"d\" \"4\"\n"
+					"deny \"e\" \"5\"\n");
 
 	(void)state;
 	assert_int_equal(p->nrules, 5);
@@ -994,12 +990,12 @@ static void test_rule_levels_and_kinds_are_kept(void **state)
 
 static void test_quoted_strings_and_escapes(void **state)
 {
-	struct tdm_policy *p = parse_ok(
-		"engineer alice\n"
-		"    attr \"team=site ops\" motto=\"say \\\"hi\\\"\"\n"
-		"    attr path=\"a\\\\b\" nl=\"\"\"1\"\n"
-		"deny \"a#b\" \"why # not a comment\"\n"
-		"deny \"x\\ty\" \"b\"\n");
+	struct tdm_policy *p =
+		parse_ok("engineer alice\n"
+			 "    attr \"team=site ops\" motto=\"say \\\"hi\\\"\"\n"
+			 "    attr path=\"a\\\\b\" nl=\"\"\"1\"\n"
+			 "deny \"a#b\" \"why # not a comment\"\n"
+			 "deny \"x\\ty\" \"b\"\n");
 	const struct tdm_person *a = tdm_policy_engineer(p, "alice");
 
 	(void)state;
@@ -1074,12 +1070,12 @@ static void test_backslash_outside_quotes_is_literal(void **state)
 
 static void test_comments_are_ignored(void **state)
 {
-	struct tdm_policy *p = parse_ok(
-		"# a comment\n"
-		"   # an indented comment\n"
-		"recordings /srv/rec# trailing, no space\n"
-		"engineer alice # trailing\n"
-		"    attr team=ops#1\n");
+	struct tdm_policy *p =
+		parse_ok("# a comment\n"
+			 "   # an indented comment\n"
+			 "recordings /srv/rec# trailing, no space\n"
+			 "engineer alice # trailing\n"
+			 "    attr team=ops#1\n");
 
 	(void)state;
 	assert_string_equal(p->recordings, "/srv/rec");
@@ -1165,23 +1161,23 @@ static void test_messages_escape_control_characters(void **state)
 		      "policy.conf:2: bad engineer name \"\\tme\\xff\"");
 }
 
-static void test_several_errors_are_reported_together_in_line_order(
-	void **state)
+static void
+test_several_errors_are_reported_together_in_line_order(void **state)
 {
 	(void)state;
-	EXPECT_ERRORS("approval-timeout soon\n"                        /* 1 */
+	EXPECT_ERRORS("approval-timeout soon\n" /* 1 */
 		      "engineer alice\n"
 		      "    key " ALICE_KEY "\n"
-		      "    targets db02\n"                              /* 4 */
+		      "    targets db02\n" /* 4 */
 		      "escort bob\n"
-		      "    key " ALICE_KEY "\n"                         /* 6 */
-		      "target db01\n"                                   /* 7 */
+		      "    key " ALICE_KEY "\n" /* 6 */
+		      "target db01\n"		/* 7 */
 		      "    address 10.0.0.5\n"
-		      "    port 70000\n"                                /* 9 */
+		      "    port 70000\n" /* 9 */
 		      "    user ops\n"
 		      "    identity /etc/tandem/keys/db01\n"
-		      "deny \"(\" \"bad\"\n"                            /* 12 */
-		      "sessions /x\n",                                  /* 13 */
+		      "deny \"(\" \"bad\"\n" /* 12 */
+		      "sessions /x\n",	     /* 13 */
 		      "policy.conf:1: bad duration \"soon\" for "
 		      "approval-timeout",
 		      "policy.conf:4: unknown target \"db02\" in engineer "
@@ -1209,10 +1205,12 @@ static void test_too_many_errors_stop_with_a_final_message(void **state)
 	rc = tdm_policy_parse((const char *)b.data, b.len, "p", &p, &d);
 	assert_int_equal(rc, TDM_ERR_INVAL);
 	assert_int_equal(d.n, 1001);
-	assert_string_equal(d.msgs[999], "p:1000: unknown directive \"bogus\"; "
+	assert_string_equal(d.msgs[999],
+			    "p:1000: unknown directive \"bogus\"; "
 			    "expected a global setting, a section (engineer, "
 			    "escort, target) or a rule (deny, flag)");
-	assert_string_equal(d.msgs[1000], "p:1000: too many errors (1000), "
+	assert_string_equal(d.msgs[1000],
+			    "p:1000: too many errors (1000), "
 			    "stopped here; fix these and check again");
 	tdm_diag_free(&d);
 	tdm_buf_free(&b);
@@ -1227,12 +1225,13 @@ static void test_parse_refuses_text_over_the_size_limit(void **state)
 
 	(void)state;
 	assert_non_null(text);
-	rc = tdm_policy_parse(text, (size_t)TDM_POLICY_MAX_BYTES + 1, "big",
-			      &p, &d);
+	rc = tdm_policy_parse(text, (size_t)TDM_POLICY_MAX_BYTES + 1, "big", &p,
+			      &d);
 	assert_int_equal(rc, TDM_ERR_RANGE);
 	assert_ptr_equal(p, &untouched);
 	assert_int_equal(d.n, 1);
-	assert_string_equal(d.msgs[0], "big: policy is 4194305 bytes, over "
+	assert_string_equal(d.msgs[0],
+			    "big: policy is 4194305 bytes, over "
 			    "the limit of 4194304; check that this is the "
 			    "policy file");
 	tdm_diag_free(&d);
@@ -1282,17 +1281,16 @@ static void test_grants_literal_names_and_globs(void **state)
 static void test_meets_checks_required_attributes_per_role(void **state)
 {
 	struct tdm_policy *p = parse_ok(
-		DB01
-		"    require escort citizen=US clearance=secret\n"   /* 6 */
-		"    require engineer clearance=secret\n"            /* 7 */
-		"engineer alice\n"
-		"    attr clearance=secret\n"
-		"engineer dave\n"
-		"    attr clearance=public citizen=US\n"
-		"escort bob\n"
-		"    attr citizen=US clearance=secret\n"
-		"escort carol\n"
-		"    attr citizen=FR clearance=secret\n");
+		DB01 "    require escort citizen=US clearance=secret\n" /* 6 */
+		     "    require engineer clearance=secret\n"		/* 7 */
+		     "engineer alice\n"
+		     "    attr clearance=secret\n"
+		     "engineer dave\n"
+		     "    attr clearance=public citizen=US\n"
+		     "escort bob\n"
+		     "    attr citizen=US clearance=secret\n"
+		     "escort carol\n"
+		     "    attr citizen=FR clearance=secret\n");
 	const struct tdm_target *db01 = tdm_policy_target(p, "db01");
 	const struct tdm_require *missing = (const void *)&untouched;
 
@@ -1311,8 +1309,7 @@ static void test_meets_checks_required_attributes_per_role(void **state)
 	assert_true(tdm_policy_meets(db01, TDM_REQ_ESCORT,
 				     tdm_policy_escort(p, "bob"), NULL));
 	assert_false(tdm_policy_meets(db01, TDM_REQ_ESCORT,
-				      tdm_policy_escort(p, "carol"),
-				      &missing));
+				      tdm_policy_escort(p, "carol"), &missing));
 	assert_string_equal(missing->attr.key, "citizen");
 	assert_string_equal(missing->attr.value, "US");
 	/* alice meets the engineer rules but has none of the escort ones. */
@@ -1375,8 +1372,7 @@ static void test_load_names_the_file_in_errors(void **state)
 	assert_int_equal(tdm_policy_load(path, &p, &d), TDM_ERR_INVAL);
 	assert_ptr_equal(p, &untouched);
 	assert_int_equal(d.n, 1);
-	snprintf(want, sizeof(want), "%s:2: unknown directive \"bogus\"",
-		 path);
+	snprintf(want, sizeof(want), "%s:2: unknown directive \"bogus\"", path);
 	assert_true(strncmp(d.msgs[0], want, strlen(want)) == 0);
 	tdm_diag_free(&d);
 	unlink(path);
@@ -1393,7 +1389,8 @@ static void test_load_of_missing_file_says_cannot_read(void **state)
 			 TDM_ERR_IO);
 	assert_ptr_equal(p, &untouched);
 	assert_int_equal(d.n, 1);
-	assert_string_equal(d.msgs[0], "/nonexistent/policy.conf: cannot "
+	assert_string_equal(d.msgs[0],
+			    "/nonexistent/policy.conf: cannot "
 			    "read: No such file or directory — check the "
 			    "path, or pass --config FILE");
 	tdm_diag_free(&d);
@@ -1407,7 +1404,8 @@ static void test_load_of_directory_says_cannot_read(void **state)
 	(void)state;
 	assert_int_equal(tdm_policy_load("/tmp", &p, &d), TDM_ERR_IO);
 	assert_int_equal(d.n, 1);
-	assert_string_equal(d.msgs[0], "/tmp: cannot read: Is a directory — "
+	assert_string_equal(d.msgs[0],
+			    "/tmp: cannot read: Is a directory — "
 			    "point --config at the policy file, not a "
 			    "directory");
 	tdm_diag_free(&d);
@@ -1428,8 +1426,10 @@ static void test_load_refuses_a_file_over_the_size_limit(void **state)
 	assert_int_equal(tdm_policy_load(path, &p, &d), TDM_ERR_RANGE);
 	assert_ptr_equal(p, &untouched);
 	assert_int_equal(d.n, 1);
-	snprintf(want, sizeof(want), "%s: cannot read: larger than 4194304 "
-		 "bytes — check that this is the policy file", path);
+	snprintf(want, sizeof(want),
+		 "%s: cannot read: larger than 4194304 "
+		 "bytes — check that this is the policy file",
+		 path);
 	assert_string_equal(d.msgs[0], want);
 	tdm_diag_free(&d);
 	unlink(path);
@@ -1458,14 +1458,12 @@ static void test_load_accepts_a_file_of_exactly_the_size_limit(void **state)
 
 /* ---- authorized_keys --------------------------------------------------- */
 
-static const char two_people[] =
-	DB01
-	"engineer alice\n"
-	"    key " ALICE_KEY "\n"
-	"    key " DAVE_KEY "\n"
-	"engineer nokey\n"
-	"escort bob\n"
-	"    key " BOB_KEY "\n";
+static const char two_people[] = DB01 "engineer alice\n"
+				      "    key " ALICE_KEY "\n"
+				      "    key " DAVE_KEY "\n"
+				      "engineer nokey\n"
+				      "escort bob\n"
+				      "    key " BOB_KEY "\n";
 
 static void test_authorized_keys_for_engineers(void **state)
 {
@@ -1476,9 +1474,10 @@ static void test_authorized_keys_for_engineers(void **state)
 	tdm_buf_init(&out, 0);
 	assert_int_equal(tdm_policy_authorized_keys(p, TDM_REQ_ENGINEER,
 						    "/usr/local/bin",
-						    "/srv/t/policy.conf",
-						    &out), 0);
-	assert_string_equal((char *)out.data,
+						    "/srv/t/policy.conf", &out),
+			 0);
+	assert_string_equal(
+		(char *)out.data,
 		"restrict,pty,command=\"/usr/local/bin/tandem-recorder "
 		"--config /srv/t/policy.conf --engineer alice\" " ALICE_KEY "\n"
 		"restrict,pty,command=\"/usr/local/bin/tandem-recorder "
@@ -1496,20 +1495,22 @@ static void test_authorized_keys_for_escorts_without_config(void **state)
 	(void)state;
 	tdm_buf_init(&out, 0);
 	assert_int_equal(tdm_policy_authorized_keys(p, TDM_REQ_ESCORT,
-						    "/usr/bin", NULL, &out), 0);
-	assert_string_equal((char *)out.data,
-		"restrict,pty,command=\"/usr/bin/tandem-escort --escort bob\" "
-		BOB_KEY "\n");
+						    "/usr/bin", NULL, &out),
+			 0);
+	assert_string_equal(
+		(char *)out.data,
+		"restrict,pty,command=\"/usr/bin/tandem-escort --escort bob\" " BOB_KEY
+		"\n");
 	tdm_buf_free(&out);
 	tdm_policy_free(p);
 }
 
-static void test_authorized_keys_refuses_paths_that_need_quoting(
-	void **state)
+static void test_authorized_keys_refuses_paths_that_need_quoting(void **state)
 {
-	static const char *const bad[] = { "/opt/my dir", "/opt/\"x", "rel",
-					   "/opt/$(id)", "/opt/a\nb",
-					   "/opt/a;b", "/opt/`x`" };
+	static const char *const bad[] = { "/opt/my dir", "/opt/\"x",
+					   "rel",	  "/opt/$(id)",
+					   "/opt/a\nb",	  "/opt/a;b",
+					   "/opt/`x`" };
 	struct tdm_policy *p = parse_ok(two_people);
 	struct tdm_buf out;
 	size_t i;
@@ -1517,20 +1518,20 @@ static void test_authorized_keys_refuses_paths_that_need_quoting(
 	(void)state;
 	tdm_buf_init(&out, 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(tdm_policy_authorized_keys(
-			p, TDM_REQ_ENGINEER, bad[i], NULL, &out),
-			TDM_ERR_INVAL);
-		assert_int_equal(tdm_policy_authorized_keys(
-			p, TDM_REQ_ENGINEER, "/usr/bin", bad[i], &out),
-			TDM_ERR_INVAL);
+		assert_int_equal(tdm_policy_authorized_keys(p, TDM_REQ_ENGINEER,
+							    bad[i], NULL, &out),
+				 TDM_ERR_INVAL);
+		assert_int_equal(tdm_policy_authorized_keys(p, TDM_REQ_ENGINEER,
+							    "/usr/bin", bad[i],
+							    &out),
+				 TDM_ERR_INVAL);
 	}
 	assert_int_equal(out.len, 0);
 	tdm_buf_free(&out);
 	tdm_policy_free(p);
 }
 
-static void test_authorized_keys_refuses_a_name_that_needs_quoting(
-	void **state)
+static void test_authorized_keys_refuses_a_name_that_needs_quoting(void **state)
 {
 	struct tdm_policy *p = parse_ok(two_people);
 	struct tdm_buf out;
@@ -1570,7 +1571,7 @@ int main(void)
 		cmocka_unit_test(test_bad_port_is_error),
 		cmocka_unit_test(test_port_bounds_1_and_65535_are_accepted),
 		cmocka_unit_test(
-		  test_missing_required_target_fields_reported_at_target_line),
+			test_missing_required_target_fields_reported_at_target_line),
 		cmocka_unit_test(test_identity_must_be_an_absolute_path),
 		cmocka_unit_test(test_bad_address_and_user_are_errors),
 		cmocka_unit_test(test_duplicate_single_valued_field_is_error),
@@ -1594,8 +1595,7 @@ int main(void)
 		cmocka_unit_test(test_global_paths_must_be_absolute),
 		cmocka_unit_test(test_unknown_target_in_engineer_is_error),
 		cmocka_unit_test(test_unknown_target_in_escort_is_error),
-		cmocka_unit_test(
-			test_targets_may_name_a_target_defined_later),
+		cmocka_unit_test(test_targets_may_name_a_target_defined_later),
 		cmocka_unit_test(test_pattern_matching_no_target_is_error),
 		cmocka_unit_test(test_key_used_twice_across_people_is_error),
 		cmocka_unit_test(test_key_listed_twice_for_one_person_is_error),
@@ -1616,9 +1616,11 @@ int main(void)
 		cmocka_unit_test(test_rule_levels_and_kinds_are_kept),
 		cmocka_unit_test(test_quoted_strings_and_escapes),
 		cmocka_unit_test(test_newline_escape_is_kept_in_rule_text),
-		cmocka_unit_test(test_control_characters_in_an_explanation_are_errors),
+		cmocka_unit_test(
+			test_control_characters_in_an_explanation_are_errors),
 		cmocka_unit_test(test_unterminated_quote_is_error),
-		cmocka_unit_test(test_unknown_escape_is_kept_for_regular_expressions),
+		cmocka_unit_test(
+			test_unknown_escape_is_kept_for_regular_expressions),
 		cmocka_unit_test(test_backslash_outside_quotes_is_literal),
 		cmocka_unit_test(test_comments_are_ignored),
 		cmocka_unit_test(test_crlf_line_endings_and_tabs_are_accepted),
@@ -1628,7 +1630,7 @@ int main(void)
 		cmocka_unit_test(test_nul_byte_is_error),
 		cmocka_unit_test(test_messages_escape_control_characters),
 		cmocka_unit_test(
-		  test_several_errors_are_reported_together_in_line_order),
+			test_several_errors_are_reported_together_in_line_order),
 		cmocka_unit_test(
 			test_too_many_errors_stop_with_a_final_message),
 		cmocka_unit_test(test_parse_refuses_text_over_the_size_limit),

@@ -40,8 +40,8 @@ static void test_raw_output_keeps_every_byte(void **state)
 
 	(void)state;
 	tdm_buf_init(&b, 0);
-	assert_int_equal(tdm_proto_put(&b, TDM_MSG_OUTPUT, bytes,
-				       sizeof(bytes)), 0);
+	assert_int_equal(
+		tdm_proto_put(&b, TDM_MSG_OUTPUT, bytes, sizeof(bytes)), 0);
 	assert_int_equal(tdm_proto_parse(b.data, b.len, &m, &used), 1);
 	assert_null(m.json);
 	assert_int_equal(m.len, sizeof(bytes));
@@ -70,25 +70,27 @@ static void test_malformed_messages_are_refused(void **state)
 	static const uint8_t too_big[] = { 1, 18, 0x7f, 0xff, 0xff, 0xff };
 	static const uint8_t not_object[] = { 1, 1, 0, 0, 0, 2, '[', ']' };
 	static const uint8_t not_json[] = { 1, 1, 0, 0, 0, 3, '{', 'x', '}' };
-	static const uint8_t dup_key[] = { 1, 2, 0, 0, 0, 15, '{', '"', 's',
-					   '"', ':', '1', ',', '"', 's', '"',
-					   ':', '2', '}', ' ', ' ' };
+	static const uint8_t dup_key[] = { 1,	2,   0,	  0,   0,   15,	 '{',
+					   '"', 's', '"', ':', '1', ',', '"',
+					   's', '"', ':', '2', '}', ' ', ' ' };
 	struct tdm_msg m;
 	size_t used;
 
 	(void)state;
 	assert_int_equal(tdm_proto_parse(bad_version, sizeof(bad_version), &m,
-					 &used), TDM_ERR_INVAL);
-	assert_int_equal(tdm_proto_parse(bad_type, sizeof(bad_type), &m,
-					 &used), TDM_ERR_INVAL);
-	assert_int_equal(tdm_proto_parse(too_big, sizeof(too_big), &m,
-					 &used), TDM_ERR_INVAL);
+					 &used),
+			 TDM_ERR_INVAL);
+	assert_int_equal(tdm_proto_parse(bad_type, sizeof(bad_type), &m, &used),
+			 TDM_ERR_INVAL);
+	assert_int_equal(tdm_proto_parse(too_big, sizeof(too_big), &m, &used),
+			 TDM_ERR_INVAL);
 	assert_int_equal(tdm_proto_parse(not_object, sizeof(not_object), &m,
-					 &used), TDM_ERR_INVAL);
-	assert_int_equal(tdm_proto_parse(not_json, sizeof(not_json), &m,
-					 &used), TDM_ERR_INVAL);
-	assert_int_equal(tdm_proto_parse(dup_key, sizeof(dup_key), &m,
-					 &used), TDM_ERR_INVAL);
+					 &used),
+			 TDM_ERR_INVAL);
+	assert_int_equal(tdm_proto_parse(not_json, sizeof(not_json), &m, &used),
+			 TDM_ERR_INVAL);
+	assert_int_equal(tdm_proto_parse(dup_key, sizeof(dup_key), &m, &used),
+			 TDM_ERR_INVAL);
 }
 
 static void test_payload_over_the_bound_is_not_written(void **state)
@@ -97,8 +99,9 @@ static void test_payload_over_the_bound_is_not_written(void **state)
 
 	(void)state;
 	tdm_buf_init(&b, 0);
-	assert_int_equal(tdm_proto_put(&b, TDM_MSG_OUTPUT, "", TDM_PROTO_MAX +
-				       1), TDM_ERR_RANGE);
+	assert_int_equal(tdm_proto_put(&b, TDM_MSG_OUTPUT, "",
+				       TDM_PROTO_MAX + 1),
+			 TDM_ERR_RANGE);
 	assert_int_equal(b.len, 0);
 	tdm_buf_free(&b);
 }

@@ -78,10 +78,12 @@ static int decode(const char *s, struct tdm_buf *out)
 		}
 		s++;
 		switch (*s) {
+		/* clang-format off */
 		case '\\': tdm_buf_putc(out, '\\'); break;
 		case 't': tdm_buf_putc(out, '\t'); break;
 		case 'n': tdm_buf_putc(out, '\n'); break;
 		case 'r': tdm_buf_putc(out, '\r'); break;
+		/* clang-format on */
 		case 'x':
 		case 'u':
 			len = *s == 'x' ? 2 : 4;
@@ -161,8 +163,8 @@ static void test_command_table_verdicts(void **state)
 				TABLE, lineno);
 			fail();
 		}
-		judge(rs, bytes.data ? (const char *)bytes.data : "",
-		      bytes.len, &v);
+		judge(rs, bytes.data ? (const char *)bytes.data : "", bytes.len,
+		      &v);
 		/* The literal prefilter never changes a verdict. */
 		{
 			struct tdm_verdict full;
@@ -188,8 +190,10 @@ static void test_command_table_verdicts(void **state)
 			benign++;
 			if (strcmp(got, want) != 0) {
 				fp++;
-				fprintf(stderr, "%s:%zu: benign line judged %s "
-					"(%s): %s\n", TABLE, lineno, got,
+				fprintf(stderr,
+					"%s:%zu: benign line judged %s "
+					"(%s): %s\n",
+					TABLE, lineno, got,
 					v.n ? v.risks[0].why : "-", cmd);
 			}
 			continue;
@@ -215,8 +219,9 @@ static void test_command_table_verdicts(void **state)
 	tdm_policy_free(p);
 	printf("risk table: %zu lines (%zu dangerous, %zu obfuscated, %zu "
 	       "benign); %zu wrong; false positives: %zu of %zu benign "
-	       "(%.1f%%)\n", total, dangerous, obfuscated, benign, wrong, fp,
-	       benign, benign ? 100.0 * (double)fp / (double)benign : 0.0);
+	       "(%.1f%%)\n",
+	       total, dangerous, obfuscated, benign, wrong, fp, benign,
+	       benign ? 100.0 * (double)fp / (double)benign : 0.0);
 	assert_true(total >= 150);
 	assert_true(benign > 0 && dangerous > 0 && obfuscated > 0);
 	assert_int_equal(wrong, 0);
@@ -260,8 +265,8 @@ static bool unexplained(const char *s, const char *term)
 
 		if (strncasecmp(s + i, term, tl) != 0)
 			continue;
-		if (i > 0 && (isalnum((unsigned char)s[i - 1]) ||
-			      s[i - 1] == '_'))
+		if (i > 0 &&
+		    (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_'))
 			continue;
 		after = s + i + tl;
 		if (isalnum((unsigned char)*after) || *after == '_')
@@ -292,7 +297,8 @@ static void test_builtin_sentences_are_short_and_plain(void **state)
 	assert_int_equal(tdm_policy_parse(tdm_builtin_rules,
 					  (size_t)(tdm_builtin_rules_end -
 						   tdm_builtin_rules),
-					  "builtin.rules", &b, &diag), 0);
+					  "builtin.rules", &b, &diag),
+			 0);
 	tdm_diag_free(&diag);
 	terms = read_jargon(&nterms);
 	assert_true(nterms >= 10);
@@ -302,20 +308,24 @@ static void test_builtin_sentences_are_short_and_plain(void **state)
 		if (b->rules[i].kind == TDM_RULE_DENY)
 			deny++;
 		if (strlen(why) >= 120) {
-			fprintf(stderr, "builtin.rules:%d: %zu characters, "
-				"over 119: %s\n", b->rules[i].line,
-				strlen(why), why);
+			fprintf(stderr,
+				"builtin.rules:%d: %zu characters, "
+				"over 119: %s\n",
+				b->rules[i].line, strlen(why), why);
 			bad++;
 		}
 		if (strchr(why, '.') != NULL && why[strlen(why) - 1] != '.' &&
 		    strstr(why, ". ") != NULL) {
-			fprintf(stderr, "builtin.rules:%d: more than one "
-				"sentence: %s\n", b->rules[i].line, why);
+			fprintf(stderr,
+				"builtin.rules:%d: more than one "
+				"sentence: %s\n",
+				b->rules[i].line, why);
 			bad++;
 		}
 		for (k = 0; k < nterms; k++) {
 			if (unexplained(why, terms[k])) {
-				fprintf(stderr, "builtin.rules:%d: \"%s\" "
+				fprintf(stderr,
+					"builtin.rules:%d: \"%s\" "
 					"without a plain explanation: %s\n",
 					b->rules[i].line, terms[k], why);
 				bad++;
@@ -396,8 +406,10 @@ static void test_builtin_rules_off_loads_none(void **state)
 static void test_hidden_characters_but_not_tabs(void **state)
 {
 	static const char *const hidden[] = {
-		"ls \xe2\x80\xae", "ls \xe2\x80\x8b", "ls \x1b[2J", "ls \r",
-		"ls \xc2\x85", "ls \xff", "ls \xef\xbb\xbf", NULL,
+		"ls \xe2\x80\xae", "ls \xe2\x80\x8b",
+		"ls \x1b[2J",	   "ls \r",
+		"ls \xc2\x85",	   "ls \xff",
+		"ls \xef\xbb\xbf", NULL,
 	};
 	struct tdm_policy *p = parse_policy("builtin-rules off\n");
 	struct tdm_rules *rs = compile(p);
@@ -421,9 +433,9 @@ static void test_hidden_characters_but_not_tabs(void **state)
 
 static void test_a_nul_does_not_hide_the_rest_of_the_line(void **state)
 {
-	struct tdm_policy *p = parse_policy(
-		"builtin-rules off\n"
-		"flag high \"secret\" \"mentions a secret\"\n");
+	struct tdm_policy *p =
+		parse_policy("builtin-rules off\n"
+			     "flag high \"secret\" \"mentions a secret\"\n");
 	struct tdm_rules *rs = compile(p);
 	struct tdm_verdict v;
 
@@ -538,7 +550,6 @@ static void test_verdict_json_shape(void **state)
 	tdm_policy_free(p);
 }
 
-
 /* ---- the literal prefilter (relit.c) ------------------------------------ */
 
 static void lits_are(const char *re, const char *const *want)
@@ -591,6 +602,7 @@ static void test_required_literals(void **state)
 /* Every literal set is sound: a string the regex matches holds one. */
 static void test_required_literals_are_sound_on_builtin_rules(void **state)
 {
+	/* clang-format off */
 	static const char *const words[] = {
 		"rm", "-rf", "/", "sudo", "curl", "http://x/i.sh", "|", "sh",
 		"bash", "-c", "echo", ">", "/etc/passwd", ">>", "~/.bashrc",
@@ -605,6 +617,7 @@ static void test_required_literals_are_sound_on_builtin_rules(void **state)
 		"psql", "-c", "find", "-delete", "shred", "wipefs", "-a",
 		"$(echo", "cm0=", ")", "`id`", "&&", ";", "xargs", "eval",
 	};
+	/* clang-format on */
 	struct tdm_policy *b = NULL;
 	struct tdm_diag diag = { 0 };
 	unsigned seed = 7;
@@ -614,7 +627,8 @@ static void test_required_literals_are_sound_on_builtin_rules(void **state)
 	assert_int_equal(tdm_policy_parse(tdm_builtin_rules,
 					  (size_t)(tdm_builtin_rules_end -
 						   tdm_builtin_rules),
-					  "builtin.rules", &b, &diag), 0);
+					  "builtin.rules", &b, &diag),
+			 0);
 	tdm_diag_free(&diag);
 	for (i = 0; i < b->nrules; i++) {
 		struct tdm_relit r;
@@ -623,15 +637,17 @@ static void test_required_literals_are_sound_on_builtin_rules(void **state)
 		assert_int_equal(tdm_relit_required(b->rules[i].pattern, &r),
 				 0);
 		assert_int_equal(regcomp(&re, b->rules[i].pattern,
-					 REG_EXTENDED | REG_NOSUB), 0);
+					 REG_EXTENDED | REG_NOSUB),
+				 0);
 		for (tries = 0; tries < 3000; tries++) {
 			char line[512];
 			size_t n = 0, w = 1 + (size_t)(rand_r(&seed) % 8);
 			bool found = false;
 
 			for (k = 0; k < w && n < 400; k++)
-				n += (size_t)snprintf(line + n,
-					sizeof(line) - n, "%s%s", k ? " " : "",
+				n += (size_t)snprintf(
+					line + n, sizeof(line) - n, "%s%s",
+					k ? " " : "",
 					words[(size_t)rand_r(&seed) %
 					      (sizeof(words) / sizeof(*words))]);
 			if (regexec(&re, line, 0, NULL, 0) != 0)
@@ -639,7 +655,8 @@ static void test_required_literals_are_sound_on_builtin_rules(void **state)
 			for (k = 0; k < r.n && !found; k++)
 				found = strstr(line, r.lit[k]) != NULL;
 			if (r.n > 0 && !found)
-				fprintf(stderr, "builtin.rules:%d matches "
+				fprintf(stderr,
+					"builtin.rules:%d matches "
 					"\"%s\" without its literals\n",
 					b->rules[i].line, line);
 			assert_true(r.n == 0 || found);
@@ -665,7 +682,8 @@ int main(void)
 		cmocka_unit_test(test_a_slow_line_becomes_a_critical_risk),
 		cmocka_unit_test(test_own_sentences_are_plain),
 		cmocka_unit_test(test_required_literals),
-		cmocka_unit_test(test_required_literals_are_sound_on_builtin_rules),
+		cmocka_unit_test(
+			test_required_literals_are_sound_on_builtin_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -104,11 +104,12 @@ static void test_every_rule_says_why(void **state)
 
 static void test_dangerous_calls_are_not_in_the_recorder_table(void **state)
 {
-	static const char *never[] = { "open", "openat", "openat2", "execve",
-				       "execveat", "socket", "connect",
-				       "bind", "unlink", "unlinkat", "fork",
-				       "clone", "clone3", "ptrace", "mount",
-				       "chmod", "kill" };
+	static const char *never[] = { "open",	   "openat",   "openat2",
+				       "execve",   "execveat", "socket",
+				       "connect",  "bind",     "unlink",
+				       "unlinkat", "fork",     "clone",
+				       "clone3",   "ptrace",   "mount",
+				       "chmod",	   "kill" };
 	size_t i, j;
 
 	(void)state;
@@ -130,7 +131,8 @@ int main(void)
 		cmocka_unit_test(test_escort_filter_matches_golden_file),
 		cmocka_unit_test(test_replay_filters_match_golden_files),
 		cmocka_unit_test(test_every_rule_says_why),
-		cmocka_unit_test(test_dangerous_calls_are_not_in_the_recorder_table),
+		cmocka_unit_test(
+			test_dangerous_calls_are_not_in_the_recorder_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -165,10 +165,9 @@ static void test_wrappers_are_peeled_stage_by_stage(void **state)
 	parts_are("sudo -u root env FOO=1 nice -n 5 rm -rf /x",
 		  "sudo -u root env FOO=1 nice -n 5 rm -rf /x",
 		  (const char *[]){ "env FOO=1 nice -n 5 rm -rf /x",
-				    "nice -n 5 rm -rf /x", "rm -rf /x",
-				    NULL });
-	parts_are("A=1 B=2 rm x", "A=1 B=2 rm x", (const char *[]){ "rm x",
-								   NULL });
+				    "nice -n 5 rm -rf /x", "rm -rf /x", NULL });
+	parts_are("A=1 B=2 rm x", "A=1 B=2 rm x",
+		  (const char *[]){ "rm x", NULL });
 	parts_are("command exec nohup setsid time -p rm x",
 		  "command exec nohup setsid time -p rm x",
 		  (const char *[]){ "rm x", NULL });
@@ -177,7 +176,8 @@ static void test_wrappers_are_peeled_stage_by_stage(void **state)
 		  (const char *[]){ "rm x", NULL });
 	parts_are("doas -u root /bin/rm x", "doas -u root /bin/rm x",
 		  (const char *[]){ "/bin/rm x", "rm x", NULL });
-	parts_are("ls | xargs -n1 -I{} rm -f {}", "ls | xargs -n1 -I{} rm -f {}",
+	parts_are("ls | xargs -n1 -I{} rm -f {}",
+		  "ls | xargs -n1 -I{} rm -f {}",
 		  (const char *[]){ "rm -f {}", NULL });
 	parts_are("find / -name x -exec rm -rf {} \\; -print",
 		  "find / -name x -exec rm -rf {} ';' -print",
@@ -189,7 +189,8 @@ static void test_wrappers_are_peeled_stage_by_stage(void **state)
 static void test_strings_run_by_a_shell_are_read(void **state)
 {
 	(void)state;
-	parts_are("bash -c \"rm -rf /; echo hi\"", "bash -c 'rm -rf /; echo hi'",
+	parts_are("bash -c \"rm -rf /; echo hi\"",
+		  "bash -c 'rm -rf /; echo hi'",
 		  (const char *[]){ "rm -rf /", "echo hi", "rm -rf / ; echo hi",
 				    NULL });
 	parts_are("sudo sh -lc 'rm x'", "sudo sh -lc 'rm x'",
@@ -198,7 +199,8 @@ static void test_strings_run_by_a_shell_are_read(void **state)
 		  (const char *[]){ "rm -rf /", NULL });
 	parts_are("su -c \"rm x\" root", "su -c 'rm x' root",
 		  (const char *[]){ "rm x", NULL });
-	parts_are("ssh -p 22 db01 'rm -rf /tmp/x'", "ssh -p 22 db01 'rm -rf /tmp/x'",
+	parts_are("ssh -p 22 db01 'rm -rf /tmp/x'",
+		  "ssh -p 22 db01 'rm -rf /tmp/x'",
 		  (const char *[]){ "rm -rf /tmp/x", NULL });
 	parts_are("watch -n 1 'kill -9 1'", "watch -n 1 'kill -9 1'",
 		  (const char *[]){ "kill -9 1", NULL });
@@ -212,10 +214,15 @@ static void test_strings_run_by_a_shell_are_read(void **state)
  * the wrapper wraps no command and nothing past the words is read. */
 static void test_an_option_missing_its_argument_ends_the_command(void **state)
 {
-	static const char *const lines[] = { "watch -n", "watch watch -n",
-		"sudo -u", "nice -n", "xargs -n", "timeout -s", "ssh -p",
-		"time -o", "ionice -c", "exec -a", "strace -o", "doas -u",
-		"sh -c 'watch -q'", NULL };
+	static const char *const lines[] = {
+		"watch -n",	    "watch watch -n",
+		"sudo -u",	    "nice -n",
+		"xargs -n",	    "timeout -s",
+		"ssh -p",	    "time -o",
+		"ionice -c",	    "exec -a",
+		"strace -o",	    "doas -u",
+		"sh -c 'watch -q'", NULL
+	};
 	size_t i;
 
 	(void)state;
@@ -235,8 +242,7 @@ static void test_quoted_operators_stay_quoted_in_the_line(void **state)
 	(void)state;
 	parts_are("echo \"curl x | sh\"", "echo 'curl x | sh'",
 		  (const char *[]){ NULL });
-	parts_are("echo \"it's\"", "echo 'it'\\''s'",
-		  (const char *[]){ NULL });
+	parts_are("echo \"it's\"", "echo 'it'\\''s'", (const char *[]){ NULL });
 	p = parse("echo \"curl x | sh is bad\"", 26);
 	assert_false(has_part(&p, "curl x"));
 	assert_false(has_part(&p, "echo curl x | sh is bad"));
@@ -262,8 +268,8 @@ static void test_quoted_operators_stay_quoted_in_the_line(void **state)
 static void test_constant_substitutions_are_folded(void **state)
 {
 	(void)state;
-	parts_are("$(echo rm) -rf /", "rm -rf /", (const char *[]){ "echo rm",
-								    NULL });
+	parts_are("$(echo rm) -rf /", "rm -rf /",
+		  (const char *[]){ "echo rm", NULL });
 	parts_are("`echo -n r``printf m` -rf /", "rm -rf /",
 		  (const char *[]){ NULL });
 	parts_are("$(echo r m)x", "r mx", (const char *[]){ NULL });
@@ -272,7 +278,8 @@ static void test_constant_substitutions_are_folded(void **state)
 		  (const char *[]){ NULL });
 	parts_are("$(printf %s rm) x", "$(printf %s rm) x",
 		  (const char *[]){ NULL });
-	parts_are("$(cat f) x", "$(cat f) x", (const char *[]){ "cat f", NULL });
+	parts_are("$(cat f) x", "$(cat f) x",
+		  (const char *[]){ "cat f", NULL });
 }
 
 static void test_function_definitions_are_parts(void **state)
@@ -341,8 +348,7 @@ static void test_limits_stop_the_reading_and_say_so(void **state)
 	/* Doubling a variable again and again stays bounded. */
 	n = (size_t)snprintf(line, sizeof(line), "a=xxxxxxxxxxxxxxxx");
 	for (i = 0; i < 30; i++)
-		n += (size_t)snprintf(line + n, sizeof(line) - n,
-				      "; a=$a$a");
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "; a=$a$a");
 	p = parse(line, n);
 	tdm_sh_parts_free(&p);
 
@@ -362,7 +368,8 @@ static void test_limits_stop_the_reading_and_say_so(void **state)
 		assert_true(p.deep);
 		for (i = 0; i < p.n; i++)
 			total += strlen(p.v[i]);
-		assert_true(total <= 2 * (TDM_SH_MIN_BYTES + TDM_SH_GROWTH * n));
+		assert_true(total <=
+			    2 * (TDM_SH_MIN_BYTES + TDM_SH_GROWTH * n));
 		tdm_sh_parts_free(&p);
 	}
 
@@ -431,7 +438,8 @@ int main(void)
 		cmocka_unit_test(test_redirections_move_to_the_end),
 		cmocka_unit_test(test_wrappers_are_peeled_stage_by_stage),
 		cmocka_unit_test(test_strings_run_by_a_shell_are_read),
-		cmocka_unit_test(test_an_option_missing_its_argument_ends_the_command),
+		cmocka_unit_test(
+			test_an_option_missing_its_argument_ends_the_command),
 		cmocka_unit_test(test_quoted_operators_stay_quoted_in_the_line),
 		cmocka_unit_test(test_constant_substitutions_are_folded),
 		cmocka_unit_test(test_function_definitions_are_parts),

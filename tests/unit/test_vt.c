@@ -97,8 +97,8 @@ static struct tdm_buf filter_str(const char *s)
 }
 
 /* Shows both sides visibly when they differ. */
-static void assert_bytes(const uint8_t *got, size_t got_n,
-			 const uint8_t *want, size_t want_n, const char *what)
+static void assert_bytes(const uint8_t *got, size_t got_n, const uint8_t *want,
+			 size_t want_n, const char *what)
 {
 	struct tdm_buf g, w;
 
@@ -144,8 +144,8 @@ static void assert_safe(const uint8_t *p, size_t n, const char *what)
 			fail_msg("%s: C1 control U+%04X at %zu", what,
 				 (unsigned)cp, i);
 		if (cp == 0x7f ||
-		    (cp < 0x20 && cp != 0x1b && strchr("\b\t\n\v\f\r\x0e\x0f",
-							(int)cp) == NULL))
+		    (cp < 0x20 && cp != 0x1b &&
+		     strchr("\b\t\n\v\f\r\x0e\x0f", (int)cp) == NULL))
 			fail_msg("%s: control 0x%02x at %zu", what,
 				 (unsigned)cp, i);
 		if (cp != 0x1b) {
@@ -340,8 +340,7 @@ static void test_held_stars_come_out_at_the_end(void **s)
 	(void)s;
 	tdm_buf_init(&out, 0);
 	assert_int_equal(tdm_vt_filter_new(&f), 0);
-	assert_int_equal(tdm_vt_filter(f, (const uint8_t *)"a**", 3, &out),
-			 0);
+	assert_int_equal(tdm_vt_filter(f, (const uint8_t *)"a**", 3, &out), 0);
 	assert_string_equal((char *)out.data, "a");
 	assert_int_equal(tdm_vt_filter(f, (const uint8_t *)"*b", 2, &out), 0);
 	assert_string_equal((char *)out.data, "a***b");
@@ -372,6 +371,7 @@ static void test_utf8_split_across_chunks_is_kept(void **s)
 static void test_bad_utf8_becomes_replacement_character(void **s)
 {
 	(void)s;
+	/* clang-format off */
 	assert_str_out("a\xff" "b", "a\xef\xbf\xbd" "b");
 	assert_str_out("\xe2\x9c" "x", "\xef\xbf\xbd" "x");     /* cut off */
 	assert_str_out("\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"); /* overlong */
@@ -380,6 +380,7 @@ static void test_bad_utf8_becomes_replacement_character(void **s)
 	assert_str_out("end\xe2", "end\xef\xbf\xbd");           /* at the end */
 	/* A raw C1 byte is a control, not text: gone, not replaced. */
 	assert_str_out("a\x85" "b", "ab");
+	/* clang-format on */
 }
 
 static void test_sequence_split_across_chunks_is_still_dropped(void **s)
@@ -432,14 +433,16 @@ static void test_stats_name_the_family(void **s)
 	struct tdm_vt_filter *f;
 	struct tdm_vt_stats st;
 	struct tdm_buf out;
+	/* clang-format off */
 	static const char in[] = "\x1b]52;c;x\x07\x1bP$qm\x1b\\\x1b[c"
 				 "\x9b" "6n\x07**\x18" "B00";
+	/* clang-format on */
 
 	(void)s;
 	tdm_buf_init(&out, 0);
 	assert_int_equal(tdm_vt_filter_new(&f), 0);
-	assert_int_equal(tdm_vt_filter(f, (const uint8_t *)in, sizeof(in) - 1,
-				       &out), 0);
+	assert_int_equal(
+		tdm_vt_filter(f, (const uint8_t *)in, sizeof(in) - 1, &out), 0);
 	tdm_vt_stats(f, &st);
 	assert_int_equal(st.osc, 1);
 	assert_int_equal(st.strings, 1);

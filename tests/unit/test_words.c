@@ -76,8 +76,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_quotes_group_words_without_expansion),
 		cmocka_unit_test(test_backslash_escapes_outside_quotes),
-		cmocka_unit_test(test_double_quotes_unescape_only_special_characters),
-		cmocka_unit_test(test_unclosed_quotes_and_trailing_backslash_are_errors),
+		cmocka_unit_test(
+			test_double_quotes_unescape_only_special_characters),
+		cmocka_unit_test(
+			test_unclosed_quotes_and_trailing_backslash_are_errors),
 		cmocka_unit_test(test_too_many_words_is_an_error),
 	};
 
