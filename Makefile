@@ -196,9 +196,20 @@ uninstall:
 		$(DESTDIR)$(SSHDCONFDIR)/tandem.conf \
 		$(DESTDIR)$(CONFDIR)/policy.conf.example
 
+# Layout (.clang-format) of every C file, then the static analyser's checks
+# (.clang-tidy) over the programs' code, two files at a time.
+LINT_FORMAT := $(wildcard common/*.[ch] recorder/*.[ch] escort/*.[ch] \
+		 replay/*.[ch] policy/*.[ch] tests/*/*.c bench/*.c)
+LINT_TIDY   := $(wildcard common/*.c recorder/*.c escort/*.c replay/*.c \
+		 policy/*.c)
 lint:
-	clang-format --dry-run -Werror common/*.[ch] recorder/*.[ch] \
-		escort/*.[ch] replay/*.[ch] policy/*.[ch]
+	@sh tests/install-deps.sh clang-format clang-tidy
+	clang-format --dry-run -Werror $(LINT_FORMAT)
+	@echo "clang-tidy: $(words $(LINT_TIDY)) files"
+	@printf '%s\n' $(LINT_TIDY) | xargs -P2 -n1 sh -c \
+		'clang-tidy --quiet "$$0" -- -std=c11 -D_GNU_SOURCE -Icommon \
+		$(CFLAGS_PKG) 2>/dev/null || { echo "lint: $$0" >&2; exit 255; }'
+	@echo "lint: clean"
 
 clean:
 	rm -rf $(BUILD)
