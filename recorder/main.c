@@ -53,16 +53,22 @@ static void usage(FILE *f)
 		TDM_POLICY_DEFAULT_PATH);
 }
 
-void session_say(const struct session *s, const char *fmt, ...)
+void session_say(struct session *s, const char *fmt, ...)
 {
+	char text[1100];
 	va_list ap;
+	int n;
 
-	(void)s;
-	fputs("tandem: ", stderr);
+	memcpy(text, "tandem: ", 8);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	n = vsnprintf(text + 8, sizeof(text) - 9, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (n < 0)
+		return;
+	n = n > (int)sizeof(text) - 10 ? (int)sizeof(text) - 10 : n;
+	text[8 + n] = '\n';
+	/* Behind the output still queued for them, never beside it. */
+	session_to_engineer_err(s, text, (size_t)n + 9);
 }
 
 /* Splits "TARGET [COMMAND]"; the command keeps its exact bytes. */
@@ -267,6 +273,7 @@ static int run_session(struct session *s)
 	char why[1024], *text = NULL;
 	uuid_t uu;
 	int rc, status = EXIT_TANDEM;
+	bool ended_normally;
 
 	uuid_generate_random(uu);
 	uuid_unparse_lower(uu, s->id);
@@ -276,6 +283,8 @@ static int run_session(struct session *s)
 		snprintf(s->bastion, sizeof(s->bastion), "bastion");
 	read_terminal(s);
 	tdm_buf_init(&s->to_target, 0);
+	tdm_buf_init(&s->to_engineer[0], 0);
+	tdm_buf_init(&s->to_engineer[1], 0);
 	gate_init(s);
 	relay_callbacks_init(s);
 	if (escorts_start_reaper(s) < 0) {
@@ -428,6 +437,15 @@ early_out:
 	s->reaper_fd = -1;
 	gate_free(s);
 	tdm_buf_free(&s->to_target);
+	/* Last, with the recording sealed and the target gone: output the
+	 * engineer's ssh has not taken yet.  A session that ended normally
+	 * waits for them as long as they are there; any other gives up after
+	 * a while without progress. */
+	ended_normally = status != EXIT_TANDEM && !s->killed &&
+			 strcmp(s->end_why, "idle") != 0;
+	session_finish_engineer(s, ended_normally ? 0 : SESSION_LAST_OUTPUT_MS);
+	tdm_buf_free(&s->to_engineer[0]);
+	tdm_buf_free(&s->to_engineer[1]);
 	return status;
 write_failed:
 	session_say(s,

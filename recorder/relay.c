@@ -7,10 +7,17 @@
  * no data can sit in a libssh buffer while poll() sleeps.  libssh is never
  * re-entered from its own callbacks: they only copy bytes or set flags, and
  * the loop acts on them after ssh_event_dopoll returns.
+ *
+ * The loop never waits on the engineer's ssh: what their stdout or stderr
+ * does not take at once is queued (session.c), and while a queue is full
+ * the loop reads neither the target's socket (TCP then holds the target
+ * back) nor the engineer's input (whose echo would grow the queue).
+ * Escorts, decisions and the recording go on whatever the engineer does.
  */
 #include "relay.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -26,7 +33,7 @@
 #include "escorts.h"
 #include "gate.h"
 
-#define MAX_POLL (4 + SESSION_MAX_ESCORTS + 1)
+#define MAX_POLL (5 + SESSION_MAX_ESCORTS + 1)
 
 struct relay {
 	struct session *s;
@@ -105,17 +112,7 @@ static int on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
 	s->bytes_out += len;
 	s->last_activity_ms = session_now_ms();
 	if (is_stderr && !s->tty) {
-		ssize_t w = 0;
-		size_t off = 0;
-
-		while (off < len && w >= 0) {
-			w = write(STDERR_FILENO, (uint8_t *)data + off,
-				  len - off);
-			if (w > 0)
-				off += (size_t)w;
-			else if (w < 0 && errno == EINTR)
-				w = 0;
-		}
+		session_to_engineer_err(s, data, len);
 	} else {
 		tdm_buf_init(&erase, 0);
 		lineedit_erase(&s->le, &erase);
@@ -304,16 +301,21 @@ static int step(struct relay *r)
 	struct session *s = r->s;
 	struct pollfd pfd[MAX_POLL];
 	size_t n = 0, in_at = SIZE_MAX, esc_at, nesc;
+	bool held = session_engineer_behind(s);
 	int timeout, rc;
 
-	pfd[n].fd = ssh_get_fd(s->ssh);
+	/* While the engineer is this far behind, the target waits. */
+	pfd[n].fd = held ? -1 : ssh_get_fd(s->ssh);
 	pfd[n++].events = POLLIN;
 	pfd[n].fd = r->sigfd;
 	pfd[n++].events = POLLIN;
-	/* Without a PTY, a reader gone from stdout is the engineer gone. */
-	pfd[n].fd = s->tty ? -1 : STDOUT_FILENO;
-	pfd[n++].events = 0;
-	if (!r->in_closed && r->in_len == 0 && gate_wants_input(s)) {
+	/* Queued output; without a PTY, a reader gone from stdout is the
+	 * engineer gone. */
+	pfd[n].fd = s->tty && s->to_engineer[0].len == 0 ? -1 : STDOUT_FILENO;
+	pfd[n++].events = s->to_engineer[0].len > 0 ? POLLOUT : 0;
+	pfd[n].fd = s->to_engineer[1].len > 0 ? STDERR_FILENO : -1;
+	pfd[n++].events = POLLOUT;
+	if (!held && !r->in_closed && r->in_len == 0 && gate_wants_input(s)) {
 		in_at = n;
 		pfd[n].fd = STDIN_FILENO;
 		pfd[n++].events = POLLIN;
@@ -332,11 +334,14 @@ static int step(struct relay *r)
 		return TDM_ERR_IO;
 
 	/* libssh reads the socket and runs the channel callbacks. */
-	if (ssh_event_dopoll(r->event, 0) == SSH_ERROR && !s->remote_closed &&
+	if (!held && ssh_event_dopoll(r->event, 0) == SSH_ERROR &&
+	    !s->remote_closed &&
 	    (ssh_get_status(s->ssh) & (SSH_CLOSED | SSH_CLOSED_ERROR)))
 		return TDM_ERR_SSH;
 	if (pfd[1].revents & POLLIN)
 		read_signals(r);
+	if ((pfd[2].revents | pfd[3].revents) & (POLLOUT | POLLERR | POLLHUP))
+		session_flush_engineer(s);
 	if (pfd[2].revents & (POLLERR | POLLHUP)) {
 		snprintf(s->end_why, sizeof(s->end_why), "engineer left");
 		s->stop = true;
@@ -381,7 +386,7 @@ int relay_run(struct session *s)
 	struct termios saved, raw;
 	bool restore = false;
 	struct relay *r;
-	int rc;
+	int rc, fd, fl;
 
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
@@ -410,6 +415,12 @@ int relay_run(struct session *s)
 		rc = gate_submit_exec(s);
 		if (rc < 0)
 			goto out;
+	}
+	/* Queued, not waited for, from here on (session.c). */
+	for (fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++) {
+		fl = fcntl(fd, F_GETFL);
+		if (fl >= 0)
+			fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	}
 	rc = 0;
 	while (!s->remote_closed && !s->stop && !s->frozen) {

@@ -5,6 +5,7 @@
 #include "session.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,28 +25,96 @@ uint64_t session_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-void session_to_engineer(struct session *s, const void *p, size_t n)
-{
-	const uint8_t *b = p;
+static const int engineer_fd[2] = { STDOUT_FILENO, STDERR_FILENO };
 
-	while (n > 0 && !s->stop) {
-		ssize_t w = write(STDOUT_FILENO, b, n);
+/* Writes what stream i takes of p without waiting; returns that. */
+static size_t write_some(struct session *s, int i, const uint8_t *p, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n && !s->engineer_gone) {
+		ssize_t w = write(engineer_fd[i], p + done, n - done);
 
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0 && errno == EAGAIN) {
-			struct pollfd pfd = { .fd = STDOUT_FILENO,
-					      .events = POLLOUT };
-
-			poll(&pfd, 1, 1000);
-			continue;
-		}
+		if (w < 0 && errno == EAGAIN)
+			break;
 		if (w <= 0) {
+			s->engineer_gone = true;
 			s->stop = true;
-			return;
+			break;
 		}
-		b += w;
-		n -= (size_t)w;
+		done += (size_t)w;
+	}
+	return done;
+}
+
+static void to_stream(struct session *s, int i, const void *p, size_t n)
+{
+	struct tdm_buf *q = &s->to_engineer[i];
+	size_t done = 0;
+
+	if (s->engineer_gone)
+		return;
+	/* Behind what is queued, never beside it. */
+	if (q->len == 0)
+		done = write_some(s, i, p, n);
+	if (done < n && !s->engineer_gone &&
+	    tdm_buf_put(q, (const uint8_t *)p + done, n - done) < 0)
+		s->stop = true;
+}
+
+void session_to_engineer(struct session *s, const void *p, size_t n)
+{
+	to_stream(s, 0, p, n);
+}
+
+void session_to_engineer_err(struct session *s, const void *p, size_t n)
+{
+	to_stream(s, s->tty ? 0 : 1, p, n);
+}
+
+bool session_engineer_behind(const struct session *s)
+{
+	return s->to_engineer[0].len >= SESSION_MAX_TO_ENGINEER ||
+	       s->to_engineer[1].len >= SESSION_MAX_TO_ENGINEER;
+}
+
+void session_flush_engineer(struct session *s)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		tdm_buf_consume(&s->to_engineer[i],
+				write_some(s, i, s->to_engineer[i].data,
+					   s->to_engineer[i].len));
+}
+
+void session_finish_engineer(struct session *s, unsigned ms)
+{
+	int i, fl;
+
+	while (!s->engineer_gone &&
+	       s->to_engineer[0].len + s->to_engineer[1].len > 0) {
+		struct pollfd pfd[2];
+		size_t had = s->to_engineer[0].len + s->to_engineer[1].len;
+
+		for (i = 0; i < 2; i++) {
+			pfd[i].fd = s->to_engineer[i].len > 0 ? engineer_fd[i] :
+								-1;
+			pfd[i].events = POLLOUT;
+		}
+		if (poll(pfd, 2, ms > 0 ? (int)ms : -1) < 0 && errno != EINTR)
+			break;
+		session_flush_engineer(s);
+		if (ms > 0 &&
+		    s->to_engineer[0].len + s->to_engineer[1].len == had)
+			break;
+	}
+	for (i = 0; i < 2; i++) {
+		fl = fcntl(engineer_fd[i], F_GETFL);
+		if (fl >= 0 && (fl & O_NONBLOCK))
+			fcntl(engineer_fd[i], F_SETFL, fl & ~O_NONBLOCK);
 	}
 }
 
@@ -59,7 +128,7 @@ void session_notice(struct session *s, const char *fmt, ...)
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	if (!s->tty) {
-		fprintf(stderr, "tandem: %s\n", text);
+		session_say(s, "%s", text);
 		return;
 	}
 	tdm_buf_init(&out, 0);

@@ -28,6 +28,16 @@
 /* Bytes queued for the target before the engineer's input is paused. */
 #define SESSION_MAX_QUEUED (256u * 1024u)
 
+/*
+ * Output for the engineer that their ssh has not taken yet, per stream:
+ * the relay never waits on the engineer (relay.c).  While either stream has
+ * this much queued, the relay reads neither the target nor the engineer.
+ */
+#define SESSION_MAX_TO_ENGINEER (256u * 1024u)
+/* A session that did not end normally gives up on the engineer's output
+ * after this long without progress (the recording is sealed by then). */
+#define SESSION_LAST_OUTPUT_MS 5000u
+
 /* The most the relay reads from the engineer at once. */
 #define SESSION_READ_CHUNK (64u * 1024u)
 /* Stdin of a non-interactive command held before approval. */
@@ -96,7 +106,11 @@ struct session {
 
 	/* Relay state. */
 	struct tdm_buf to_target; /* released, not yet accepted by ssh */
-	bool in_eof;		  /* the engineer's input ended */
+	/* Output their ssh has not taken: stdout, and stderr without a PTY
+	 * (with one, both are the terminal: [0]). */
+	struct tdm_buf to_engineer[2];
+	bool engineer_gone; /* a write to them failed */
+	bool in_eof;	    /* the engineer's input ended */
 	bool eof_sent;
 	bool remote_closed;
 	bool remote_eof;
@@ -141,8 +155,22 @@ struct session {
 };
 
 uint64_t session_now_ms(void);
-/* Writes to the engineer's terminal; failure means the engineer left. */
+/*
+ * Writes to the engineer's stdout (their terminal), or queues what it does
+ * not take at once: their stdout and stderr are non-blocking from
+ * relay_run() on.  Failure means the engineer left.
+ */
 void session_to_engineer(struct session *s, const void *p, size_t n);
+/* The same for their stderr (the terminal too, with a PTY). */
+void session_to_engineer_err(struct session *s, const void *p, size_t n);
+/* Either stream has SESSION_MAX_TO_ENGINEER bytes queued. */
+bool session_engineer_behind(const struct session *s);
+/* Writes what each stream takes now of its queue. */
+void session_flush_engineer(struct session *s);
+/* Waits for the queues to go out: ms 0, until they do or the engineer is
+ * gone; otherwise up to ms without progress.  Then makes the streams
+ * blocking again. */
+void session_finish_engineer(struct session *s, unsigned ms);
 /* A tandem notice on the engineer's screen, keeping their line intact. */
 void session_notice(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -151,7 +179,7 @@ int session_mark(struct session *s, int prio, json_t *details, const char *fmt,
 		 ...) __attribute__((format(printf, 4, 5)));
 
 /* Reports a failure to the engineer: one line on stderr. */
-void session_say(const struct session *s, const char *fmt, ...)
+void session_say(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 #endif

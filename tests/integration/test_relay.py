@@ -1,5 +1,6 @@
 """The relay and the recording, through a real bastion sshd to a real target."""
 import hashlib
+import json
 import os
 import socket
 import subprocess
@@ -266,6 +267,91 @@ class Relay(unittest.TestCase):
         rec = Recording(path)
         self.assertIn(b"before-the-crash-2", rec.stream("o"))
         self.assertFalse(any(m.startswith("session end") for m in rec.markers()))
+
+    def test_an_engineer_who_stops_reading_holds_up_only_their_output(self):
+        # The engineer's ssh is stopped mid-flood (as ~^Z or a stalled
+        # network would): the escort can still kill the session, and the
+        # recording is finished and sealed without waiting for them.
+        import signal
+        before = bed.recordings_now()
+        t = Term(bed.ssh_argv(tty=True) + ["db01"])
+        stopped = False
+        try:
+            t.expect(r"\$ $")
+            t.send("yes stalled-line | head -c 200000000\r")
+            bed.decide_next()
+            t.expect(r"stalled-line\r\n")
+            os.kill(t.proc.pid, signal.SIGSTOP)
+            stopped = True
+            time.sleep(2)  # the terminal, sshd and the socket fill up
+            sid = [f[:-5] for f in os.listdir(bed.sessions) if f.endswith(".sock")]
+            self.assertEqual(len(sid), 1, sid)
+            p = bed.escort("kill", sid[0], "--reason", "stalled", timeout=30)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            path = bed.new_recording(before)
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                if b"session end: killed" in Recording(path, allow_truncated=True).text:
+                    break
+                time.sleep(0.5)
+            self.assertIn(b"session end: killed", Recording(path, allow_truncated=True).text)
+            rec = Recording(path)
+            self.assertIn("killed by bob (stalled)", [m.split("\t")[0] for m in rec.markers()])
+            # The target was held back, not read into the bastion's memory.
+            end = [m for m in rec.markers() if m.startswith("session end")][0]
+            self.assertLess(json.loads(end.split("\t", 1)[1])["bytes_out"], 50_000_000)
+            v = subprocess.run([os.path.join(bed.bin, "tandem-replay"), "verify", "--key",
+                                bed.signing_key + ".pub", path],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+            self.assertIsNone(t.proc.poll())  # still stopped all along
+        finally:
+            if stopped:
+                os.kill(t.proc.pid, signal.SIGCONT)
+            t.close()
+
+    def test_without_a_terminal_an_engineer_who_reads_nothing_cannot_stall_it(self):
+        # Output on stdout and stderr, read by nobody: the escort can still
+        # kill the session, and it ends without waiting for them.
+        before = bed.recordings_now()
+        p = subprocess.Popen(bed.ssh_argv() + ["db01", "yes out-line & yes err-line >&2"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            bed.decide_next()
+            path = bed.new_recording(before)
+            time.sleep(3)  # both pipes, sshd and the socket fill up
+            sid = [f[:-5] for f in os.listdir(bed.sessions) if f.endswith(".sock")]
+            self.assertEqual(len(sid), 1, sid)
+            k = bed.escort("kill", sid[0], "--reason", "unread", timeout=30)
+            self.assertEqual(k.returncode, 0, k.stderr)
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                if b"session end: killed" in Recording(path, allow_truncated=True).text:
+                    break
+                time.sleep(0.5)
+            self.assertIn(b"session end: killed", Recording(path, allow_truncated=True).text)
+        finally:
+            p.kill()
+            p.communicate()
+
+    def test_output_waits_for_a_reader_who_pauses_after_the_command_ends(self):
+        # The target finishes long before the engineer's side reads on
+        # (a pager, a paused pipe): every byte still arrives, and the
+        # command's status with it.
+        p = subprocess.Popen(bed.ssh_argv() + ["db01", "head -c 3000000 /dev/zero | tr '\\0' x; "
+                                               "echo; echo done-$((1+1))"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            bed.decide_next()
+            time.sleep(8)  # longer than any give-up the recorder has
+            out, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out, b"x" * 3000000 + b"\ndone-2\n")
 
     def test_100mb_random_bytes_through_cat_keep_their_sha256(self):
         src = os.path.join(bed.dir, "random.bin")
