@@ -5,6 +5,7 @@
  */
 #include "commands.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,11 +118,57 @@ int cmd_list(const struct escort_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Waits up to timeout_ms for any of the sessions to send, then reads what
+ * each has sent, so that every session is read in every pass: one that
+ * goes unread while messages wait for it is dropped by its recorder.
+ * True when a session had more than one pass may take from it.
+ */
+static bool read_ready(struct session_conn *conns, size_t n, int timeout_ms)
+{
+	static struct pollfd pfd[MAX_SESSIONS];
+	static size_t at[MAX_SESSIONS];
+	size_t i, np = 0;
+	bool more = false;
+	struct tdm_msg m;
+	int j, rc;
+
+	for (i = 0; i < n; i++) {
+		if (conns[i].fd < 0 || conns[i].ended)
+			continue;
+		pfd[np].fd = conns[i].fd;
+		pfd[np].events = POLLIN;
+		pfd[np].revents = 0;
+		at[np++] = i;
+	}
+	if (poll(pfd, np, timeout_ms) < 0)
+		return false;
+	for (i = 0; i < np; i++) {
+		struct session_conn *c = &conns[at[i]];
+
+		if (pfd[i].revents == 0 && timeout_ms > 0)
+			continue;
+		/* What has arrived, but not without end from a busy one. */
+		rc = 0;
+		for (j = 0; j < 64; j++) {
+			rc = client_next(c, &m, 0);
+			if (rc != 1)
+				break;
+			tdm_msg_clear(&m);
+		}
+		if (rc < 0)
+			c->ended = true; /* gone, or not the protocol */
+		more = more || j == 64;
+	}
+	return more;
+}
+
 int cmd_pending(const struct escort_ctx *ctx, int argc, char **argv)
 {
 	static char ids[MAX_SESSIONS][37];
 	static struct session_conn conns[MAX_SESSIONS];
 	bool json = false, seen[MAX_SESSIONS] = { false };
+	bool backlog = true; /* the attach bursts may hold more messages */
 	long wait_s = 0;
 	size_t i, n, found = 0;
 	struct timespec t0, t1;
@@ -191,14 +238,8 @@ int cmd_pending(const struct escort_ctx *ctx, int argc, char **argv)
 				n++;
 			}
 		}
+		backlog = read_ready(conns, n, backlog ? 0 : 200);
 		for (i = 0; i < n && found == 0; i++) {
-			struct tdm_msg m;
-
-			if (conns[i].fd < 0)
-				continue;
-			if (conns[i].pending == NULL &&
-			    client_next(&conns[i], &m, 50) == 1)
-				tdm_msg_clear(&m);
 			if (conns[i].pending != NULL && !seen[i]) {
 				print_pending(conns[i].pending, json);
 				seen[i] = true;
