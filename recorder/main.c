@@ -56,19 +56,23 @@ static void usage(FILE *f)
 void session_say(struct session *s, const char *fmt, ...)
 {
 	char text[1100];
+	size_t len, room = sizeof(text) - 8 - 2; /* "tandem: ", "\r\n" */
 	va_list ap;
 	int n;
 
 	memcpy(text, "tandem: ", 8);
 	va_start(ap, fmt);
-	n = vsnprintf(text + 8, sizeof(text) - 9, fmt, ap);
+	n = vsnprintf(text + 8, room, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
-	n = n > (int)sizeof(text) - 10 ? (int)sizeof(text) - 10 : n;
-	text[8 + n] = '\n';
+	len = 8 + ((size_t)n < room ? (size_t)n : room - 1);
+	/* The relay's raw mode may still be on: no \n becomes \r\n. */
+	if (s->restore_termios)
+		text[len++] = '\r';
+	text[len++] = '\n';
 	/* Behind the output still queued for them, never beside it. */
-	session_to_engineer_err(s, text, (size_t)n + 9);
+	session_to_engineer_err(s, text, len);
 }
 
 /* Splits "TARGET [COMMAND]"; the command keeps its exact bytes. */
@@ -273,7 +277,7 @@ static int run_session(struct session *s)
 	char why[1024], *text = NULL;
 	uuid_t uu;
 	int rc, status = EXIT_TANDEM;
-	bool ended_normally;
+	bool ended_normally = false; /* the target closed the session */
 
 	uuid_generate_random(uu);
 	uuid_unparse_lower(uu, s->id);
@@ -401,6 +405,7 @@ static int run_session(struct session *s)
 		session_say(s, "the connection to target %s failed: %s",
 			    s->target->name, ssh_get_error(s->ssh));
 	status = end_status(s, rc);
+	ended_normally = rc >= 0 && !s->stop;
 	if (s->end_why[0] == '\0')
 		snprintf(s->end_why, sizeof(s->end_why), "%s",
 			 rc < 0 ? "error" : "target closed");
@@ -441,8 +446,6 @@ early_out:
 	 * engineer's ssh has not taken yet.  A session that ended normally
 	 * waits for them as long as they are there; any other gives up after
 	 * a while without progress. */
-	ended_normally = status != EXIT_TANDEM && !s->killed &&
-			 strcmp(s->end_why, "idle") != 0;
 	session_finish_engineer(s, ended_normally ? 0 : SESSION_LAST_OUTPUT_MS);
 	tdm_buf_free(&s->to_engineer[0]);
 	tdm_buf_free(&s->to_engineer[1]);
@@ -454,6 +457,7 @@ write_failed:
 		    strerror(tdm_cast_errno(s->cast) ? tdm_cast_errno(s->cast) :
 						       EIO));
 	status = EXIT_TANDEM;
+	ended_normally = false;
 	goto out;
 }
 

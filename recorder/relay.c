@@ -383,8 +383,7 @@ static int step(struct relay *r)
 
 int relay_run(struct session *s)
 {
-	struct termios saved, raw;
-	bool restore = false;
+	struct termios raw;
 	struct relay *r;
 	int rc, fd, fl;
 
@@ -404,12 +403,12 @@ int relay_run(struct session *s)
 	rc = TDM_ERR_SSH;
 	if (ssh_event_add_session(r->event, s->ssh) != SSH_OK)
 		goto out;
-	if (s->tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
+	if (s->tty && tcgetattr(STDIN_FILENO, &s->saved_termios) == 0) {
 		/* The target's PTY echoes and edits; the bastion's must not. */
-		raw = saved;
+		raw = s->saved_termios;
 		cfmakeraw(&raw);
 		if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
-			restore = true;
+			s->restore_termios = true;
 	}
 	if (s->command != NULL) {
 		rc = gate_submit_exec(s);
@@ -431,8 +430,6 @@ int relay_run(struct session *s)
 	if (s->frozen)
 		rc = r->err ? r->err : TDM_ERR_IO;
 out:
-	if (restore)
-		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	if (r->event != NULL) {
 		ssh_event_remove_session(r->event, s->ssh);
 		ssh_event_free(r->event);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,9 @@ static size_t write_some(struct session *s, int i, const uint8_t *p, size_t n)
 		if (w <= 0) {
 			s->engineer_gone = true;
 			s->stop = true;
+			if (s->end_why[0] == '\0')
+				snprintf(s->end_why, sizeof(s->end_why),
+					 "engineer left");
 			break;
 		}
 		done += (size_t)w;
@@ -92,8 +96,15 @@ void session_flush_engineer(struct session *s)
 
 void session_finish_engineer(struct session *s, unsigned ms)
 {
+	sigset_t set;
 	int i, fl;
 
+	/* The recording is sealed: a plain kill may end the wait. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	while (!s->engineer_gone &&
 	       s->to_engineer[0].len + s->to_engineer[1].len > 0) {
 		struct pollfd pfd[2];
@@ -116,6 +127,10 @@ void session_finish_engineer(struct session *s, unsigned ms)
 		if (fl >= 0 && (fl & O_NONBLOCK))
 			fcntl(engineer_fd[i], F_SETFL, fl & ~O_NONBLOCK);
 	}
+	/* Only now: the output queued in raw mode is written in raw mode. */
+	if (s->restore_termios)
+		tcsetattr(STDIN_FILENO, TCSANOW, &s->saved_termios);
+	s->restore_termios = false;
 }
 
 void session_notice(struct session *s, const char *fmt, ...)

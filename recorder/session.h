@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <termios.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -110,7 +111,11 @@ struct session {
 	 * (with one, both are the terminal: [0]). */
 	struct tdm_buf to_engineer[2];
 	bool engineer_gone; /* a write to them failed */
-	bool in_eof;	    /* the engineer's input ended */
+	/* The bastion PTY's modes before the relay made it raw; put back by
+	 * session_finish_engineer(), after the last output. */
+	struct termios saved_termios;
+	bool restore_termios;
+	bool in_eof; /* the engineer's input ended */
 	bool eof_sent;
 	bool remote_closed;
 	bool remote_eof;

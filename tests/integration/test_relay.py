@@ -295,6 +295,18 @@ class Relay(unittest.TestCase):
                     break
                 time.sleep(0.5)
             self.assertIn(b"session end: killed", Recording(path, allow_truncated=True).text)
+            self.assertIsNone(t.proc.poll())  # still stopped all along
+            # Resumed within the recorder's 5 s give-up, the engineer gets
+            # what was held for them, still in the relay's raw mode (no
+            # newline turned into CR LF by the bastion's PTY), and then
+            # the notice of the kill.
+            os.kill(t.proc.pid, signal.SIGCONT)
+            stopped = False
+            t.expect(r"escort bob ended this session: stalled", timeout=30)
+            t.wait(30)
+            flood = t.out[t.out.index(b"stalled-line\r\n"):]
+            self.assertGreater(flood.count(b"stalled-line\r\n"), 1000)
+            self.assertEqual(flood.count(b"\r\r\n"), 0, "a newline became CR CR LF")
             rec = Recording(path)
             self.assertIn("killed by bob (stalled)", [m.split("\t")[0] for m in rec.markers()])
             # The target was held back, not read into the bastion's memory.
@@ -304,7 +316,6 @@ class Relay(unittest.TestCase):
                                 bed.signing_key + ".pub", path],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
-            self.assertIsNone(t.proc.poll())  # still stopped all along
         finally:
             if stopped:
                 os.kill(t.proc.pid, signal.SIGCONT)
@@ -338,20 +349,27 @@ class Relay(unittest.TestCase):
     def test_output_waits_for_a_reader_who_pauses_after_the_command_ends(self):
         # The target finishes long before the engineer's side reads on
         # (a pager, a paused pipe): every byte still arrives, and the
-        # command's status with it.
-        p = subprocess.Popen(bed.ssh_argv() + ["db01", "head -c 3000000 /dev/zero | tr '\\0' x; "
-                                               "echo; echo done-$((1+1))"],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
+        # command's status with it, 255 (which tandem uses for its own
+        # failures too) as well as 0.
+        procs = []
         try:
-            bed.decide_next()
+            for status in (0, 255):
+                cmd = (f"head -c 3000000 /dev/zero | tr '\\0' x; "
+                       f"echo; echo done-$((1+1)); exit {status}")
+                procs.append((status, subprocess.Popen(
+                    bed.ssh_argv() + ["db01", cmd], stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)))
+                bed.decide_next(expect=cmd)
             time.sleep(8)  # longer than any give-up the recorder has
-            out, err = p.communicate(timeout=60)
+            for status, p in procs:
+                out, err = p.communicate(timeout=60)
+                self.assertEqual(p.returncode, status, err)
+                self.assertEqual(out, b"x" * 3000000 + b"\ndone-2\n")
         finally:
-            if p.poll() is None:
-                p.kill()
-        self.assertEqual(p.returncode, 0, err)
-        self.assertEqual(out, b"x" * 3000000 + b"\ndone-2\n")
+            for _, p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate()
 
     def test_100mb_random_bytes_through_cat_keep_their_sha256(self):
         src = os.path.join(bed.dir, "random.bin")
