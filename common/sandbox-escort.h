@@ -36,8 +36,7 @@ static const struct tdm_sb_rule escort_rules[] = {
 	{ "ioctl", TDM_SB_EQ, 1, TCSETSF, "raw mode and its restoring" },
 	{ "mmap", TDM_SB_MASK_ZERO, 2, PROT_EXEC, "memory, never executable" },
 	{ "mprotect", TDM_SB_MASK_ZERO, 2, PROT_EXEC,
-	  "malloc arenas, never "
-	  "executable" },
+	  "malloc arenas, never executable" },
 	{ "munmap", TDM_SB_ANY, 0, 0, "freeing memory" },
 	{ "mremap", TDM_SB_ANY, 0, 0, "growing buffers" },
 	{ "brk", TDM_SB_ANY, 0, 0, "malloc" },
