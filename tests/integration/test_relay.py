@@ -268,6 +268,20 @@ class Relay(unittest.TestCase):
         self.assertIn(b"before-the-crash-2", rec.stream("o"))
         self.assertFalse(any(m.startswith("session end") for m in rec.markers()))
 
+    def kill_and_see_it_recorded(self, path, reason):
+        """Escort bob kills the one live session; its recording, at path,
+        must then say so within 20 s, whatever the engineer is doing."""
+        sid = [f[:-5] for f in os.listdir(bed.sessions) if f.endswith(".sock")]
+        self.assertEqual(len(sid), 1, sid)
+        k = bed.escort("kill", sid[0], "--reason", reason, timeout=30)
+        self.assertEqual(k.returncode, 0, k.stderr)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if b"session end: killed" in Recording(path, allow_truncated=True).text:
+                break
+            time.sleep(0.5)
+        self.assertIn(b"session end: killed", Recording(path, allow_truncated=True).text)
+
     def test_an_engineer_who_stops_reading_holds_up_only_their_output(self):
         # The engineer's ssh is stopped mid-flood (as ~^Z or a stalled
         # network would): the escort can still kill the session, and the
@@ -284,17 +298,8 @@ class Relay(unittest.TestCase):
             os.kill(t.proc.pid, signal.SIGSTOP)
             stopped = True
             time.sleep(2)  # the terminal, sshd and the socket fill up
-            sid = [f[:-5] for f in os.listdir(bed.sessions) if f.endswith(".sock")]
-            self.assertEqual(len(sid), 1, sid)
-            p = bed.escort("kill", sid[0], "--reason", "stalled", timeout=30)
-            self.assertEqual(p.returncode, 0, p.stderr)
             path = bed.new_recording(before)
-            deadline = time.time() + 20
-            while time.time() < deadline:
-                if b"session end: killed" in Recording(path, allow_truncated=True).text:
-                    break
-                time.sleep(0.5)
-            self.assertIn(b"session end: killed", Recording(path, allow_truncated=True).text)
+            self.kill_and_see_it_recorded(path, "stalled")
             self.assertIsNone(t.proc.poll())  # still stopped all along
             # Resumed within the recorder's 5 s give-up, the engineer gets
             # what was held for them, still in the relay's raw mode (no
@@ -332,16 +337,7 @@ class Relay(unittest.TestCase):
             bed.decide_next()
             path = bed.new_recording(before)
             time.sleep(3)  # both pipes, sshd and the socket fill up
-            sid = [f[:-5] for f in os.listdir(bed.sessions) if f.endswith(".sock")]
-            self.assertEqual(len(sid), 1, sid)
-            k = bed.escort("kill", sid[0], "--reason", "unread", timeout=30)
-            self.assertEqual(k.returncode, 0, k.stderr)
-            deadline = time.time() + 20
-            while time.time() < deadline:
-                if b"session end: killed" in Recording(path, allow_truncated=True).text:
-                    break
-                time.sleep(0.5)
-            self.assertIn(b"session end: killed", Recording(path, allow_truncated=True).text)
+            self.kill_and_see_it_recorded(path, "unread")
         finally:
             p.kill()
             p.communicate()
