@@ -4,7 +4,7 @@ import subprocess
 import time
 import unittest
 
-from testbed import Bed, Recording, Term, Tmux, TARGET_USER
+from testbed import Bed, Recording, Term, Tmux, target_file
 
 bed = None
 
@@ -19,26 +19,13 @@ def tearDownModule():
         bed.stop()
 
 
-def marker(name):
-    path = os.path.join("/home", TARGET_USER, "console-" + name)
-    if os.path.exists(path):
-        os.unlink(path)
-    return path
-
-
-def shell():
-    t = Term(bed.ssh_argv(tty=True) + ["db01"])
-    t.expect(r"\$ $")
-    return t
-
-
 def console_cmd():
     return " ".join(bed.ssh_argv("bob", user="escort", tty=True))
 
 
 class Console(unittest.TestCase):
     def test_console_shows_screen_and_pending_and_approves_with_a_key(self):
-        t = shell()
+        t = bed.shell()
         con = Tmux(console_cmd())
         try:
             t.send("echo before-escort\r")
@@ -65,7 +52,7 @@ class Console(unittest.TestCase):
         # At 80 columns the header of a raw-mode session is longer than
         # the row; the console redraws only the rows that change, so a
         # row that spilled onto the next would stay there.
-        t = shell()
+        t = bed.shell()
         con = Tmux(console_cmd(), cols=80, rows=24)
         try:
             t.send("less /etc/passwd\r")
@@ -129,8 +116,8 @@ class Console(unittest.TestCase):
         self.assertRegex(text, rb'"m", "escort skipped: bob did not see \d+ bytes')
 
     def test_console_denies_with_a_reason(self):
-        m = marker("deny")
-        t = shell()
+        m = target_file("console-deny")
+        t = bed.shell()
         con = Tmux(console_cmd())
         try:
             t.send(f"touch {m}\r")
@@ -145,7 +132,7 @@ class Console(unittest.TestCase):
             t.close()
 
     def test_console_shows_control_characters_in_pending_visibly(self):
-        t = shell()
+        t = bed.shell()
         con = Tmux(console_cmd())
         try:
             # An engineer hides "rm" behind a carriage return and a
@@ -161,7 +148,7 @@ class Console(unittest.TestCase):
             t.close()
 
     def test_hostile_output_never_reaches_the_escort_terminal(self):
-        t = shell()
+        t = bed.shell()
         esc = Term(bed.ssh_argv("bob", user="escort", tty=True), cols=100, rows=30)
         try:
             esc.expect(r"alice@db01")
@@ -184,9 +171,9 @@ class Console(unittest.TestCase):
             t.close()
 
     def test_killing_escort_ssh_mid_approval_freezes_input(self):
-        m = marker("frozen")
+        m = target_file("console-frozen")
         before = bed.recordings_now()
-        t = shell()
+        t = bed.shell()
         esc = Term(bed.ssh_argv("bob", user="escort", tty=True))
         try:
             t.expect(r"escort bob is watching")

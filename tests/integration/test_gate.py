@@ -6,7 +6,7 @@ import subprocess
 import time
 import unittest
 
-from testbed import Bed, Recording, Term, Tmux, TARGET_USER
+from testbed import Bed, Recording, Term, Tmux, TARGET_USER, target_file
 
 bed = None
 
@@ -19,20 +19,6 @@ def setUpModule():
 def tearDownModule():
     if bed:
         bed.stop()
-
-
-def marker(name):
-    path = os.path.join("/home", TARGET_USER, "gate-" + name)
-    if os.path.exists(path):
-        os.unlink(path)
-    return path
-
-
-def shell(who="alice"):
-    t = Term(bed.ssh_argv(who=who, tty=True) + ["db01"])
-    t.expect(r"no escort attached")
-    t.expect(r"\$ $")
-    return t
 
 
 def end(t):
@@ -159,8 +145,8 @@ def slow_escort(mode):
 
 class Gate(unittest.TestCase):
     def test_nothing_typed_reaches_target_before_approval(self):
-        m = marker("unapproved")
-        t = shell()
+        m = target_file("gate-unapproved")
+        t = bed.shell(unwatched=True)
         try:
             t.send(f"touch {m}\r")
             t.expect(r"#1 waiting for escort")
@@ -177,9 +163,9 @@ class Gate(unittest.TestCase):
             t.close()
 
     def test_denied_line_never_reaches_target(self):
-        m = marker("denied")
+        m = target_file("gate-denied")
         before = bed.recordings_now()
-        t = shell()
+        t = bed.shell(unwatched=True)
         try:
             t.send(f"touch {m}\r")
             item = bed.decide_next("deny", reason="not now")
@@ -203,8 +189,8 @@ class Gate(unittest.TestCase):
         self.assertEqual(item["session"], rec.header["tandem"]["session"])
 
     def test_line_typed_while_pending_never_reaches_target(self):
-        m = marker("typed-ahead")
-        t = shell()
+        m = target_file("gate-typed-ahead")
+        t = bed.shell(unwatched=True)
         try:
             t.send("echo first-line\r")
             t.expect(r"#1 waiting for escort")
@@ -226,7 +212,7 @@ class Gate(unittest.TestCase):
             t.close()
 
     def test_approved_line_reaches_target_once_byte_for_byte_and_shows_once(self):
-        out = marker("exact")
+        out = target_file("gate-exact")
         line = f"printf '%s\\n' 'αβγ \"q\" $HOME \\ x' >> {out}; echo done-$((3*5))"
         before = bed.recordings_now()
         tm = Tmux(" ".join(bed.ssh_argv(tty=True)) + " db01")
@@ -249,8 +235,8 @@ class Gate(unittest.TestCase):
         self.assertEqual(rec.stream("i").count(line.encode() + b"\r"), 1)
 
     def test_bracketed_paste_is_one_pending_unit(self):
-        ms = [marker(f"paste-{i}") for i in range(3)]
-        t = shell()
+        ms = [target_file(f"gate-paste-{i}") for i in range(3)]
+        t = bed.shell(unwatched=True)
         try:
             t.send("\x1b[200~" + "\r".join(f"touch {m}" for m in ms) + "\x1b[201~")
             t.send("\r")
@@ -270,7 +256,7 @@ class Gate(unittest.TestCase):
             t.close()
 
     def test_ctrl_c_passes_without_approval(self):
-        t = shell()
+        t = bed.shell(unwatched=True)
         try:
             t.send("sleep 60; echo not-interrupted\r")
             bed.decide_next()
@@ -284,7 +270,7 @@ class Gate(unittest.TestCase):
             t.close()
 
     def test_ctrl_d_needs_approval(self):
-        t = shell()
+        t = bed.shell(unwatched=True)
         try:
             t.send("\x04")
             items = bed.pending()
@@ -297,9 +283,9 @@ class Gate(unittest.TestCase):
             t.close()
 
     def test_four_eyes_engineer_cannot_escort_own_session(self):
-        m = marker("four-eyes")
+        m = target_file("gate-four-eyes")
         before = bed.recordings_now()
-        t = shell(who="carol")
+        t = bed.shell(who="carol", unwatched=True)
         try:
             t.send(f"touch {m}\r")
             t.expect(r"#1 waiting for escort")
@@ -318,8 +304,8 @@ class Gate(unittest.TestCase):
         self.assertTrue(any(x.startswith("escort refused: carol") for x in rec.markers()))
 
     def test_escort_the_policy_does_not_allow_is_refused(self):
-        m = marker("policy-escort")
-        t = shell()
+        m = target_file("gate-policy-escort")
+        t = bed.shell(unwatched=True)
         try:
             t.send(f"touch {m}\r")
             t.expect(r"#1 waiting for escort")
@@ -336,7 +322,7 @@ class Gate(unittest.TestCase):
             t.close()
 
     def test_socket_refuses_processes_of_other_users(self):
-        t = shell()
+        t = bed.shell(unwatched=True)
         try:
             path = os.path.join(bed.sessions, current_session() + ".sock")
             st = os.stat(path)
@@ -364,7 +350,7 @@ class Gate(unittest.TestCase):
             t.close()
 
     def test_pending_json_fields_and_decision_errors(self):
-        t = shell()
+        t = bed.shell(unwatched=True)
         try:
             t.send("echo json-fields\r")
             items = bed.pending()
@@ -399,7 +385,7 @@ class Gate(unittest.TestCase):
             t.close()
 
     def test_escort_can_kill_a_session(self):
-        t = shell()
+        t = bed.shell(unwatched=True)
         try:
             sid = current_session()
             p = bed.escort("kill", sid, "--reason", "end of shift")
@@ -415,7 +401,7 @@ class Gate(unittest.TestCase):
         # still kill the session); the recording says how much they did
         # not see, and every byte is accounted for.
         before = bed.recordings_now()
-        t = shell()
+        t = bed.shell(unwatched=True)
         probe = None
         try:
             probe = slow_escort("slow")
@@ -454,7 +440,7 @@ class Gate(unittest.TestCase):
         # escort watching: raw mode and "watching" would go on without
         # anyone seeing the screen.
         before = bed.recordings_now()
-        t = shell()
+        t = bed.shell(unwatched=True)
         probe = None
         try:
             probe = slow_escort("hung")
@@ -477,8 +463,8 @@ class Gate(unittest.TestCase):
                       [m.split("\t")[0] for m in marks])
 
     def test_noninteractive_command_and_stdin_wait_for_approval(self):
-        m = marker("exec")
-        dest = marker("exec-upload")
+        m = target_file("gate-exec")
+        dest = target_file("gate-exec-upload")
         data = b"#!/bin/sh\necho patched\n" + os.urandom(10000)
         proc = subprocess.Popen(bed.ssh_argv() + ["db01", f"touch {m}; cat > {dest}"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -507,7 +493,7 @@ class Gate(unittest.TestCase):
             proc.wait()
 
     def test_shell_without_terminal_is_refused_not_fed_from_stdin(self):
-        m = marker("piped-shell")
+        m = target_file("gate-piped-shell")
         p = bed.ssh("db01", stdin=None, input=f"touch {m}\n".encode())
         self.assertEqual(p.returncode, 255)
         self.assertIn(b"no terminal and no command", p.stderr)
@@ -516,7 +502,7 @@ class Gate(unittest.TestCase):
 
     def test_malformed_message_closes_only_that_connection(self):
         import pwd
-        t = shell()
+        t = bed.shell(unwatched=True)
         try:
             path = os.path.join(bed.sessions, current_session() + ".sock")
             pw = pwd.getpwnam("escort")
@@ -537,7 +523,7 @@ class Gate(unittest.TestCase):
             t.close()
 
     def test_every_attached_escort_sees_each_decision(self):
-        t = shell()
+        t = bed.shell(unwatched=True)
         watcher = Term(bed.ssh_argv("bob", user="escort", tty=True), cols=100, rows=30)
         try:
             watcher.expect(r"alice@db01")

@@ -8,7 +8,7 @@ import subprocess
 import time
 import unittest
 
-from testbed import Bed, Recording, Term, Tmux, TARGET_USER
+from testbed import Bed, Recording, Tmux, target_file
 
 bed = None
 
@@ -29,20 +29,6 @@ def tearDownModule():
         bed.stop()
 
 
-def marker(name):
-    path = os.path.join("/home", TARGET_USER, "rules-" + name)
-    if os.path.exists(path):
-        os.unlink(path)
-    return path
-
-
-def shell():
-    t = Term(bed.ssh_argv(tty=True) + ["db01"])
-    t.expect(r"no escort attached")
-    t.expect(r"\$ $")
-    return t
-
-
 def end(t):
     t.send("exit\r")
     bed.decide_next(expect="exit")
@@ -59,9 +45,9 @@ def decisions(path):
 
 class Rules(unittest.TestCase):
     def test_denied_line_is_refused_before_any_escort_sees_it(self):
-        m = marker("wiped")
+        m = target_file("rules-wiped")
         before = bed.recordings_now()
-        t = shell()
+        t = bed.shell(unwatched=True)
         try:
             # Quotes and a wrapper do not hide the command from its rule;
             # the marker shows whether anything ran.
@@ -92,7 +78,7 @@ class Rules(unittest.TestCase):
         self.assertNotIn(b"tandem-'wipe", Recording(path).stream("i"))
 
     def test_flagged_line_reaches_the_escort_with_its_sentences(self):
-        t = shell()
+        t = bed.shell(unwatched=True)
         try:
             t.send("echo $(tandem-peek) | tandem\\-drop --force\r")
             item = bed.pending()[0]
@@ -106,7 +92,7 @@ class Rules(unittest.TestCase):
             t.close()
 
     def test_console_shows_every_risk_and_the_refusal(self):
-        t = shell()
+        t = bed.shell(unwatched=True)
         con = Tmux(" ".join(bed.ssh_argv("bob", user="escort", tty=True)))
         try:
             con.wait_for(r"alice@db01")
@@ -130,7 +116,7 @@ class Rules(unittest.TestCase):
         end(t)
 
     def test_invisible_characters_are_a_risk_and_shown(self):
-        t = shell()
+        t = bed.shell(unwatched=True)
         try:
             t.send("echo a\u202eb\r")
             item = bed.pending()[0]
@@ -143,8 +129,8 @@ class Rules(unittest.TestCase):
             t.close()
 
     def test_a_line_continuing_an_open_quote_is_judged_with_it(self):
-        m = marker("continued")
-        t = shell()
+        m = target_file("rules-continued")
+        t = bed.shell(unwatched=True)
         try:
             t.send("echo 'start\r")
             item = bed.decide_next()
@@ -175,7 +161,7 @@ class Rules(unittest.TestCase):
                          [("refused", "tandem-wipe --now")])
 
     def test_builtin_rules_are_on_by_default(self):
-        t = shell()
+        t = bed.shell(unwatched=True)
         try:
             t.send("r''m -r\"f\" /tmp/nothing-here\r")
             item = bed.pending()[0]

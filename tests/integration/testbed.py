@@ -34,6 +34,14 @@ def run(argv, **kw):
     return subprocess.run(argv, **kw)
 
 
+def target_file(name):
+    """A path in the target account's home where no file is yet."""
+    path = os.path.join("/home", TARGET_USER, name)
+    if os.path.exists(path):
+        os.unlink(path)
+    return path
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -303,6 +311,15 @@ target db03
         argv += list(extra)
         argv.append(f"{user}@127.0.0.1")
         return argv
+
+    def shell(self, who="alice", target="db01", unwatched=False):
+        """An engineer's interactive session, waiting at the target's prompt;
+        unwatched: the bastion first says that no escort is attached."""
+        t = Term(self.ssh_argv(who=who, tty=True) + [target])
+        if unwatched:
+            t.expect(r"no escort attached")
+        t.expect(r"\$ $")
+        return t
 
     def ssh(self, *command, who="alice", stdin=None, timeout=120, **kw):
         """Non-interactive: ssh tandem@bastion COMMAND…; returns CompletedProcess."""
