@@ -385,6 +385,8 @@ static int run_session(struct session *s)
 			goto write_failed;
 		goto end;
 	}
+	/* Raw first, so that the banner's line ends arrive as written. */
+	session_raw(s);
 	banner(s);
 	rc = relay_run(s);
 	if (s->frozen) {

@@ -24,7 +24,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <libssh/callbacks.h>
@@ -383,7 +382,6 @@ static int step(struct relay *r)
 
 int relay_run(struct session *s)
 {
-	struct termios raw;
 	struct relay *r;
 	int rc, fd, fl;
 
@@ -403,13 +401,6 @@ int relay_run(struct session *s)
 	rc = TDM_ERR_SSH;
 	if (ssh_event_add_session(r->event, s->ssh) != SSH_OK)
 		goto out;
-	if (s->tty && tcgetattr(STDIN_FILENO, &s->saved_termios) == 0) {
-		/* The target's PTY echoes and edits; the bastion's must not. */
-		raw = s->saved_termios;
-		cfmakeraw(&raw);
-		if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
-			s->restore_termios = true;
-	}
 	if (s->command != NULL) {
 		rc = gate_submit_exec(s);
 		if (rc < 0)

@@ -133,6 +133,19 @@ void session_finish_engineer(struct session *s, unsigned ms)
 	s->restore_termios = false;
 }
 
+void session_raw(struct session *s)
+{
+	struct termios raw;
+
+	if (!s->tty || tcgetattr(STDIN_FILENO, &s->saved_termios) < 0)
+		return;
+	/* The target's PTY echoes and edits; the bastion's must not. */
+	raw = s->saved_termios;
+	cfmakeraw(&raw);
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
+		s->restore_termios = true;
+}
+
 void session_notice(struct session *s, const char *fmt, ...)
 {
 	struct tdm_buf out;

@@ -176,6 +176,9 @@ void session_flush_engineer(struct session *s);
  * gone; otherwise up to ms without progress.  Then makes the streams
  * blocking again. */
 void session_finish_engineer(struct session *s, unsigned ms);
+/* Makes the engineer's terminal on the bastion raw, until
+ * session_finish_engineer() gives it its modes back. */
+void session_raw(struct session *s);
 /* A tandem notice on the engineer's screen, keeping their line intact. */
 void session_notice(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -225,6 +225,18 @@ class Relay(unittest.TestCase):
         self.assertEqual(cat.stdout, Recording(rec).stream("o"))
         self.assertIn("\x1b[32mgreen\x1b[0m ünïcode\r\n".encode(), t.out)
 
+    def test_the_banner_reaches_the_engineer_with_plain_line_ends(self):
+        t = bed.shell(unwatched=True)
+        try:
+            banner = t.out[:t.out.index(b"no escort attached")]
+            self.assertIn(b"is recorded; each command waits", banner)
+            # Written after the bastion's terminal is raw: its CR LF is not
+            # turned into CR CR LF.
+            self.assertNotIn(b"\r\r\n", t.out)
+            self.assertIn(b"approval.\r\n", banner)
+        finally:
+            t.close()
+
     def test_resize_is_forwarded_and_recorded(self):
         before = bed.recordings_now()
         t = Term(bed.ssh_argv(tty=True) + ["db01"], cols=80, rows=24)
