@@ -11,7 +11,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "err.h"
+#include "visible.h"
 
 #define MAX_SESSIONS 256
 
@@ -43,6 +45,27 @@ static void print_risks(json_t *risks)
 		printf("    risk %s: %s\n", jstr(r, "level"), jstr(r, "why"));
 }
 
+/* Each line of text, indented, with control characters shown. */
+static void print_lines(const char *text)
+{
+	const char *nl;
+	struct tdm_buf vis;
+
+	while (*text != '\0') {
+		nl = strchr(text, '\n');
+		tdm_buf_init(&vis, 0);
+		if (tdm_visible((const uint8_t *)text,
+				nl ? (size_t)(nl - text) : strlen(text),
+				&vis) == 0 &&
+		    tdm_buf_putc(&vis, '\0') == 0)
+			printf("      %s\n", (char *)vis.data);
+		tdm_buf_free(&vis);
+		if (nl == NULL)
+			break;
+		text = nl + 1;
+	}
+}
+
 static void print_pending(json_t *p, bool json)
 {
 	json_t *size;
@@ -56,12 +79,14 @@ static void print_pending(json_t *p, bool json)
 	       jstr(p, "engineer"), jstr(p, "target"), jstr(p, "visible"));
 	print_risks(json_object_get(p, "risks"));
 	size = json_object_get(p, "stdin_bytes");
-	if (json_is_integer(size))
-		printf("    stdin: %lld bytes%s\n",
+	if (json_is_integer(size)) {
+		printf("    stdin: %lld bytes%s; it starts:\n",
 		       (long long)json_integer_value(size),
 		       json_is_true(json_object_get(p, "stdin_complete")) ?
-			       "" :
-			       " so far");
+			       ", then its end" :
+			       "");
+		print_lines(jstr(p, "stdin_preview"));
+	}
 }
 
 int cmd_list(const struct escort_ctx *ctx, int argc, char **argv)

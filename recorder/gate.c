@@ -6,6 +6,14 @@
  * and only after its decision marker has been written and fdatasync'ed
  * (write-ahead).  If the recording cannot be written the session freezes
  * and the bytes are dropped, never sent unrecorded.
+ *
+ * Without a PTY the engineer's stdin is released the same way: in parts,
+ * each fixed before an escort sees it.  The command's own pending shows
+ * the stdin that had come by then; what comes later is held and asked
+ * for as the next part ("input"), and so is the end of input.  A part is
+ * cut once the stdin ends, fills the hold, pauses GATE_INPUT_QUIET_MS, or
+ * has grown for GATE_INPUT_MAX_MS; an upload that ends at once is one
+ * decision with its command.
  */
 #include "gate.h"
 
@@ -20,6 +28,9 @@
 #include "probe.h"
 #include "target.h"
 #include "visible.h"
+
+#define GATE_INPUT_QUIET_MS 200u
+#define GATE_INPUT_MAX_MS 2000u
 
 static int gate_release(struct session *s, const uint8_t *p, size_t n)
 {
@@ -63,8 +74,8 @@ int gate_pump(struct session *s)
 		if (wrote == 0)
 			return 0;
 	}
-	if (s->in_eof && s->to_target.len == 0 && !s->eof_sent && !s->frozen &&
-	    !s->channel_wanted && !s->tty) {
+	if (s->eof_approved && s->to_target.len == 0 && !s->eof_sent &&
+	    !s->frozen) {
 		s->eof_sent = true;
 		if (ssh_channel_send_eof(s->channel) != SSH_OK)
 			return TDM_ERR_SSH;
@@ -186,6 +197,81 @@ static void visible_of(const struct tdm_buf *b, struct tdm_buf *out)
 		tdm_buf_puts(out, "");
 }
 
+static const char *kind_word(enum pending_kind kind)
+{
+	switch (kind) {
+	case PENDING_EOF:
+		return "eof";
+	case PENDING_EXEC:
+		return "exec";
+	case PENDING_INPUT:
+		return "input";
+	case PENDING_LINE:
+		break;
+	}
+	return "line";
+}
+
+/* A decision of this kind releases stdin held without a PTY. */
+static bool with_input(const struct session *s, enum pending_kind kind)
+{
+	return !s->tty && (kind == PENDING_EXEC || kind == PENDING_INPUT);
+}
+
+/* What labels show of a pending command: its line, or for a part of the
+ * stdin, how much and for which command. */
+static void label_of(const struct pending_cmd *pc, struct tdm_buf *out)
+{
+	struct tdm_buf vis;
+
+	visible_of(&pc->command, &vis);
+	if (pc->kind != PENDING_INPUT) {
+		*out = vis;
+		return;
+	}
+	tdm_buf_init(out, 0);
+	if (pc->input_len == 0)
+		tdm_buf_printf(out, "the end of input to: %s",
+			       (char *)vis.data);
+	else
+		tdm_buf_printf(out, "%zu bytes of input%s to: %s",
+			       pc->input_len,
+			       pc->input_eof ? " and its end" : "",
+			       (char *)vis.data);
+	tdm_buf_free(&vis);
+}
+
+/* Judges the start of the stdin a decision releases, as a script. */
+static int judge_input(struct session *s, json_t *risks, bool *deny,
+		       char *deny_why, size_t deny_size)
+{
+	struct tdm_verdict v;
+	size_t n = s->stdin_held.len < SESSION_STDIN_PREVIEW ?
+			   s->stdin_held.len :
+			   SESSION_STDIN_PREVIEW;
+	char why[512];
+	size_t i;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	rc = tdm_rules_judge(s->rules, s->stdin_held.data, n, &v);
+	if (rc < 0)
+		return rc;
+	if (v.deny) {
+		*deny = true;
+		snprintf(deny_why, deny_size, "its input: %s", v.deny_why);
+	}
+	for (i = 0; i < v.n; i++) {
+		snprintf(why, sizeof(why), "its input: %s", v.risks[i].why);
+		json_array_append_new(
+			risks, json_pack("{s:s,s:s}", "level",
+					 tdm_level_name(v.risks[i].level),
+					 "why", why));
+	}
+	return 0;
+}
+
 json_t *gate_pending_json(const struct session *s)
 {
 	const struct pending_cmd *pc = &s->pending;
@@ -194,29 +280,26 @@ json_t *gate_pending_json(const struct session *s)
 
 	if (!pc->active)
 		return NULL;
-	visible_of(&pc->command, &vis);
+	label_of(pc, &vis);
 	j = json_pack("{s:s,s:I,s:s,s:s,s:o,s:o,s:s,s:O,s:s,s:s}", "session",
 		      s->id, "seq", (json_int_t)pc->seq, "engineer",
 		      s->engineer->name, "target", s->target->name, "command",
 		      repaired(pc->command.data, pc->command.len),
 		      "command_b64", b64(pc->command.data, pc->command.len),
 		      "visible", (char *)vis.data, "risks", pc->risks, "time",
-		      pc->started, "kind",
-		      pc->kind == PENDING_EOF  ? "eof" :
-		      pc->kind == PENDING_EXEC ? "exec" :
-						 "line");
+		      pc->started, "kind", kind_word(pc->kind));
 	tdm_buf_free(&vis);
-	if (j != NULL && pc->kind == PENDING_EXEC && !s->tty) {
-		size_t shown = s->stdin_held.len < SESSION_STDIN_PREVIEW ?
-				       s->stdin_held.len :
+	if (j != NULL && with_input(s, pc->kind)) {
+		size_t shown = pc->input_len < SESSION_STDIN_PREVIEW ?
+				       pc->input_len :
 				       SESSION_STDIN_PREVIEW;
 
 		json_object_set_new(j, "stdin_preview",
 				    repaired(s->stdin_held.data, shown));
 		json_object_set_new(j, "stdin_bytes",
-				    json_integer((json_int_t)s->stdin_total));
+				    json_integer((json_int_t)pc->input_len));
 		json_object_set_new(j, "stdin_complete",
-				    json_boolean(s->in_eof));
+				    json_boolean(pc->input_eof));
 	}
 	return j;
 }
@@ -255,6 +338,15 @@ static void iso_now(char *out, size_t size)
 
 	gmtime_r(&now, &tm);
 	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* A part of the stdin that was not approved: it is never sent. */
+static void drop_input(struct session *s, size_t n, bool eof)
+{
+	memset(s->stdin_held.data, 0, n);
+	tdm_buf_consume(&s->stdin_held, n);
+	if (eof)
+		s->eof_in_unit = true;
 }
 
 /*
@@ -297,12 +389,16 @@ static int refuse(struct session *s, enum pending_kind kind, const uint8_t *cmd,
 	tdm_buf_free(&out);
 	session_notice(s, "#%u refused by policy: %s; nothing was sent", seq,
 		       why);
-	if (kind == PENDING_EXEC) {
+	if (kind == PENDING_INPUT)
+		drop_input(s, s->stdin_held.len, s->in_eof);
+	if (kind == PENDING_EXEC || (kind == PENDING_INPUT && s->in_eof)) {
 		snprintf(s->end_why, sizeof(s->end_why), "refused");
 		s->stop = true;
 	}
 	return 0;
 }
+
+static int next_input(struct session *s);
 
 /* Makes the pending command, records it, tells the escorts. */
 static int submit(struct session *s, enum pending_kind kind, const uint8_t *cmd,
@@ -312,13 +408,27 @@ static int submit(struct session *s, enum pending_kind kind, const uint8_t *cmd,
 	struct tdm_verdict verdict;
 	struct tdm_buf vis;
 	json_t *details, *risks;
+	bool input = with_input(s, kind), input_deny = false;
+	char input_why[600];
 	int rc;
 
-	rc = gate_judge(s, kind, cmd, n, &verdict, &risks);
-	if (rc < 0)
+	if (kind == PENDING_INPUT) {
+		memset(&verdict, 0, sizeof(verdict));
+		risks = json_array();
+		rc = risks != NULL ? 0 : TDM_ERR_NOMEM;
+	} else {
+		rc = gate_judge(s, kind, cmd, n, &verdict, &risks);
+	}
+	if (rc == 0 && input)
+		rc = judge_input(s, risks, &input_deny, input_why,
+				 sizeof(input_why));
+	if (rc < 0) {
+		json_decref(risks);
 		return rc;
-	if (verdict.deny) {
-		rc = refuse(s, kind, cmd, n, verdict.deny_why, risks);
+	}
+	if (verdict.deny || input_deny) {
+		rc = refuse(s, kind, cmd, n,
+			    verdict.deny ? verdict.deny_why : input_why, risks);
 		json_decref(risks);
 		return rc;
 	}
@@ -337,11 +447,22 @@ static int submit(struct session *s, enum pending_kind kind, const uint8_t *cmd,
 	pc->active = true;
 	pc->deadline_ms = session_now_ms() + s->policy->approval_timeout_ms;
 	iso_now(pc->started, sizeof(pc->started));
+	pc->input_len = input ? s->stdin_held.len : 0;
+	pc->input_eof = input && s->in_eof;
+	if (pc->input_eof)
+		s->eof_in_unit = true;
 
-	visible_of(&pc->command, &vis);
-	details = json_pack("{s:s,s:I,s:o,s:o,s:O}", "event", "pending", "seq",
-			    (json_int_t)pc->seq, "command", repaired(cmd, n),
-			    "command_b64", b64(cmd, n), "risks", pc->risks);
+	label_of(pc, &vis);
+	details = json_pack("{s:s,s:I,s:s,s:o,s:o,s:O}", "event", "pending",
+			    "seq", (json_int_t)pc->seq, "kind", kind_word(kind),
+			    "command", repaired(cmd, n), "command_b64",
+			    b64(cmd, n), "risks", pc->risks);
+	if (details != NULL && input) {
+		json_object_set_new(details, "stdin_bytes",
+				    json_integer((json_int_t)pc->input_len));
+		json_object_set_new(details, "stdin_complete",
+				    json_boolean(pc->input_eof));
+	}
 	rc = session_mark(s, LOG_NOTICE, details, "pending #%u: %s", pc->seq,
 			  (char *)vis.data);
 	tdm_buf_free(&vis);
@@ -360,8 +481,50 @@ static int submit(struct session *s, enum pending_kind kind, const uint8_t *cmd,
 int gate_submit_exec(struct session *s)
 {
 	s->channel_wanted = true;
-	return submit(s, PENDING_EXEC, (const uint8_t *)s->command,
-		      strlen(s->command), NULL, 0);
+	if (s->tty)
+		return submit(s, PENDING_EXEC, (const uint8_t *)s->command,
+			      strlen(s->command), NULL, 0);
+	/* First the start of its stdin, if any comes soon. */
+	s->exec_waiting = true;
+	s->input_first_ms = s->input_last_ms = session_now_ms();
+	return next_input(s);
+}
+
+/*
+ * Without a PTY: ms until the next part of the stdin (or the command
+ * itself, with the start of it) is to become pending; 0 now, -1 when
+ * there is nothing to ask for.
+ */
+static int input_due(const struct session *s, uint64_t now)
+{
+	uint64_t at;
+
+	if (s->tty || s->pending.active || s->stop || s->frozen)
+		return -1;
+	if (!s->exec_waiting &&
+	    (s->channel == NULL ||
+	     (s->stdin_held.len == 0 && (!s->in_eof || s->eof_in_unit))))
+		return -1;
+	if (s->in_eof ||
+	    s->stdin_held.len + SESSION_READ_CHUNK > SESSION_MAX_HELD)
+		return 0;
+	at = s->input_last_ms + GATE_INPUT_QUIET_MS;
+	if (s->input_first_ms + GATE_INPUT_MAX_MS < at)
+		at = s->input_first_ms + GATE_INPUT_MAX_MS;
+	return now >= at ? 0 : (int)(at - now);
+}
+
+static int next_input(struct session *s)
+{
+	const uint8_t *cmd = (const uint8_t *)s->command;
+
+	if (input_due(s, session_now_ms()) != 0)
+		return 0;
+	if (!s->exec_waiting)
+		return submit(s, PENDING_INPUT, cmd, strlen(s->command), NULL,
+			      0);
+	s->exec_waiting = false;
+	return submit(s, PENDING_EXEC, cmd, strlen(s->command), NULL, 0);
 }
 
 static int run_keys(struct session *s, const uint8_t *p, size_t n);
@@ -579,24 +742,28 @@ void gate_raw_off(struct session *s, const char *who, const char *why)
 
 int gate_stdin(struct session *s, const uint8_t *p, size_t n)
 {
-	s->stdin_total += n;
-	if (s->channel_wanted || s->pending.active) {
-		/* Not a byte before approval; the escort sees the start. */
-		bool was_short = s->stdin_held.len < SESSION_STDIN_PREVIEW;
-		int rc = tdm_buf_put(&s->stdin_held, p, n);
+	uint64_t now = session_now_ms();
+	size_t asked = s->pending.active ? s->pending.input_len : 0;
+	int rc;
 
-		if (rc == 0 && was_short)
-			escorts_send_pending(s);
+	/* Not a byte without approval: held for the next part. */
+	if (s->stdin_held.len == asked && !s->exec_waiting)
+		s->input_first_ms = now;
+	s->input_last_ms = now;
+	rc = tdm_buf_put(&s->stdin_held, p, n);
+	if (rc < 0)
 		return rc;
-	}
-	return gate_release(s, p, n);
+	return next_input(s);
 }
 
 int gate_stdin_eof(struct session *s)
 {
+	int rc;
+
 	s->in_eof = true;
-	if (s->pending.active)
-		escorts_send_pending(s);
+	rc = next_input(s);
+	if (rc < 0)
+		return rc;
 	return gate_pump(s);
 }
 
@@ -605,7 +772,7 @@ bool gate_wants_input(const struct session *s)
 	if (s->frozen || s->in_eof)
 		return false;
 	/* Only read when a whole chunk fits, so nothing read is refused. */
-	if (!s->tty && (s->channel_wanted || s->pending.active))
+	if (!s->tty)
 		return s->stdin_held.len + SESSION_READ_CHUNK <=
 		       SESSION_MAX_HELD;
 	return s->to_target.len < SESSION_MAX_QUEUED;
@@ -669,23 +836,32 @@ static int after_approval(struct session *s, struct pending_cmd *pc)
 	char why[1024];
 	int rc;
 
-	note_program(s, &pc->command);
-	if (pc->kind == PENDING_EXEC) {
+	if (pc->kind != PENDING_INPUT)
+		note_program(s, &pc->command);
+	if (pc->kind == PENDING_EXEC && s->channel == NULL) {
 		rc = target_open(s, why, sizeof(why));
 		if (rc < 0) {
 			session_notice(s, "%s", why);
 			return rc;
 		}
 		s->channel_wanted = false;
-		if (s->stdin_held.len > 0) {
-			rc = gate_release(s, s->stdin_held.data,
-					  s->stdin_held.len);
-			tdm_buf_wipe(&s->stdin_held);
+	}
+	if (with_input(s, pc->kind)) {
+		if (pc->input_len > 0) {
+			rc = gate_release(s, s->stdin_held.data, pc->input_len);
+			drop_input(s, pc->input_len, false);
 			if (rc < 0)
 				return rc;
 		}
+		if (pc->input_eof)
+			s->eof_approved = true;
+		rc = next_input(s);
+		if (rc < 0)
+			return rc;
 		return gate_pump(s);
 	}
+	if (pc->kind == PENDING_EXEC)
+		return gate_pump(s);
 	if (pc->kind == PENDING_LINE) {
 		/* The shell now holds an open quote: the next line is read
 		 * as its continuation, and judged so. */
@@ -723,7 +899,7 @@ int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
 			 escort->name, s->id);
 		return TDM_ERR_DENIED;
 	}
-	visible_of(&pc->command, &vis);
+	label_of(pc, &vis);
 	/* The reason is the escort's free text: exact in the details, with
 	 * control characters shown in the label, syslog and notices. */
 	tdm_buf_init(&why_vis, 0);
@@ -796,13 +972,18 @@ int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
 				       seq, escort->name, reason ? " (" : "",
 				       reason ? shown_reason : "",
 				       reason ? ")" : "");
-		if (pc->kind == PENDING_EXEC) {
+		if (pc->kind == PENDING_INPUT)
+			drop_input(s, pc->input_len, pc->input_eof);
+		/* The command, or the end of its input, was refused: it can
+		 * get nothing more. */
+		if (pc->kind == PENDING_EXEC ||
+		    (pc->kind == PENDING_INPUT && pc->input_eof)) {
 			s->end_why[0] = '\0';
 			snprintf(s->end_why, sizeof(s->end_why), "%s",
 				 d == GATE_TIMEOUT ? "timeout" : "denied");
 			s->stop = true;
 		}
-		rc = 0;
+		rc = next_input(s);
 	}
 	tdm_buf_free(&why_vis);
 	/* What was typed while waiting is now edited as usual. */
@@ -826,8 +1007,18 @@ int gate_tick(struct session *s)
 		gate_raw_off(s, NULL, "raw-limit reached");
 	if (s->raw)
 		return (int)(s->raw_deadline_ms - now);
-	if (!s->pending.active)
+	if (!s->pending.active) {
+		int due = input_due(s, now);
+
+		if (due != 0)
+			return due;
+		if (next_input(s) < 0 && !s->frozen) {
+			snprintf(s->end_why, sizeof(s->end_why),
+				 "out of memory");
+			s->stop = true;
+		}
 		return -1;
+	}
 	if (now >= s->pending.deadline_ms) {
 		gate_decide(s, s->pending.seq, GATE_TIMEOUT, NULL, NULL, why,
 			    sizeof(why));

@@ -41,7 +41,7 @@
 
 /* The most the relay reads from the engineer at once. */
 #define SESSION_READ_CHUNK (64u * 1024u)
-/* Stdin of a non-interactive command held before approval. */
+/* Stdin of a non-interactive command held for approval. */
 #define SESSION_MAX_HELD (8u * 1024u * 1024u)
 /* First bytes of that stdin an escort is shown. */
 #define SESSION_STDIN_PREVIEW 4096u
@@ -49,7 +49,7 @@
 #define SESSION_SCREEN_KEEP (64u * 1024u)
 #define SESSION_MAX_ESCORTS 16
 
-enum pending_kind { PENDING_LINE, PENDING_EOF, PENDING_EXEC };
+enum pending_kind { PENDING_LINE, PENDING_EOF, PENDING_EXEC, PENDING_INPUT };
 
 /* The one command waiting for an escort. */
 struct pending_cmd {
@@ -62,6 +62,11 @@ struct pending_cmd {
 	json_t *risks;
 	bool open;	  /* leaves a quote open for the next line */
 	char started[32]; /* ISO 8601 UTC */
+	/* Without a PTY, the stdin this decision releases: the first
+	 * input_len bytes of stdin_held, then the end of input if input_eof.
+	 * Fixed when the command becomes pending. */
+	size_t input_len;
+	bool input_eof;
 };
 
 struct escort_conn {
@@ -115,7 +120,9 @@ struct session {
 	 * session_finish_engineer(), after the last output. */
 	struct termios saved_termios;
 	bool restore_termios;
-	bool in_eof; /* the engineer's input ended */
+	bool in_eof;	   /* the engineer's input ended */
+	bool eof_in_unit;  /* ... and a pending part carries that end */
+	bool eof_approved; /* ... and an escort released it */
 	bool eof_sent;
 	bool remote_closed;
 	bool remote_eof;
@@ -134,9 +141,12 @@ struct session {
 	/* Approved lines that left a quote open: the shell reads the next
 	 * line as their continuation, so it is judged together with them. */
 	struct tdm_buf carry;
-	uint64_t paste_since_ms;   /* when the open bracketed paste began */
-	struct tdm_buf stdin_held; /* non-interactive stdin before approval */
-	unsigned long long stdin_total;
+	uint64_t paste_since_ms; /* when the open bracketed paste began */
+	/* Without a PTY: stdin not yet released, in the parts escorts
+	 * approve (gate.c), and when the newest part began and grew. */
+	struct tdm_buf stdin_held;
+	uint64_t input_first_ms, input_last_ms;
+	bool exec_waiting;   /* the command waits for its stdin's first part */
 	bool channel_wanted; /* exec channel opens on approval */
 	bool killed;
 	char end_why[32];

@@ -492,6 +492,70 @@ class Gate(unittest.TestCase):
             proc.kill()
             proc.wait()
 
+    def test_stdin_after_approval_waits_for_its_own_approval(self):
+        # A command that reads commands from stdin: the escort approves
+        # `sh` with what had come; each later part is asked for again.
+        m = target_file("gate-late-stdin")
+        before = bed.recordings_now()
+        proc = subprocess.Popen(bed.ssh_argv() + ["db01", "sh"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+        def next_part(want_seq=None):
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                items = [i for i in bed.pending(wait=2)
+                         if want_seq is None or i["seq"] > want_seq]
+                if items:
+                    return items[0]
+            raise AssertionError("no pending part appeared")
+
+        try:
+            proc.stdin.write(b"echo first-$((1+1))\n")
+            proc.stdin.flush()
+            first = next_part()
+            self.assertEqual((first["kind"], first["command"]), ("exec", "sh"))
+            self.assertEqual(first["stdin_preview"], "echo first-$((1+1))\n")
+            self.assertEqual(first["stdin_bytes"], 20)
+            self.assertFalse(first["stdin_complete"])
+            bed.escort("approve", first["session"], str(first["seq"]))
+            # More input after the approval is held, shown, and judged.
+            proc.stdin.write(f"touch {m}; rm -rf {m}.d\n".encode())
+            proc.stdin.flush()
+            second = next_part(first["seq"])
+            self.assertEqual(second["kind"], "input")
+            self.assertEqual(second["stdin_preview"], f"touch {m}; rm -rf {m}.d\n")
+            self.assertIn("its input: ", " ".join(r["why"] for r in second["risks"]))
+            time.sleep(0.5)
+            self.assertFalse(os.path.exists(m))
+            bed.escort("deny", second["session"], str(second["seq"]))
+            # Denied input is dropped; the command goes on and asks again.
+            proc.stdin.write(b"echo third-$((1+2))\n")
+            proc.stdin.flush()
+            third = next_part(second["seq"])
+            self.assertEqual(third["stdin_preview"], "echo third-$((1+2))\n")
+            bed.escort("approve", third["session"], str(third["seq"]))
+            # The end of input is a part too: sh ends only once it is approved.
+            proc.stdin.close()
+            last = next_part(third["seq"])
+            self.assertEqual((last["kind"], last["stdin_bytes"], last["stdin_complete"]),
+                             ("input", 0, True))
+            self.assertIsNone(proc.poll())
+            bed.escort("approve", last["session"], str(last["seq"]))
+            self.assertEqual(proc.wait(20), 0)
+            out = proc.stdout.read()
+            self.assertEqual(out, b"first-2\nthird-3\n")
+            self.assertFalse(os.path.exists(m))
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        rec = Recording(bed.new_recording(before))
+        self.assertEqual(rec.stream("i"), b"echo first-$((1+1))\necho third-$((1+2))\n")
+        labels = [l.split("\t")[0] for l in rec.markers()]
+        self.assertIn(f"denied #{second['seq']} by bob: {len(second['stdin_preview'])} bytes "
+                      f"of input to: sh", labels)
+        self.assertIn(f"approved #{last['seq']} by bob: the end of input to: sh", labels)
+
     def test_shell_without_terminal_is_refused_not_fed_from_stdin(self):
         m = target_file("gate-piped-shell")
         p = bed.ssh("db01", stdin=None, input=f"touch {m}\n".encode())

@@ -366,7 +366,8 @@ target db03
 
     def ssh_approved(self, *command, who="alice", input=None, stdin=None, timeout=600,
                      verb="approve"):
-        """ssh tandem@bastion TARGET COMMAND, approved by escort bob."""
+        """ssh tandem@bastion TARGET COMMAND, approved by escort bob (the
+        first decision is verb; every later part of its stdin is approved)."""
         import threading
         proc = subprocess.Popen(self.ssh_argv(who) + list(command),
                                 stdin=stdin if stdin is not None else subprocess.PIPE,
@@ -382,6 +383,12 @@ target db03
         t.start()
         try:
             item = self.decide_next(verb)
+            # Stdin that came after the command was cut is asked for in
+            # parts of its own; the escort approves each as it comes.
+            while t.is_alive():
+                for more in self.pending(wait=1):
+                    if more["session"] == item["session"]:
+                        self.escort("approve", more["session"], str(more["seq"]))
         except BaseException:
             proc.kill()
             t.join()
