@@ -45,7 +45,7 @@ size_t tdm_utf8_decode(const uint8_t *p, size_t n, uint32_t *cp)
  * controls, line separators, interlinear annotation marks and Unicode's
  * whole Default_Ignorable_Code_Point set (which renders as nothing).
  */
-static bool hidden_cp(uint32_t c)
+bool tdm_visible_hidden_cp(uint32_t c)
 {
 	return (c >= 0x80 && c <= 0x9f) ||	 /* C1 controls */
 	       c == 0xad ||			 /* soft hyphen */
@@ -76,7 +76,7 @@ bool tdm_visible_has_hidden(const uint8_t *p, size_t n)
 		l = tdm_utf8_decode(p + i, n - i, &c);
 		if (l == 0)
 			return true;
-		if (c < 0x20 || c == 0x7f || hidden_cp(c))
+		if (c < 0x20 || c == 0x7f || tdm_visible_hidden_cp(c))
 			return true;
 		i += l;
 	}
@@ -106,7 +106,7 @@ int tdm_visible(const uint8_t *p, size_t n, struct tdm_buf *out)
 			rc = tdm_buf_puts(out, "\\r");
 		else if (c < 0x20 || c == 0x7f)
 			rc = tdm_buf_printf(out, "\\x%02x", (unsigned)c);
-		else if (hidden_cp(c))
+		else if (tdm_visible_hidden_cp(c))
 			rc = tdm_buf_printf(out, "\\u%04x", (unsigned)c);
 		else
 			rc = tdm_buf_put(out, p + i, l);

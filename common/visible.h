@@ -18,6 +18,9 @@
 int tdm_visible(const uint8_t *p, size_t n, struct tdm_buf *out);
 /* True when p holds anything tdm_visible would escape (besides '\\'). */
 bool tdm_visible_has_hidden(const uint8_t *p, size_t n);
+/* A code point that changes how text looks or reads without showing
+ * (bidi controls, zero widths, C1 controls...). */
+bool tdm_visible_hidden_cp(uint32_t c);
 /*
  * Length of the valid UTF-8 sequence at p (1-4), or 0 when p does not start
  * one (overlong, surrogate, above U+10FFFF, truncated).  *cp gets the code

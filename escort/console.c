@@ -56,8 +56,7 @@ struct watched {
 	VTerm *vt;
 	int rows, cols;
 	bool raw;	     /* supervised raw mode is on */
-	long long shown_seq; /* pending seq on screen, and since when */
-	uint64_t shown_ms;
+	long long shown_seq; /* pending seq last seen, to redraw at once */
 };
 
 enum mode { MODE_KEYS, MODE_REASON, MODE_KILL };
@@ -71,6 +70,12 @@ struct console {
 	char input[200];
 	size_t ilen;
 	char status[600];
+	/* The pending command last drawn (session, seq), since when, and
+	 * whether all of it was on screen: what 'a' may approve. */
+	char drawn_id[40];
+	long long drawn_seq;
+	uint64_t drawn_ms;
+	bool drawn_whole;
 	struct tdm_buf out;
 	/* What each row of the terminal shows now, as last written (row r
 	 * at shown[r - 1]); nshown 0 when unknown, so all is written. */
@@ -111,6 +116,14 @@ static const char *json_text(json_t *o, const char *k)
 	json_t *v = json_object_get(o, k);
 
 	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static long long pending_seq(const struct watched *w)
+{
+	return w->c.pending != NULL ?
+		       json_integer_value(
+			       json_object_get(w->c.pending, "seq")) :
+		       -1;
 }
 
 static void watched_free(struct watched *w)
@@ -290,8 +303,9 @@ static void put_cp(struct tdm_buf *out, uint32_t cp)
 {
 	uint8_t b[4];
 
+	/* Nor what reorders or hides text: bidi overrides, zero widths. */
 	if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff)) {
+	    (cp >= 0xd800 && cp <= 0xdfff) || tdm_visible_hidden_cp(cp)) {
 		tdm_buf_putc(out, '?');
 		return;
 	}
@@ -415,64 +429,199 @@ static void draw_pane(struct console *con, struct watched *w, int top,
 	}
 }
 
+/*
+ * Where a row of shown text ends: ASCII takes a column, anything else is
+ * counted as two, so a row may end early but never runs past the edge,
+ * where the terminal would drop it unseen.
+ */
+static size_t row_end(const struct tdm_buf *vis, size_t at, size_t width)
+{
+	size_t cols = 0, i = at, w;
+
+	while (i < vis->len) {
+		w = vis->data[i] < 0x80 ? 1 : 2;
+		if (cols + w > width && i > at)
+			break;
+		cols += w;
+		i++;
+		while (i < vis->len && (vis->data[i] & 0xc0) == 0x80)
+			i++;
+	}
+	return i;
+}
+
+/*
+ * Text from the recorder with control characters shown, cut into rows of
+ * width columns: the command's "visible" form, or (by_line) stdin, each
+ * line of it on rows of its own.  Draws up to max rows from row top (none when top is 0), each
+ * after indent, and returns how many rows all of it needs.
+ */
+static size_t put_rows(struct console *con, const char *text, bool by_line,
+		       size_t width, int top, size_t max, const char *indent)
+{
+	const char *line = text, *nl;
+	bool shown = !by_line;
+	struct tdm_buf vis;
+	size_t rows = 0, at, end, len;
+	int rc;
+
+	do {
+		nl = by_line ? strchr(line, '\n') : NULL;
+		len = nl ? (size_t)(nl - line) : strlen(line);
+		tdm_buf_init(&vis, 0);
+		/* The recorder's "visible" text comes escaped already: it is
+		 * escaped again only where it is not. */
+		if (shown &&
+		    !tdm_visible_has_hidden((const uint8_t *)line, len))
+			rc = tdm_buf_put(&vis, line, len);
+		else
+			rc = tdm_visible((const uint8_t *)line, len, &vis);
+		if (rc < 0)
+			tdm_buf_reset(&vis);
+		at = 0;
+		do {
+			end = row_end(&vis, at, width);
+			if (top > 0 && rows < max) {
+				tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K%s",
+					       top + (int)rows, indent);
+				tdm_buf_put(&con->out, vis.data + at, end - at);
+				tdm_buf_puts(&con->out, "\x1b[0m");
+			}
+			rows++;
+			at = end;
+		} while (at < vis.len);
+		tdm_buf_free(&vis);
+		line = nl ? nl + 1 : NULL;
+	} while (line != NULL && *line != '\0');
+	return rows;
+}
+
+/* How the pending area's rows are shared, most important first. */
+struct plan {
+	size_t cmd, cmd_need; /* the command: rows it gets, rows it needs */
+	size_t input;	      /* the line about its stdin: 0 or 1 */
+	size_t preview;	      /* rows of the stdin's first bytes */
+	size_t risks;	      /* at least 1: "no risks" says so too */
+	size_t rows;	      /* all of it, the heading included */
+};
+
+static size_t text_width(const struct console *con)
+{
+	return (size_t)(con->cols > 6 ? con->cols - 4 : 2);
+}
+
+static void plan_pending(struct console *con, struct watched *w,
+			 struct plan *pl)
+{
+	json_t *p = w != NULL ? w->c.pending : NULL;
+	size_t width = text_width(con), left, want, n;
+	/* Room for the pending area; the pane keeps at least 3 rows. */
+	int room = con->rows - 3 - 3 - 1;
+
+	memset(pl, 0, sizeof(*pl));
+	if (p == NULL) {
+		pl->cmd = pl->risks = 1;
+		pl->rows = 3;
+		return;
+	}
+	left = room > 3 ? (size_t)room : 3;
+	pl->input = json_is_integer(json_object_get(p, "stdin_bytes"));
+	pl->cmd_need =
+		put_rows(con, json_text(p, "visible"), false, width, 0, 0, "");
+	/* One row each stays for the stdin line and a risk. */
+	pl->cmd = pl->cmd_need;
+	if (pl->cmd > left - 1 - pl->input)
+		pl->cmd = left - 1 - pl->input;
+	left -= pl->cmd + pl->input;
+	n = json_array_size(json_object_get(p, "risks"));
+	pl->risks = n == 0 ? 1 : n > 5 ? 5 : n;
+	if (pl->risks > left)
+		pl->risks = left;
+	left -= pl->risks;
+	if (pl->input) {
+		want = put_rows(con, json_text(p, "stdin_preview"), true,
+				width - 2, 0, 0, "");
+		pl->preview = want < 4 ? want : 4;
+		if (pl->preview > left)
+			pl->preview = left;
+	}
+	pl->rows = 1 + pl->cmd + pl->input + pl->preview + pl->risks;
+}
+
 static void draw_pending(struct console *con, struct watched *w, int top,
-			 size_t extra)
+			 const struct plan *pl)
 {
 	json_t *p = w->c.pending, *risks, *r;
-	size_t i, width = (size_t)(con->cols > 4 ? con->cols - 4 : 1);
+	size_t i, width = text_width(con), shown;
+	const char *kind;
+	int row = top;
 
-	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[0m\x1b[K", top);
+	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[0m\x1b[K", row++);
 	if (p == NULL) {
 		tdm_buf_puts(&con->out, "\x1b[2mNothing pending.\x1b[0m");
 		tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K\x1b[%d;1H\x1b[K",
-			       top + 1, top + 2);
+			       row, row + 1);
 		return;
 	}
-	tdm_buf_printf(&con->out, "\x1b[1;33m#%d %s wants to run%s:\x1b[0m",
-		       json_int(p, "seq", 0), json_text(p, "engineer"),
-		       strcmp(json_text(p, "kind"), "exec") == 0 ?
-			       " (non-interactive)" :
-			       "");
-	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K  \x1b[1m", top + 1);
-	put_safe(&con->out, json_text(p, "command"), width);
-	tdm_buf_puts(&con->out, "\x1b[0m");
-	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K", top + 2);
+	kind = json_text(p, "kind");
+	tdm_buf_printf(
+		&con->out, "\x1b[1;33m#%d %s %s:\x1b[0m", json_int(p, "seq", 0),
+		json_text(p, "engineer"),
+		strcmp(kind, "input") == 0 ? "wants to send more input" :
+		strcmp(kind, "exec") == 0  ? "wants to run (non-interactive)" :
+					     "wants to run");
+	/* All of the command, or a plain note that it does not fit: the
+	 * console then refuses to approve it (key()). */
+	shown = pl->cmd < pl->cmd_need && pl->cmd > 0 ? pl->cmd - 1 : pl->cmd;
+	put_rows(con, json_text(p, "visible"), false, width, row, shown,
+		 "  \x1b[1m");
+	row += (int)shown;
+	if (shown < pl->cmd) {
+		tdm_buf_printf(&con->out,
+			       "\x1b[%d;1H\x1b[K  \x1b[1;31m(%zu more rows of "
+			       "it do not fit: enlarge the window to "
+			       "approve)\x1b[0m",
+			       row++, pl->cmd_need - shown);
+	}
+	if (pl->input) {
+		const char *start = json_text(p, "stdin_preview");
+		long long bytes =
+			json_integer_value(json_object_get(p, "stdin_bytes"));
+		bool all = bytes <= (long long)strlen(start) &&
+			   put_rows(con, start, true, width - 2, 0, 0, "") <=
+				   pl->preview;
+
+		tdm_buf_printf(
+			&con->out,
+			"\x1b[%d;1H\x1b[K  \x1b[1mstdin: %lld "
+			"bytes%s%s\x1b[0m",
+			row++, bytes,
+			json_is_true(json_object_get(p, "stdin_complete")) ?
+				", then its end" :
+				"",
+			all ? "" : " (only the start is shown)");
+		put_rows(con, start, true, width - 2, row, pl->preview, "    ");
+		row += (int)pl->preview;
+	}
 	risks = json_object_get(p, "risks");
+	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K", row);
 	if (json_array_size(risks) == 0)
 		tdm_buf_puts(&con->out, "  \x1b[2mno risks known to the "
 					"policy\x1b[0m");
 	/* One line per risk, highest first, as many as the layout gave. */
 	json_array_foreach (risks, i, r) {
-		if (i > extra)
+		if (i >= pl->risks)
 			break;
 		if (i > 0)
 			tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K",
-				       top + 2 + (int)i);
+				       row + (int)i);
 		tdm_buf_printf(&con->out, "  \x1b[1;31m%s:\x1b[0m ",
 			       json_text(r, "level"));
 		put_safe(&con->out, json_text(r, "why"), width);
-		if (i == extra && json_array_size(risks) > extra + 1)
+		if (i + 1 == pl->risks && json_array_size(risks) > pl->risks)
 			tdm_buf_printf(&con->out, " (+%zu more)",
-				       json_array_size(risks) - extra - 1);
+				       json_array_size(risks) - pl->risks);
 	}
-}
-
-/* Lines the pending area needs beyond its usual three: one per extra
- * risk, up to four, and never more than the terminal can spare. */
-static size_t extra_risk_lines(const struct console *con,
-			       const struct watched *w)
-{
-	size_t n;
-
-	if (w == NULL || w->c.pending == NULL)
-		return 0;
-	n = json_array_size(json_object_get(w->c.pending, "risks"));
-	n = n > 1 ? n - 1 : 0;
-	if (n > 4)
-		n = 4;
-	while (n > 0 && con->rows - 6 - (int)n < 3)
-		n--;
-	return n;
 }
 
 static void forget_shown(struct console *con)
@@ -574,8 +723,20 @@ static void put_frame(struct console *con)
 static void draw(struct console *con)
 {
 	struct watched *w = con->n > 0 ? con->w[con->cur] : NULL;
-	size_t extra = extra_risk_lines(con, w);
-	int pane = con->rows - 6 - (int)extra;
+	struct plan pl;
+	int pane, sep;
+
+	plan_pending(con, w, &pl);
+	sep = con->rows - 1 - (int)pl.rows;
+	pane = sep - 2;
+	/* The look-first time starts when a command is on screen. */
+	if (w != NULL && (strcmp(con->drawn_id, w->c.id) != 0 ||
+			  con->drawn_seq != pending_seq(w))) {
+		snprintf(con->drawn_id, sizeof(con->drawn_id), "%s", w->c.id);
+		con->drawn_seq = pending_seq(w);
+		con->drawn_ms = now_ms();
+	}
+	con->drawn_whole = pl.cmd == pl.cmd_need;
 
 	tdm_buf_reset(&con->out);
 	tdm_buf_puts(&con->out, "\x1b[?25l\x1b[1;1H\x1b[0;7m\x1b[K");
@@ -601,13 +762,12 @@ static void draw(struct console *con)
 		draw_pane(con, w, 2, pane);
 	else
 		tdm_buf_puts(&con->out, "\x1b[2;1H\x1b[J");
-	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[0;2m\x1b[K",
-		       con->rows - 4 - (int)extra);
+	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[0;2m\x1b[K", sep);
 	tdm_buf_puts(&con->out, "---- pending ----\x1b[0m");
 	if (w != NULL)
-		draw_pending(con, w, con->rows - 3 - (int)extra, extra);
+		draw_pending(con, w, sep + 1, &pl);
 	else
-		tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[J", con->rows - 3);
+		tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[J", sep + 1);
 	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[0;7m\x1b[K", con->rows);
 	if (con->mode == MODE_REASON) {
 		static const char ask[] = " reason for denying (Enter sends, "
@@ -627,16 +787,21 @@ static void draw(struct console *con)
 		tdm_buf_puts(&con->out, " end this session? y to confirm, "
 					"any other key cancels");
 	} else {
-		static const char keys_help[] = " a approve  d deny  k kill  "
+		static const char keys_help[] = "a approve  d deny  k kill  "
 						"r raw on/off  n/p next/prev  "
-						"q quit  | ";
-		int room = con->cols - (int)sizeof(keys_help);
+						"q quit";
+		size_t room = (size_t)(con->cols > 2 ? con->cols - 2 : 0);
+		size_t used = strlen(con->status);
 
-		/* Clipped to the row: a wrapped status would scroll the
-		 * whole screen. */
-		tdm_buf_puts(&con->out, keys_help);
-		if (room > 0)
-			put_safe(&con->out, con->status, (size_t)room);
+		/* What the last key did, then the keys, clipped to the row:
+		 * a wrapped row would scroll the whole screen.  (Bytes count
+		 * as columns, so the clip is never late.) */
+		tdm_buf_putc(&con->out, ' ');
+		put_safe(&con->out, con->status, room);
+		if (used + 3 < room) {
+			tdm_buf_puts(&con->out, " | ");
+			put_safe(&con->out, keys_help, room - used - 3);
+		}
 	}
 	tdm_buf_puts(&con->out, "\x1b[0m");
 	put_frame(con);
@@ -663,8 +828,8 @@ static void key(struct console *con, uint8_t k)
 
 	con->dirty = true;
 	con->urgent = true;
-	if (w != NULL && w->c.pending != NULL)
-		seq = json_integer_value(json_object_get(w->c.pending, "seq"));
+	if (w != NULL)
+		seq = pending_seq(w);
 	if (con->mode == MODE_REASON) {
 		if (k == '\r' || k == '\n') {
 			if (seq > 0)
@@ -696,9 +861,16 @@ static void key(struct console *con, uint8_t k)
 		if (seq <= 0) {
 			snprintf(con->status, sizeof(con->status),
 				 "nothing to approve");
-		} else if (now_ms() - w->shown_ms < LOOK_FIRST_MS) {
+		} else if (strcmp(con->drawn_id, w->c.id) != 0 ||
+			   con->drawn_seq != seq ||
+			   now_ms() - con->drawn_ms < LOOK_FIRST_MS) {
 			snprintf(con->status, sizeof(con->status),
 				 "#%lld just arrived: read it first", seq);
+		} else if (!con->drawn_whole) {
+			snprintf(con->status, sizeof(con->status),
+				 "#%lld is not all on screen: enlarge the "
+				 "window to read it, then approve",
+				 seq);
 		} else {
 			act(con, TDM_MSG_APPROVE,
 			    json_pack("{s:I}", "seq", (json_int_t)seq));
@@ -791,17 +963,12 @@ static void loop(struct console *con, int sigfd)
 		}
 		for (i = 0; i < con->n; i++) {
 			struct watched *w = con->w[i];
-			long long seq =
-				w->c.pending ?
-					json_integer_value(json_object_get(
-						w->c.pending, "seq")) :
-					-1;
+			long long seq = pending_seq(w);
 
 			if (seq != w->shown_seq) {
 				/* Drawn at once: the look-first time starts
-				 * when it is on screen. */
+				 * when it is on screen (draw()). */
 				w->shown_seq = seq;
-				w->shown_ms = now_ms();
 				con->dirty = con->urgent = true;
 				last_draw = 0;
 			}

@@ -1,5 +1,6 @@
 """The escort console: a real ssh -t escort@bastion session, driven by keys."""
 import os
+import re
 import subprocess
 import time
 import unittest
@@ -147,6 +148,52 @@ class Console(unittest.TestCase):
             con.close()
             t.close()
 
+    def test_a_long_command_is_shown_whole_before_it_is_approved(self):
+        # A tail far past the console's width wraps onto rows of its own
+        # instead of running off the edge unseen.
+        m = target_file("console-tail")
+        t = bed.shell()
+        con = Tmux(console_cmd(), cols=100, rows=30)
+        try:
+            t.send("echo start" + " " * 150 + f"; touch {m}\r")
+            con.wait_for(r"#1 alice wants to run:")
+            flat = "".join(l.strip() for l in con.screen().splitlines())
+            self.assertRegex(flat, "touch ?" + re.escape(m))
+            self.assertTrue(all(len(l) <= 100 for l in con.screen().splitlines()))
+            time.sleep(1.0)  # the console makes escorts read before 'a'
+            con.keys("a")
+            con.wait_for(r"Nothing pending")
+            deadline = time.time() + 10
+            while not os.path.exists(m) and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertTrue(os.path.exists(m))
+            t.send("exit\r")
+            bed.decide_next()
+            t.wait()
+        finally:
+            con.close()
+            t.close()
+
+    def test_a_command_the_window_cannot_show_whole_cannot_be_approved_there(self):
+        m = target_file("console-hidden")
+        t = bed.shell()
+        con = Tmux(console_cmd(), cols=80, rows=12)
+        try:
+            t.send("echo " + "x" * 1500 + f"; touch {m}\r")
+            con.wait_for(r"#1 alice wants to run:")
+            con.wait_for(r"more rows of it do not fit")
+            time.sleep(1.0)
+            con.keys("a")
+            con.wait_for(r"not all on screen")
+            time.sleep(0.5)
+            self.assertFalse(os.path.exists(m))
+            self.assertEqual([i["seq"] for i in bed.pending()], [1])
+            bed.decide_next("deny")
+        finally:
+            con.close()
+            t.close()
+        self.assertFalse(os.path.exists(m))
+
     def test_hostile_output_never_reaches_the_escort_terminal(self):
         t = bed.shell()
         esc = Term(bed.ssh_argv("bob", user="escort", tty=True), cols=100, rows=30)
@@ -154,7 +201,9 @@ class Console(unittest.TestCase):
             esc.expect(r"alice@db01")
             hostile = ("printf '\\033]52;c;ZXZpbA==\\007\\033]0;owned-title\\007"
                        "\\033[c\\033[6n\\033[>c\\033]8;;http://x/\\033\\\\link\\033]8;;\\033\\\\"
-                       "\\033Pq#0;2;0;0;0\\033\\\\\\033[5n'; echo after-hostile")
+                       "\\033Pq#0;2;0;0;0\\033\\\\\\033[5n"
+                       # bidi override and zero-width space: reorder or hide text
+                       "\\342\\200\\256\\342\\200\\213'; echo after-hostile")
             t.send(hostile + "\r")
             bed.decide_next()
             t.expect(r"after-hostile\r\n")
@@ -162,7 +211,8 @@ class Console(unittest.TestCase):
             esc.drain(1.0)
             out = esc.out
             for bad in (b"\x1b]", b"\x1bP", b"\x1b[c", b"\x1b[>c", b"\x1b[6n",
-                        b"\x1b[5n", b"\x07", b"\x9b", b"\x9d"):
+                        b"\x1b[5n", b"\x07", b"\x9b", b"\x9d",
+                        "\u202e".encode(), "\u200b".encode()):
                 self.assertFalse(bad in out, bad)
             # ... while the engineer's own terminal got them as sent.
             self.assertIn(b"\x1b]52;c;ZXZpbA==\x07", t.out)
