@@ -46,6 +46,9 @@ struct tdm_rules {
 static const char hidden_why[] =
 	"contains invisible or control characters that can hide what the "
 	"command really does";
+static const char tab_why[] =
+	"contains a tab, which the server may complete into a longer name "
+	"that is not shown here";
 static const char open_why[] =
 	"leaves a quote or bracket open, so the next line typed becomes part "
 	"of this command";
@@ -229,7 +232,7 @@ int tdm_rules_compile(const struct tdm_policy *pol, struct tdm_rules **out,
 	return 0;
 }
 
-/* Tabs are ordinary in a command; every other hidden character is not. */
+/* Every hidden character but a tab (tab_why has its own sentence). */
 static bool hides_something(const uint8_t *p, size_t n)
 {
 	size_t start = 0, i;
@@ -376,6 +379,9 @@ int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 	}
 	if (hides_something(line, n))
 		add_risk(v, TDM_LEVEL_HIGH, hidden_why);
+	/* Typed at a shell's prompt, a tab completes rather than spaces. */
+	if (memchr(line, '\t', n) != NULL)
+		add_risk(v, TDM_LEVEL_HIGH, tab_why);
 	if (parts.deep)
 		add_risk(v, TDM_LEVEL_HIGH, deep_why);
 	if (parts.open)

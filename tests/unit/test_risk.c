@@ -403,7 +403,7 @@ static void test_builtin_rules_off_loads_none(void **state)
 	tdm_policy_free(off);
 }
 
-static void test_hidden_characters_but_not_tabs(void **state)
+static void test_hidden_characters_and_tabs(void **state)
 {
 	static const char *const hidden[] = {
 		"ls \xe2\x80\xae", "ls \xe2\x80\x8b",
@@ -423,8 +423,13 @@ static void test_hidden_characters_but_not_tabs(void **state)
 		assert_int_equal(v.risks[0].level, TDM_LEVEL_HIGH);
 		assert_non_null(strstr(v.risks[0].why, "invisible"));
 	}
+	/* A tab is no hidden character, but a shell's prompt completes it
+	 * into text the escort never sees: its own sentence. */
 	judge(rs, "ls\t-l", 5, &v);
-	assert_int_equal(v.n, 0);
+	assert_int_equal(v.n, 1);
+	assert_int_equal(v.risks[0].level, TDM_LEVEL_HIGH);
+	assert_non_null(strstr(v.risks[0].why, "a tab"));
+	assert_null(strstr(v.risks[0].why, "invisible"));
 	judge(rs, "ls \0 x", 6, &v);
 	assert_int_equal(v.n, 1);
 	tdm_rules_free(rs);
@@ -675,7 +680,7 @@ int main(void)
 		cmocka_unit_test(test_jargon_check_can_fail),
 		cmocka_unit_test(test_policy_rules_come_first_and_deny_wins),
 		cmocka_unit_test(test_builtin_rules_off_loads_none),
-		cmocka_unit_test(test_hidden_characters_but_not_tabs),
+		cmocka_unit_test(test_hidden_characters_and_tabs),
 		cmocka_unit_test(test_a_nul_does_not_hide_the_rest_of_the_line),
 		cmocka_unit_test(test_open_and_deep_lines_are_risks),
 		cmocka_unit_test(test_verdict_json_shape),
