@@ -259,13 +259,36 @@ void rp_entry_print(json_t *e, int as_json)
 	free(line);
 }
 
+void rp_put_line(FILE *f, const char *text)
+{
+	struct tdm_buf vis;
+
+	/* Text made by tandem is escaped already; what is not (a forged
+	 * index row, a file name) is escaped here. */
+	if (!tdm_visible_has_hidden((const uint8_t *)text, strlen(text))) {
+		fprintf(f, "%s\n", text);
+		return;
+	}
+	tdm_buf_init(&vis, 0);
+	if (tdm_visible((const uint8_t *)text, strlen(text), &vis) == 0 &&
+	    tdm_buf_putc(&vis, '\0') == 0)
+		fprintf(f, "%s\n", (const char *)vis.data);
+	tdm_buf_free(&vis);
+}
+
 void rp_verdict_warn(const char *path, const char *verdict, const char *why)
 {
-	if (strcmp(verdict, "sealed") != 0)
-		fprintf(stderr, "tandem-replay: warning: %s is %s: %s\n", path,
-			strcmp(verdict, "tampered") == 0 ? "TAMPERED" :
-							   "UNSEALED",
-			why);
+	struct tdm_buf msg;
+
+	if (strcmp(verdict, "sealed") == 0)
+		return;
+	tdm_buf_init(&msg, 0);
+	if (tdm_buf_printf(&msg, "tandem-replay: warning: %s is %s: %s", path,
+			   strcmp(verdict, "tampered") == 0 ? "TAMPERED" :
+							      "UNSEALED",
+			   why) == 0)
+		rp_put_line(stderr, (const char *)msg.data);
+	tdm_buf_free(&msg);
 }
 
 static void commands_usage(FILE *f)

@@ -2,15 +2,23 @@
  * tandem-replay: the investigator's tool.  main() picks the subcommand;
  * each lives in its own file and holds its own logic.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
+#include "policy.h"
 #include "replay.h"
 #include "sandbox.h"
+#include "trust.h"
 #include "version.h"
+
+struct tdm_trust *rp_bastion_keys;
+char rp_bastion_keys_from[4096];
 
 struct subcommand {
 	const char *name;
@@ -53,14 +61,100 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: tandem-replay SUBCOMMAND ...\n\n");
+	fprintf(f, "usage: tandem-replay [--config FILE] SUBCOMMAND ...\n\n");
 	for (i = 0; i < NSUB; i++)
 		fprintf(f, "  %s\n", subcommands[i].what);
-	fprintf(f, "\n`tandem-replay SUBCOMMAND --help` for more.\n");
+	fprintf(f,
+		"\n--config FILE: the policy (default %s) whose "
+		"signing-key's .pub\nverify trusts when given no --key; "
+		"the default is used when it exists.\n"
+		"`tandem-replay SUBCOMMAND --help` for more.\n",
+		TDM_POLICY_DEFAULT_PATH);
+}
+
+/*
+ * Takes --config FILE (or --config=FILE) out of argv, wherever it is;
+ * returns the path, NULL when not given, or "" when given without one.
+ */
+static const char *take_config(int *argc, char **argv)
+{
+	const char *path = NULL;
+	int i, j, n;
+
+	for (i = 1; i < *argc;) {
+		n = 0;
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--config") == 0) {
+			path = i + 1 < *argc ? argv[i + 1] : "";
+			n = i + 1 < *argc ? 2 : 1;
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			path = argv[i] + 9;
+			n = 1;
+		}
+		if (n == 0) {
+			i++;
+			continue;
+		}
+		for (j = i; j + n <= *argc; j++)
+			argv[j] = argv[j + n];
+		*argc -= n;
+	}
+	return path;
+}
+
+/*
+ * The bastion's public signing key, from the policy: what verify trusts
+ * when told nothing else.  A policy named with --config must yield it;
+ * the default one is used only when it is there to read.
+ */
+static int load_bastion_keys(const char *config)
+{
+	const char *path = config != NULL ? config : TDM_POLICY_DEFAULT_PATH;
+	struct tdm_policy *policy = NULL;
+	struct tdm_diag diag = { 0 };
+	char pub[sizeof(rp_bastion_keys_from)], why[512];
+	size_t i;
+	int rc = 0;
+
+	if (config == NULL && access(path, R_OK) < 0)
+		return 0;
+	if (tdm_policy_load(path, &policy, &diag) < 0) {
+		if (config == NULL)
+			goto out;
+		for (i = 0; i < diag.n; i++)
+			fprintf(stderr, "%s\n", diag.msgs[i]);
+		fprintf(stderr,
+			"tandem-replay: cannot use the policy %s; "
+			"fix it or give another with --config\n",
+			path);
+		rc = -1;
+		goto out;
+	}
+	snprintf(pub, sizeof(pub), "%s.pub", policy->signing_key);
+	if (tdm_trust_add_keys(&rp_bastion_keys, pub, why, sizeof(why)) < 0) {
+		if (config != NULL) {
+			fprintf(stderr,
+				"tandem-replay: %s (the public half of %s's "
+				"signing-key); make it readable, or name the "
+				"key with --key\n",
+				why, path);
+			rc = -1;
+		}
+		tdm_trust_free(rp_bastion_keys);
+		rp_bastion_keys = NULL;
+		goto out;
+	}
+	memcpy(rp_bastion_keys_from, pub, sizeof(pub));
+out:
+	tdm_policy_free(policy);
+	tdm_diag_free(&diag);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
+	const char *config = take_config(&argc, argv);
 	size_t i;
 
 	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
@@ -71,7 +165,7 @@ int main(int argc, char **argv)
 		printf("tandem-replay %s\n", TDM_VERSION);
 		return 0;
 	}
-	if (argc < 2) {
+	if (argc < 2 || (config != NULL && config[0] == '\0')) {
 		usage(stderr);
 		return RP_EXIT_USAGE;
 	}
@@ -83,6 +177,9 @@ int main(int argc, char **argv)
 		bool writes = strcmp(n, "index") == 0 ||
 			      strcmp(n, "export") == 0 ||
 			      strcmp(n, "seal") == 0;
+
+		if (load_bastion_keys(config) < 0)
+			return RP_EXIT_ERROR;
 
 		/* Confined before the first byte of a recording is read;
 		 * jansson seeds its hashing from /dev/urandom: now. */

@@ -18,6 +18,12 @@
 #define RP_EXIT_USAGE 2
 #define RP_EXIT_ERROR 1
 
+struct tdm_trust;
+/* The bastion's public signing key from the policy (--config, or the
+ * default one when readable), and the file it came from; NULL when none. */
+extern struct tdm_trust *rp_bastion_keys;
+extern char rp_bastion_keys_from[4096];
+
 /* ---- files.c ---- */
 
 /* Recording paths: files as given, directories searched for *.cast.zst. */
@@ -65,6 +71,8 @@ void rp_entry_print(json_t *e, int as_json);
 void rp_entry_line(json_t *e, struct tdm_buf *line);
 /* The warning commands gives for a recording not sealed and intact. */
 void rp_verdict_warn(const char *path, const char *verdict, const char *why);
+/* text and a newline, with control characters shown when it has any. */
+void rp_put_line(FILE *f, const char *text);
 
 /* ---- search.c ---- */
 

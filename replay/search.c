@@ -180,8 +180,10 @@ static int required_literals(struct rp_filter *f, const char *re)
 			if (p[1] == '\0')
 				goto end_run;
 			p++;
-			if (isalnum((unsigned char)*p) ||
-			    (unsigned char)*p >= 0x80)
+			/* Only the escapes that mean the character itself, as
+			 * in relit.c: glibc reads \< \> \` \' \w \b \1 and
+			 * the like as anchors, classes or references. */
+			if (strchr("^.[]$()|*+?{}\\/-", *p) == NULL)
 				goto end_run;
 			c = (unsigned char)*p;
 			break;
@@ -476,7 +478,7 @@ static int search_dir(struct search *s, const char *dir)
 					emit(s, row.entry);
 				} else {
 					s->matches++;
-					puts(row.line);
+					rp_put_line(stdout, row.line);
 				}
 				if (hits++ == 0) {
 					verify = json_string_value(

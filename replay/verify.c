@@ -10,6 +10,7 @@
 #include "replay.h"
 #include "base64.h"
 #include "buf.h"
+#include "policy.h"
 #include "sign.h"
 #include "trust.h"
 
@@ -41,9 +42,12 @@ static void verify_usage(FILE *f)
 		"format)\n"
 		"  --quiet                print only recordings that are not "
 		"sealed\n"
-		"Without --key or --allowed-signers a seal is checked against "
-		"the\nkey its own header names, which proves no one changed "
-		"the file\nunless they could also sign it again.\n");
+		"Without --key or --allowed-signers the bastion key that the "
+		"policy\nnames is trusted: its signing-key's .pub, from "
+		"--config FILE or\n" TDM_POLICY_DEFAULT_PATH " when that "
+		"exists.  With no policy either, a seal is\nchecked against "
+		"the key its own header names, which proves no one\nchanged "
+		"the file unless they could also sign it again.\n");
 }
 
 /* Worse outcomes have higher rank; the exit status is the worst one. */
@@ -95,11 +99,14 @@ static int verify_one(const char *path, const struct tdm_trust *keys, int quiet,
 		}
 		if (!quiet)
 			printf("%s: sealed and intact: %.6f s, %llu links, "
-			       "signed by %s (%s)\n",
+			       "signed by %s (%s%s)\n",
 			       path, (double)v.good_us / 1e6,
 			       (unsigned long long)v.links, fp,
-			       keys != NULL ? "trusted key" :
-					      "key named in its header");
+			       keys == NULL ? "key named in its header" :
+			       keys == rp_bastion_keys ? "the bastion key in " :
+							 "trusted key",
+			       keys == rp_bastion_keys ? rp_bastion_keys_from :
+							 "");
 		if (keys == NULL)
 			*unpinned = 1;
 		rp_close(fd, r);
@@ -156,6 +163,10 @@ static int key_options(int argc, char **argv, struct tdm_trust **keys,
 		default:
 			goto usage;
 		}
+	}
+	if (!pinned && rp_bastion_keys != NULL) {
+		*keys = rp_bastion_keys;
+		return optind;
 	}
 	if (*keys == NULL && pinned) {
 		fprintf(stderr,

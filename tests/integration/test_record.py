@@ -1,6 +1,7 @@
 """Recordings made through the real bastion: sealed, verifiable, auditable."""
 import json
 import os
+import re
 import subprocess
 import time
 import unittest
@@ -72,6 +73,36 @@ class Record(unittest.TestCase):
         self.assertEqual(rows[1]["reason"], "not on my watch")
         for r in rows:
             self.assertEqual((r["engineer"], r["target"]), ("alice", "db01"))
+
+    def test_verify_trusts_the_key_the_policy_names(self):
+        before = bed.recordings_now()
+        p = bed.ssh_approved("db01", "echo pinned")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        path = bed.new_recording(before)
+        # --config: the policy's signing key is the one trusted.
+        v = replay("--config", bed.policy, "verify", path)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        self.assertIn(f"the bastion key in {bed.signing_key}.pub".encode(), v.stdout)
+        # A policy naming another bastion key: the seal is not trusted.
+        other = os.path.join(bed.dir, "other-bastion")
+        for f in (other, other + ".pub"):
+            if os.path.exists(f):
+                os.unlink(f)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other],
+                       check=True)
+        with open(bed.policy) as f:
+            text = f.read()
+        conf = os.path.join(bed.dir, "other-policy.conf")
+        with open(conf, "w") as f:
+            f.write(re.sub(r"(?m)^signing-key .*$", f"signing-key {other}", text))
+        v = replay("verify", path, "--config", conf)
+        self.assertEqual(v.returncode, 4, v.stdout + v.stderr)
+        self.assertIn(b"not trusted", v.stdout)
+        # A policy that cannot be read is an error, never a silent fallback.
+        v = replay("--config", os.path.join(bed.dir, "no-such.conf"), "verify", path)
+        self.assertEqual(v.returncode, 1, v.stdout + v.stderr)
+        self.assertIn(b"no-such.conf", v.stderr)
+        os.unlink(conf)
 
     def test_killed_recorder_leaves_an_unsealed_but_intact_recording(self):
         before = bed.recordings_now()

@@ -26,6 +26,8 @@ FILTERS = [
     ["--until", "2023-03-15T12:30Z"],
     ["--attr", "country=UK", "--attr", "clearance=secret"],
     ["--json", "--command", "drop_caches"],
+    # glibc's word anchors: no literal '<' or '>' for the index to require
+    ["--command", r"\<tail -n [0-9]+\>"],
 ]
 
 
@@ -58,6 +60,7 @@ class ReplaySearchTest(unittest.TestCase):
         out = replay("index", self.dir).stdout
         self.assertIn("200 recordings, 200 read", out)
         self.same_results("fresh index")
+        self.assertIn("tail -n", replay("search", self.dir, "--command", r"\<tail").stdout)
         everything = replay("search", self.dir).stdout.splitlines()
         self.assertGreater(len(everything), 200)
         self.assertEqual(everything, replay("commands", self.dir).stdout.splitlines())
