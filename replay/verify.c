@@ -14,12 +14,14 @@
 #include "sign.h"
 #include "trust.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RP_EXIT_UNSEALED 3
@@ -70,6 +72,90 @@ static int worst(int a, int b)
 	return rank(b) > rank(a) ? b : a;
 }
 
+static bool uuid_shaped(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n != 36)
+		return false;
+	for (i = 0; i < n; i++)
+		if (i == 8 || i == 13 || i == 18 || i == 23 ?
+			    s[i] != '-' :
+			    !isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+static bool digits(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/*
+ * A recording stands at RECORDINGS/YYYY/MM/DD/SESSION.cast.zst, named by
+ * its own header; one copied over another session's, or into another
+ * day, says one thing by its path and another by its header.  Paths not
+ * in that shape (an exported copy) are not judged.
+ */
+static bool path_contradicts(const char *path, const struct tdm_rec_header *h,
+			     char *why, size_t why_size)
+{
+	const char *base = strrchr(path, '/'), *end;
+	const char *part[3] = { NULL, NULL, NULL };
+	size_t len[3] = { 4, 2, 2 }, n;
+	char want[48], have[16];
+	struct tm tm;
+	int i;
+
+	base = base != NULL ? base + 1 : path;
+	end = strstr(base, ".cast.zst");
+	if (end == NULL || end[9] != '\0' || h == NULL || h->session == NULL)
+		return false;
+	n = (size_t)(end - base);
+	if (!uuid_shaped(base, n))
+		return false;
+	if (strlen(h->session) != n || memcmp(base, h->session, n) != 0) {
+		snprintf(why, why_size,
+			 "its file name says session %.36s but its header "
+			 "says %s: a recording put in another's place",
+			 base, h->session);
+		return true;
+	}
+	/* The three folders above it, when they are YYYY/MM/DD. */
+	end = base - 1;
+	for (i = 2; i >= 0; i--) {
+		const char *p = end;
+
+		if (p <= path)
+			return false;
+		while (p > path && p[-1] != '/')
+			p--;
+		if ((size_t)(end - p) != len[i] || !digits(p, len[i]))
+			return false;
+		part[i] = p;
+		end = p - 1;
+	}
+	if (h->timestamp < 0 ||
+	    gmtime_r(&(time_t){ h->timestamp }, &tm) == NULL)
+		return false;
+	snprintf(want, sizeof(want), "%04d/%02d/%02d", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday);
+	snprintf(have, sizeof(have), "%.4s/%.2s/%.2s", part[0], part[1],
+		 part[2]);
+	if (strcmp(want, have) == 0)
+		return false;
+	snprintf(why, why_size,
+		 "it is filed under %s but its header says the session "
+		 "began on %s: a recording moved to another day",
+		 have, want);
+	return true;
+}
+
 /* Verifies one file and prints its line; returns its exit status. */
 static int verify_one(const char *path, const struct tdm_trust *keys, int quiet,
 		      int *unpinned)
@@ -77,7 +163,7 @@ static int verify_one(const char *path, const struct tdm_trust *keys, int quiet,
 	const struct tdm_rec_header *h;
 	struct tdm_castread *r;
 	struct tdm_verify v;
-	char fp[TDM_FINGERPRINT_SIZE];
+	char fp[TDM_FINGERPRINT_SIZE], why[512];
 	const char *bastion;
 	int fd;
 
@@ -86,6 +172,12 @@ static int verify_one(const char *path, const struct tdm_trust *keys, int quiet,
 	tdm_castread_verify(r, &v);
 	h = tdm_castread_header(r);
 	bastion = h != NULL && h->bastion != NULL ? h->bastion : "?";
+	if (v.verdict != TDM_VERDICT_TAMPERED &&
+	    path_contradicts(path, h, why, sizeof(why))) {
+		printf("%s: TAMPERED: %s\n", path, why);
+		rp_close(fd, r);
+		return RP_EXIT_TAMPERED;
+	}
 	switch (v.verdict) {
 	case TDM_VERDICT_SEALED:
 		tdm_pubkey_fingerprint(v.signer, fp);

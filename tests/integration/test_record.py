@@ -104,6 +104,41 @@ class Record(unittest.TestCase):
         self.assertIn(b"no-such.conf", v.stderr)
         os.unlink(conf)
 
+    def test_verify_catches_a_recording_put_in_another_place(self):
+        import shutil
+        import uuid
+        before = bed.recordings_now()
+        p = bed.ssh_approved("db01", "echo placed")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        path = bed.new_recording(before)
+        session = Recording(path).header["tandem"]["session"]
+        key = bed.signing_key + ".pub"
+        root = os.path.join(bed.dir, "moved")
+        shutil.rmtree(root, ignore_errors=True)
+        day = os.path.join(root, "2001", "01", "01")
+        os.makedirs(day)
+        # Over another session's name: the header says otherwise.
+        other = os.path.join(day, f"{uuid.uuid4()}.cast.zst")
+        shutil.copy(path, other)
+        v = replay("verify", "--key", key, other)
+        self.assertEqual(v.returncode, 4, v.stdout + v.stderr)
+        self.assertIn(f"header says {session}".encode(), v.stdout)
+        # Its own name, another day's folder.
+        moved = os.path.join(day, f"{session}.cast.zst")
+        shutil.copy(path, moved)
+        v = replay("verify", "--key", key, moved)
+        self.assertEqual(v.returncode, 4, v.stdout + v.stderr)
+        self.assertIn(b"filed under 2001/01/01", v.stdout)
+        # A copy named otherwise (an export) is judged by its content.
+        plain = os.path.join(root, "evidence.cast.zst")
+        shutil.copy(path, plain)
+        v = replay("verify", "--key", key, plain)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        # And in place it is what it always was.
+        v = replay("verify", "--key", key, path)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        shutil.rmtree(root)
+
     def test_killed_recorder_leaves_an_unsealed_but_intact_recording(self):
         before = bed.recordings_now()
         t = Term(bed.ssh_argv(tty=True) + ["db01"])
