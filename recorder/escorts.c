@@ -730,6 +730,9 @@ static void drop_closed(struct session *s)
 	}
 	for (i = 0; i < s->nescorts; i++)
 		attached_after += s->escorts[i]->attached;
+	/* One still reading its last message is leaving, not watching. */
+	if (!escorts_any_attached(s))
+		gate_raw_off(s, NULL, "no escort attached");
 	if (attached_before > 0 && attached_after == 0) {
 		/* Nobody watches: raw mode cannot go on for a moment. */
 		gate_raw_off(s, NULL, "no escort attached");

@@ -445,6 +445,9 @@ static int submit(struct session *s, enum pending_kind kind, const uint8_t *cmd,
 	pc->kind = kind;
 	pc->seq = ++s->next_seq;
 	pc->active = true;
+	/* Raw mode is for the program approved just before: not for one
+	 * approved before this. */
+	s->last_program[0] = '\0';
 	pc->deadline_ms = session_now_ms() + s->policy->approval_timeout_ms;
 	iso_now(pc->started, sizeof(pc->started));
 	pc->input_len = input ? s->stdin_held.len : 0;
@@ -538,8 +541,10 @@ static int interrupt(struct session *s)
 	lineedit_erase(&s->le, &out);
 	lineedit_clear(&s->le);
 	tdm_buf_reset(&s->held);
-	/* Ctrl-C makes the shell drop a line it was continuing. */
+	/* Ctrl-C makes the shell drop a line it was continuing, and may
+	 * have stopped the program raw mode was for. */
 	tdm_buf_wipe(&s->carry);
+	s->last_program[0] = '\0';
 	session_to_engineer(s, out.data, out.len);
 	tdm_buf_free(&out);
 	if (s->channel == NULL)
@@ -639,6 +644,11 @@ static int raw_keys(struct session *s, const uint8_t *p, size_t n)
 	size_t pass = esc != NULL ? (size_t)(esc - p) : n;
 	int rc = 0;
 
+	/* Raw keys pass only while someone watches them. */
+	if (!escorts_any_attached(s)) {
+		gate_raw_off(s, NULL, "no escort attached");
+		return run_keys(s, p, n);
+	}
 	if (pass > 0)
 		rc = gate_release(s, p, pass);
 	if (rc < 0 || esc == NULL)
@@ -836,7 +846,9 @@ static int after_approval(struct session *s, struct pending_cmd *pc)
 	char why[1024];
 	int rc;
 
-	if (pc->kind != PENDING_INPUT)
+	/* A line the shell reads as the rest of an open quote starts no
+	 * program. */
+	if (pc->kind != PENDING_INPUT && !pc->open && s->carry.len == 0)
 		note_program(s, &pc->command);
 	if (pc->kind == PENDING_EXEC && s->channel == NULL) {
 		rc = target_open(s, why, sizeof(why));

@@ -78,6 +78,23 @@ class Raw(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.t.send("\x03")
 
+    def test_raw_mode_is_for_the_program_approved_just_before(self):
+        # Ctrl-C may have ended it: no raw mode on that approval.
+        self.start_cat()
+        self.t.send("\x03")
+        self.t.expect(r"\$ $")
+        p = bed.escort("raw", session_id(), "on")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"runs none of them", p.stderr)
+        # Another line since, even one denied: nor on that one.
+        self.start_cat()
+        self.t.send("a line for cat\r")
+        bed.decide_next("deny")
+        p = bed.escort("raw", session_id(), "on")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"runs none of them", p.stderr)
+        self.t.send("\x03")
+
     def test_raw_limit_ends_raw_mode(self):
         self.start_cat()
         self.assertEqual(bed.escort("raw", session_id(), "on").returncode, 0)
