@@ -180,8 +180,54 @@ static size_t assignment_name(const char *s)
 	return 0;
 }
 
-/* Adds a part unless it is empty, already there, or over the limits. */
+/*
+ * s with each path spelt plainly: "/dev//sda" and "/etc/./shadow" name
+ * the same files as "/dev/sda" and "/etc/shadow".  Returns its length
+ * in out (at most n).
+ */
+static size_t plain_paths(const char *s, size_t n, char *out)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		bool after_slash = o > 0 && out[o - 1] == '/';
+
+		if (s[i] == '/' && after_slash)
+			continue;
+		if (s[i] == '.' && after_slash &&
+		    (i + 1 == n || s[i + 1] == '/'))
+			continue;
+		out[o++] = s[i];
+	}
+	return o;
+}
+
+static void emit_one(struct sh *sh, const char *s, size_t n);
+
+/*
+ * Adds a part unless it is empty, already there, or over the limits; a
+ * part with paths spelt unusually comes again with them spelt plainly.
+ */
 static void emit(struct sh *sh, const char *s, size_t n)
+{
+	char *plain;
+	size_t m;
+
+	emit_one(sh, s, n);
+	if (sh->err != 0 || n == 0 || memchr(s, '/', n) == NULL)
+		return;
+	plain = malloc(n);
+	if (plain == NULL) {
+		sh->err = TDM_ERR_NOMEM;
+		return;
+	}
+	m = plain_paths(s, n, plain);
+	if (m != n)
+		emit_one(sh, plain, m);
+	free(plain);
+}
+
+static void emit_one(struct sh *sh, const char *s, size_t n)
 {
 	struct tdm_sh_parts *out = sh->out;
 	char **v;
