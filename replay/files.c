@@ -170,8 +170,14 @@ const char *rp_rel_path(const char *dir, const char *path)
 
 void rp_iso_time(int64_t start, uint64_t t_us, char *out, size_t size)
 {
-	time_t t = (time_t)(start + (int64_t)(t_us / 1000000));
+	time_t t;
 	struct tm tm;
+
+	if (start < 0 || start > RP_LAST_START || t_us / 1000000 > 1e10) {
+		snprintf(out, size, "?");
+		return;
+	}
+	t = (time_t)(start + (int64_t)(t_us / 1000000));
 
 	if (gmtime_r(&t, &tm) == NULL ||
 	    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)

@@ -17,6 +17,8 @@
 
 #define RP_EXIT_USAGE 2
 #define RP_EXIT_ERROR 1
+/* 9999-12-31T23:59:59Z: the latest session start a recording may claim. */
+#define RP_LAST_START INT64_C(253402300799)
 
 struct tdm_trust;
 /* The bastion's public signing key from the policy (--config, or the

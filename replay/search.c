@@ -238,6 +238,12 @@ int64_t rp_entry_time_us(json_t *entry, json_t *session)
 
 	if (!(secs >= 0 && secs < 1e10))
 		secs = 0;
+	/* A forged header's start may be anything: kept to years 1970 to
+	 * 9999, so the sum cannot overflow. */
+	if (start < 0)
+		start = 0;
+	if (start > RP_LAST_START)
+		start = RP_LAST_START;
 	return start * 1000000 + (int64_t)(secs * 1e6 + 0.5);
 }
 
