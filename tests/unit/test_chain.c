@@ -324,6 +324,26 @@ static void test_signer_refuses_missing_and_garbage_files(void **state)
 	assert_null(s);
 }
 
+static void test_signer_refuses_a_key_others_can_read(void **state)
+{
+	struct tdm_signer *s = NULL;
+	char why[512] = "", path[128];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s.open", key_a);
+	assert_int_equal(run("cp %s %s && chmod 644 %s", key_a, path, path), 0);
+	assert_int_equal(tdm_signer_load_why(path, &s, why, sizeof(why)),
+			 TDM_ERR_DENIED);
+	assert_null(s);
+	assert_non_null(strstr(why, "open to others (mode 0644)"));
+	assert_non_null(strstr(why, "chmod 600"));
+	/* Readable by its group only, as a deployment may need: used. */
+	assert_int_equal(run("chmod 640 %s", path), 0);
+	assert_int_equal(tdm_signer_load_why(path, &s, why, sizeof(why)), 0);
+	tdm_signer_free(s);
+	unlink(path);
+}
+
 /* ---- sealed recordings ------------------------------------------------------ */
 
 static void test_sealed_recording_verifies(void **state)
@@ -800,6 +820,7 @@ int main(void)
 			test_signer_refuses_passphrase_key_and_says_fix),
 		cmocka_unit_test(test_signer_refuses_other_key_types),
 		cmocka_unit_test(test_signer_refuses_missing_and_garbage_files),
+		cmocka_unit_test(test_signer_refuses_a_key_others_can_read),
 		cmocka_unit_test(test_sealed_recording_verifies),
 		cmocka_unit_test(test_zstd_skips_links_and_seal),
 		cmocka_unit_test(test_every_frame_is_followed_by_its_link),
