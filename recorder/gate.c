@@ -90,6 +90,7 @@ int gate_init(struct session *s)
 	tdm_buf_init(&s->pending.send, 0);
 	tdm_buf_init(&s->held, LINEEDIT_MAX);
 	tdm_buf_init(&s->stdin_held, SESSION_MAX_HELD);
+	tdm_buf_init(&s->input_tail, SESSION_STDIN_PREVIEW);
 	tdm_buf_init(&s->screen, 0);
 	tdm_buf_init(&s->last_line, 512);
 	tdm_buf_init(&s->carry, LINEEDIT_MAX);
@@ -106,6 +107,7 @@ void gate_free(struct session *s)
 	s->pending.risks = NULL;
 	tdm_buf_free(&s->held);
 	tdm_buf_free(&s->stdin_held);
+	tdm_buf_wipe(&s->input_tail);
 	tdm_buf_free(&s->screen);
 	tdm_buf_free(&s->last_line);
 	tdm_buf_wipe(&s->carry);
@@ -246,6 +248,7 @@ static int judge_input(struct session *s, json_t *risks, bool *deny,
 		       char *deny_why, size_t deny_size)
 {
 	struct tdm_verdict v;
+	struct tdm_buf all;
 	size_t n = s->stdin_held.len < SESSION_STDIN_PREVIEW ?
 			   s->stdin_held.len :
 			   SESSION_STDIN_PREVIEW;
@@ -255,7 +258,15 @@ static int judge_input(struct session *s, json_t *risks, bool *deny,
 
 	if (n == 0)
 		return 0;
-	rc = tdm_rules_judge(s->rules, s->stdin_held.data, n, &v);
+	/* After the unfinished line the target already has: a command cut
+	 * in two parts is judged whole, as the target will read it. */
+	tdm_buf_init(&all, 0);
+	rc = tdm_buf_put(&all, s->input_tail.data, s->input_tail.len);
+	if (rc == 0)
+		rc = tdm_buf_put(&all, s->stdin_held.data, n);
+	if (rc == 0)
+		rc = tdm_rules_judge(s->rules, all.data, all.len, &v);
+	tdm_buf_wipe(&all);
 	if (rc < 0)
 		return rc;
 	if (v.deny) {
@@ -340,6 +351,48 @@ static void iso_now(char *out, size_t size)
 	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/*
+ * A marker's details about the stdin its decision is on: which kind, how
+ * many bytes, whether its end, and exactly what the escorts are shown of
+ * it, so the record has even input that is refused or denied.
+ */
+static void input_details(const struct session *s, json_t *details,
+			  enum pending_kind kind, size_t len, bool eof)
+{
+	size_t shown = len < SESSION_STDIN_PREVIEW ? len :
+						     SESSION_STDIN_PREVIEW;
+
+	if (details == NULL || !with_input(s, kind))
+		return;
+	json_object_set_new(details, "kind", json_string(kind_word(kind)));
+	json_object_set_new(details, "stdin_bytes",
+			    json_integer((json_int_t)len));
+	json_object_set_new(details, "stdin_complete", json_boolean(eof));
+	json_object_set_new(details, "stdin_preview_b64",
+			    b64(s->stdin_held.data, shown));
+}
+
+/* What the target has of a line not ended yet, after n released bytes. */
+static void keep_tail(struct session *s, const uint8_t *p, size_t n)
+{
+	const uint8_t *nl = p + n;
+
+	while (nl > p && nl[-1] != '\n')
+		nl--;
+	if (nl > p)
+		tdm_buf_wipe(&s->input_tail);
+	n -= (size_t)(nl - p);
+	if (n > SESSION_STDIN_PREVIEW) {
+		nl += n - SESSION_STDIN_PREVIEW;
+		n = SESSION_STDIN_PREVIEW;
+	}
+	if (s->input_tail.len + n > SESSION_STDIN_PREVIEW)
+		tdm_buf_consume(&s->input_tail,
+				s->input_tail.len + n - SESSION_STDIN_PREVIEW);
+	if (tdm_buf_put(&s->input_tail, nl, n) < 0)
+		tdm_buf_wipe(&s->input_tail);
+}
+
 /* A part of the stdin that was not approved: it is never sent. */
 static void drop_input(struct session *s, size_t n, bool eof)
 {
@@ -373,6 +426,7 @@ static int refuse(struct session *s, enum pending_kind kind, const uint8_t *cmd,
 			    "refused", "escort", "escort_attrs", "reason", why,
 			    "risks", risks, "command", repaired(cmd, n),
 			    "command_b64", b64(cmd, n));
+	input_details(s, details, kind, s->stdin_held.len, s->in_eof);
 	rc = session_mark(s, LOG_NOTICE, details,
 			  "refused #%u by policy (%s): %s", seq, why,
 			  (char *)vis.data);
@@ -460,12 +514,7 @@ static int submit(struct session *s, enum pending_kind kind, const uint8_t *cmd,
 			    "seq", (json_int_t)pc->seq, "kind", kind_word(kind),
 			    "command", repaired(cmd, n), "command_b64",
 			    b64(cmd, n), "risks", pc->risks);
-	if (details != NULL && input) {
-		json_object_set_new(details, "stdin_bytes",
-				    json_integer((json_int_t)pc->input_len));
-		json_object_set_new(details, "stdin_complete",
-				    json_boolean(pc->input_eof));
-	}
+	input_details(s, details, kind, pc->input_len, pc->input_eof);
 	rc = session_mark(s, LOG_NOTICE, details, "pending #%u: %s", pc->seq,
 			  (char *)vis.data);
 	tdm_buf_free(&vis);
@@ -782,9 +831,9 @@ bool gate_wants_input(const struct session *s)
 	if (s->frozen || s->in_eof)
 		return false;
 	/* Only read when a whole chunk fits, so nothing read is refused. */
-	if (!s->tty)
-		return s->stdin_held.len + SESSION_READ_CHUNK <=
-		       SESSION_MAX_HELD;
+	if (!s->tty &&
+	    s->stdin_held.len + SESSION_READ_CHUNK > SESSION_MAX_HELD)
+		return false;
 	return s->to_target.len < SESSION_MAX_QUEUED;
 }
 
@@ -854,6 +903,11 @@ static int after_approval(struct session *s, struct pending_cmd *pc)
 		rc = target_open(s, why, sizeof(why));
 		if (rc < 0) {
 			session_notice(s, "%s", why);
+			/* Nothing can reach the command: the session ends,
+			 * its held input unsent. */
+			snprintf(s->end_why, sizeof(s->end_why),
+				 "target refused");
+			s->stop = true;
 			return rc;
 		}
 		s->channel_wanted = false;
@@ -861,6 +915,7 @@ static int after_approval(struct session *s, struct pending_cmd *pc)
 	if (with_input(s, pc->kind)) {
 		if (pc->input_len > 0) {
 			rc = gate_release(s, s->stdin_held.data, pc->input_len);
+			keep_tail(s, s->stdin_held.data, pc->input_len);
 			drop_input(s, pc->input_len, false);
 			if (rc < 0)
 				return rc;
@@ -935,6 +990,8 @@ int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
 		"risks", pc->risks, "command",
 		repaired(pc->command.data, pc->command.len), "command_b64",
 		b64(pc->command.data, pc->command.len));
+	/* Which it decides: the command, or a part of its stdin. */
+	input_details(s, details, pc->kind, pc->input_len, pc->input_eof);
 	/* Write-ahead: the decision is on disk before a byte is sent. */
 	if (d == GATE_TIMEOUT)
 		rc = session_mark(s, LOG_NOTICE, details, "timeout #%u: %s",

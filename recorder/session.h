@@ -145,6 +145,7 @@ struct session {
 	/* Without a PTY: stdin not yet released, in the parts escorts
 	 * approve (gate.c), and when the newest part began and grew. */
 	struct tdm_buf stdin_held;
+	struct tdm_buf input_tail; /* released, after its last newline */
 	uint64_t input_first_ms, input_last_ms;
 	bool exec_waiting;   /* the command waits for its stdin's first part */
 	bool channel_wanted; /* exec channel opens on approval */

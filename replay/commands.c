@@ -107,6 +107,12 @@ static json_t *decision_entry(const struct tdm_rec_header *h,
 	json_object_set_new(e, "command", field(m, "command", is_string));
 	json_object_set_new(e, "command_b64",
 			    field(m, "command_b64", is_string));
+	/* A decision on more stdin for the command, not on the command. */
+	if (json_is_string(json_object_get(m, "kind")))
+		json_object_set_new(e, "kind", field(m, "kind", is_string));
+	if (json_is_integer(json_object_get(m, "stdin_bytes")))
+		json_object_set_new(e, "stdin_bytes",
+				    field(m, "stdin_bytes", is_integer));
 	json_object_set_new(e, "bastion", str_or_null(h ? h->bastion : NULL));
 	json_object_set_new(e, "t", json_real((double)ev->t_us / 1e6));
 	json_object_set_new(e, "file", json_string(path));
@@ -226,6 +232,11 @@ void rp_entry_line(json_t *e, struct tdm_buf *line)
 			    json_string_value(json_object_get(risk, "why")));
 	}
 	tdm_buf_puts(line, "]  ");
+	if (json_is_string(json_object_get(e, "kind")) &&
+	    strcmp(json_string_value(json_object_get(e, "kind")), "input") == 0)
+		tdm_buf_printf(line, "%lld bytes of input to: ",
+			       (long long)json_integer_value(
+				       json_object_get(e, "stdin_bytes")));
 	/* The exact bytes when recorded, so nothing hides in repair. */
 	if (b64 != NULL && tdm_b64_decode(&exact, b64, strlen(b64)) == 0)
 		tdm_visible(exact.data != NULL ? exact.data :

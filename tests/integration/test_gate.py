@@ -1,4 +1,5 @@
 """The escort gate, through a real bastion sshd, with real ssh clients."""
+import base64
 import json
 import os
 import socket
@@ -555,6 +556,20 @@ class Gate(unittest.TestCase):
         self.assertIn(f"denied #{second['seq']} by bob: {len(second['stdin_preview'])} bytes "
                       f"of input to: sh", labels)
         self.assertIn(f"approved #{last['seq']} by bob: the end of input to: sh", labels)
+        # The record keeps what was denied, exactly as the escort saw it.
+        pend = [json.loads(l.split("\t")[1]) for l in rec.markers()
+                if l.startswith(f"pending #{second['seq']}:")][0]
+        self.assertEqual(base64.b64decode(pend["stdin_preview_b64"]),
+                         second["stdin_preview"].encode())
+        # The audit list tells a decision on input from one on the command.
+        c = subprocess.run([os.path.join(bed.bin, "tandem-replay"), "commands", "--json",
+                            rec.path], stdout=subprocess.PIPE, text=True, timeout=60)
+        kinds = [(e["seq"], e.get("kind"), e["decision"])
+                 for e in map(json.loads, c.stdout.splitlines())]
+        self.assertEqual(kinds, [(first["seq"], "exec", "approved"),
+                                 (second["seq"], "input", "denied"),
+                                 (third["seq"], "input", "approved"),
+                                 (last["seq"], "input", "approved")])
 
     def test_shell_without_terminal_is_refused_not_fed_from_stdin(self):
         m = target_file("gate-piped-shell")

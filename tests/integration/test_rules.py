@@ -29,6 +29,11 @@ def tearDownModule():
         bed.stop()
 
 
+def select_ready(f, timeout=0.2):
+    import select
+    return bool(select.select([f], [], [], timeout)[0])
+
+
 def end(t):
     t.send("exit\r")
     bed.decide_next(expect="exit")
@@ -159,6 +164,39 @@ class Rules(unittest.TestCase):
         got = decisions(path)
         self.assertEqual([(d["decision"], d["command"]) for d in got],
                          [("refused", "tandem-wipe --now")])
+
+    def test_stdin_cut_in_two_is_judged_as_the_target_reads_it(self):
+        # Without a terminal, input after the approval comes in parts the
+        # engineer can time: a denied command split across two parts is
+        # judged after what the target already has of its line.
+        before = bed.recordings_now()
+        proc = subprocess.Popen(bed.ssh_argv() + ["db01", "sh"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            proc.stdin.write(b"true; tandem-")
+            proc.stdin.flush()
+            first = bed.decide_next()
+            self.assertEqual(first["stdin_preview"], "true; tandem-")
+            proc.stdin.write(b"wipe now\n")
+            proc.stdin.flush()
+            deadline = time.time() + 20
+            err = b""
+            while b"refused by policy" not in err and time.time() < deadline:
+                time.sleep(0.2)
+                if select_ready(proc.stderr):
+                    err += os.read(proc.stderr.fileno(), 65536)
+            self.assertIn(b"refused by policy: its input: wipes the whole test disk", err)
+            proc.stdin.close()
+            bed.decide_next()   # the end of input
+            proc.wait(20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        rec = Recording(bed.new_recording(before))
+        self.assertEqual(rec.stream("i"), b"true; tandem-")
+        refused = [d for d in decisions(rec.path) if d["decision"] == "refused"]
+        self.assertEqual(len(refused), 1)
 
     def test_builtin_rules_are_on_by_default(self):
         t = bed.shell(unwatched=True)
