@@ -76,6 +76,7 @@ struct console {
 	long long drawn_seq;
 	uint64_t drawn_ms;
 	bool drawn_whole;
+	bool too_small; /* the terminal is under 20x8 */
 	struct tdm_buf out;
 	/* What each row of the terminal shows now, as last written (row r
 	 * at shown[r - 1]); nshown 0 when unknown, so all is written. */
@@ -552,8 +553,9 @@ static void draw_pending(struct console *con, struct watched *w, int top,
 			 const struct plan *pl)
 {
 	json_t *p = w->c.pending, *risks, *r;
-	size_t i, width = text_width(con), shown;
+	size_t i, width = text_width(con), shown, room, more;
 	const char *kind;
+	char text[256];
 	int row = top;
 
 	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[0m\x1b[K", row++);
@@ -563,13 +565,17 @@ static void draw_pending(struct console *con, struct watched *w, int top,
 			       row, row + 1);
 		return;
 	}
+	/* Every row is clipped to the width: one that wrapped would spill
+	 * over a row the next frame does not redraw. */
 	kind = json_text(p, "kind");
-	tdm_buf_printf(
-		&con->out, "\x1b[1;33m#%d %s %s:\x1b[0m", json_int(p, "seq", 0),
-		json_text(p, "engineer"),
-		strcmp(kind, "input") == 0 ? "wants to send more input" :
-		strcmp(kind, "exec") == 0  ? "wants to run (non-interactive)" :
-					     "wants to run");
+	snprintf(text, sizeof(text), "#%d %s %s:", json_int(p, "seq", 0),
+		 json_text(p, "engineer"),
+		 strcmp(kind, "input") == 0 ? "wants to send more input" :
+		 strcmp(kind, "exec") == 0  ? "wants to run (non-interactive)" :
+					      "wants to run");
+	tdm_buf_puts(&con->out, "\x1b[1;33m");
+	put_safe(&con->out, text, width + 2);
+	tdm_buf_puts(&con->out, "\x1b[0m");
 	/* All of the command, or a plain note that it does not fit: the
 	 * console then refuses to approve it (key()). */
 	shown = pl->cmd < pl->cmd_need && pl->cmd > 0 ? pl->cmd - 1 : pl->cmd;
@@ -577,29 +583,32 @@ static void draw_pending(struct console *con, struct watched *w, int top,
 		 "  \x1b[1m");
 	row += (int)shown;
 	if (shown < pl->cmd) {
-		tdm_buf_printf(&con->out,
-			       "\x1b[%d;1H\x1b[K  \x1b[1;31m(%zu more rows of "
-			       "it do not fit: enlarge the window to "
-			       "approve)\x1b[0m",
-			       row++, pl->cmd_need - shown);
+		snprintf(text, sizeof(text),
+			 "(%zu more rows of it do not fit: enlarge the window "
+			 "to approve)",
+			 pl->cmd_need - shown);
+		tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K  \x1b[1;31m",
+			       row++);
+		put_safe(&con->out, text, width);
+		tdm_buf_puts(&con->out, "\x1b[0m");
 	}
 	if (pl->input) {
 		const char *start = json_text(p, "stdin_preview");
 		long long bytes =
 			json_integer_value(json_object_get(p, "stdin_bytes"));
-		bool all = bytes <= (long long)strlen(start) &&
+		/* Bad bytes make the repaired start longer, never equal. */
+		bool all = bytes == (long long)strlen(start) &&
 			   put_rows(con, start, true, width - 2, 0, 0, "") <=
 				   pl->preview;
 
-		tdm_buf_printf(
-			&con->out,
-			"\x1b[%d;1H\x1b[K  \x1b[1mstdin: %lld "
-			"bytes%s%s\x1b[0m",
-			row++, bytes,
-			json_is_true(json_object_get(p, "stdin_complete")) ?
-				", then its end" :
-				"",
-			all ? "" : " (only the start is shown)");
+		snprintf(text, sizeof(text), "stdin: %lld bytes%s%s", bytes,
+			 json_is_true(json_object_get(p, "stdin_complete")) ?
+				 ", then its end" :
+				 "",
+			 all ? "" : " (only the start is shown)");
+		tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K  \x1b[1m", row++);
+		put_safe(&con->out, text, width);
+		tdm_buf_puts(&con->out, "\x1b[0m");
 		put_rows(con, start, true, width - 2, row, pl->preview, "    ");
 		row += (int)pl->preview;
 	}
@@ -615,12 +624,19 @@ static void draw_pending(struct console *con, struct watched *w, int top,
 		if (i > 0)
 			tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K",
 				       row + (int)i);
+		more = i + 1 == pl->risks &&
+				       json_array_size(risks) > pl->risks ?
+			       json_array_size(risks) - pl->risks :
+			       0;
+		/* "  LEVEL: WHY (+N more)" within the row. */
+		room = width - strlen(json_text(r, "level")) - 2 -
+		       (more > 0 ? 12 : 0);
 		tdm_buf_printf(&con->out, "  \x1b[1;31m%s:\x1b[0m ",
 			       json_text(r, "level"));
-		put_safe(&con->out, json_text(r, "why"), width);
-		if (i + 1 == pl->risks && json_array_size(risks) > pl->risks)
-			tdm_buf_printf(&con->out, " (+%zu more)",
-				       json_array_size(risks) - pl->risks);
+		if (room > 0 && room < width)
+			put_safe(&con->out, json_text(r, "why"), room);
+		if (more > 0)
+			tdm_buf_printf(&con->out, " (+%zu more)", more);
 	}
 }
 
@@ -736,7 +752,7 @@ static void draw(struct console *con)
 		con->drawn_seq = pending_seq(w);
 		con->drawn_ms = now_ms();
 	}
-	con->drawn_whole = pl.cmd == pl.cmd_need;
+	con->drawn_whole = pl.cmd == pl.cmd_need && !con->too_small;
 
 	tdm_buf_reset(&con->out);
 	tdm_buf_puts(&con->out, "\x1b[?25l\x1b[1;1H\x1b[0;7m\x1b[K");
@@ -913,8 +929,13 @@ static void window_size(struct console *con)
 
 	con->rows = 24;
 	con->cols = 80;
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row >= 8 &&
-	    ws.ws_col >= 20) {
+	con->too_small = false;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0)
+		return;
+	/* Drawn as if 80x24, which such a window cannot show: nothing can
+	 * be approved until it is made larger. */
+	con->too_small = ws.ws_row < 8 || ws.ws_col < 20;
+	if (!con->too_small) {
 		con->rows = ws.ws_row;
 		con->cols = ws.ws_col;
 	}

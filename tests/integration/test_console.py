@@ -194,6 +194,25 @@ class Console(unittest.TestCase):
             t.close()
         self.assertFalse(os.path.exists(m))
 
+    def test_a_window_too_small_to_draw_in_cannot_approve(self):
+        m = target_file("console-tiny")
+        t = bed.shell()
+        con = Tmux(console_cmd(), cols=18, rows=6)
+        try:
+            t.send(f"touch {m}\r")
+            item = bed.pending()[0]
+            time.sleep(1.5)
+            con.keys("a")
+            con.wait_for(r"not all")
+            time.sleep(0.5)
+            self.assertFalse(os.path.exists(m))
+            self.assertEqual([i["seq"] for i in bed.pending()], [item["seq"]])
+            bed.decide_next("deny")
+        finally:
+            con.close()
+            t.close()
+        self.assertFalse(os.path.exists(m))
+
     def test_hostile_output_never_reaches_the_escort_terminal(self):
         t = bed.shell()
         esc = Term(bed.ssh_argv("bob", user="escort", tty=True), cols=100, rows=30)
