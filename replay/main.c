@@ -73,31 +73,27 @@ static void usage(FILE *f)
 }
 
 /*
- * Takes --config FILE (or --config=FILE) out of argv, wherever it is;
+ * Takes --config FILE (or --config=FILE) from before the subcommand out
+ * of argv (after it, the word may be a subcommand's value, a regex say);
  * returns the path, NULL when not given, or "" when given without one.
  */
 static const char *take_config(int *argc, char **argv)
 {
 	const char *path = NULL;
-	int i, j, n;
+	int i, n;
 
-	for (i = 1; i < *argc;) {
-		n = 0;
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if (strcmp(argv[i], "--config") == 0) {
-			path = i + 1 < *argc ? argv[i + 1] : "";
-			n = i + 1 < *argc ? 2 : 1;
-		} else if (strncmp(argv[i], "--config=", 9) == 0) {
-			path = argv[i] + 9;
+	while (*argc > 1) {
+		if (strcmp(argv[1], "--config") == 0) {
+			path = *argc > 2 ? argv[2] : "";
+			n = *argc > 2 ? 2 : 1;
+		} else if (strncmp(argv[1], "--config=", 9) == 0) {
+			path = argv[1] + 9;
 			n = 1;
+		} else {
+			break;
 		}
-		if (n == 0) {
-			i++;
-			continue;
-		}
-		for (j = i; j + n <= *argc; j++)
-			argv[j] = argv[j + n];
+		for (i = 1; i + n <= *argc; i++)
+			argv[i] = argv[i + n];
 		*argc -= n;
 	}
 	return path;
@@ -165,7 +161,12 @@ int main(int argc, char **argv)
 		printf("tandem-replay %s\n", TDM_VERSION);
 		return 0;
 	}
-	if (argc < 2 || (config != NULL && config[0] == '\0')) {
+	if (config != NULL && config[0] == '\0') {
+		fprintf(stderr, "tandem-replay: --config needs a FILE, the "
+				"policy whose signing key to trust\n");
+		return RP_EXIT_USAGE;
+	}
+	if (argc < 2) {
 		usage(stderr);
 		return RP_EXIT_USAGE;
 	}

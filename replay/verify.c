@@ -181,6 +181,17 @@ static int verify_one(const char *path, const struct tdm_trust *keys, int quiet,
 	switch (v.verdict) {
 	case TDM_VERDICT_SEALED:
 		tdm_pubkey_fingerprint(v.signer, fp);
+		if (keys != NULL && keys == rp_bastion_keys &&
+		    !tdm_trust_check(keys, v.signer, bastion)) {
+			printf("%s: TAMPERED: sealed by key %s, which is not "
+			       "the bastion key in %s (re-signed; or sealed "
+			       "before a key change, or by another bastion: "
+			       "name its key with --key or "
+			       "--allowed-signers)\n",
+			       path, fp, rp_bastion_keys_from);
+			rp_close(fd, r);
+			return RP_EXIT_TAMPERED;
+		}
 		if (keys != NULL && !tdm_trust_check(keys, v.signer, bastion)) {
 			printf("%s: TAMPERED: sealed by key %s, which is not "
 			       "trusted for bastion %s (re-signed, or add the "

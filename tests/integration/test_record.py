@@ -95,9 +95,9 @@ class Record(unittest.TestCase):
         conf = os.path.join(bed.dir, "other-policy.conf")
         with open(conf, "w") as f:
             f.write(re.sub(r"(?m)^signing-key .*$", f"signing-key {other}", text))
-        v = replay("verify", path, "--config", conf)
+        v = replay("--config", conf, "verify", path)
         self.assertEqual(v.returncode, 4, v.stdout + v.stderr)
-        self.assertIn(b"not trusted", v.stdout)
+        self.assertIn(b"not the bastion key in", v.stdout)
         # A policy that cannot be read is an error, never a silent fallback.
         v = replay("--config", os.path.join(bed.dir, "no-such.conf"), "verify", path)
         self.assertEqual(v.returncode, 1, v.stdout + v.stderr)
