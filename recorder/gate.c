@@ -258,6 +258,7 @@ static int judge_input(struct session *s, json_t *risks, bool *deny,
 
 	if (n == 0)
 		return 0;
+	memset(&v, 0, sizeof(v));
 	/* After the unfinished line the target already has: a command cut
 	 * in two parts is judged whole, as the target will read it. */
 	tdm_buf_init(&all, 0);
