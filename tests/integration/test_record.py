@@ -134,6 +134,13 @@ class Record(unittest.TestCase):
         shutil.copy(path, plain)
         v = replay("verify", "--key", key, plain)
         self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        # A name that carries an escape sequence reaches no terminal.
+        odd = os.path.join(root, "odd\x1b]0;owned\x07.cast.zst")
+        shutil.copy(path, odd)
+        v = replay("verify", "--key", key, odd)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        self.assertNotIn(b"\x1b", v.stdout)
+        self.assertIn(b"odd\\x1b]0;owned\\x07.cast.zst", v.stdout)
         # And in place it is what it always was.
         v = replay("verify", "--key", key, path)
         self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
