@@ -13,6 +13,7 @@
 #include "visible.h"
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,19 +288,24 @@ void rp_put_line(FILE *f, const char *text)
 	tdm_buf_free(&vis);
 }
 
+void rp_say(FILE *f, const char *fmt, ...)
+{
+	char line[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	rp_put_line(f, line);
+}
+
 void rp_verdict_warn(const char *path, const char *verdict, const char *why)
 {
-	struct tdm_buf msg;
-
-	if (strcmp(verdict, "sealed") == 0)
-		return;
-	tdm_buf_init(&msg, 0);
-	if (tdm_buf_printf(&msg, "tandem-replay: warning: %s is %s: %s", path,
-			   strcmp(verdict, "tampered") == 0 ? "TAMPERED" :
-							      "UNSEALED",
-			   why) == 0)
-		rp_put_line(stderr, (const char *)msg.data);
-	tdm_buf_free(&msg);
+	if (strcmp(verdict, "sealed") != 0)
+		rp_say(stderr, "tandem-replay: warning: %s is %s: %s", path,
+		       strcmp(verdict, "tampered") == 0 ? "TAMPERED" :
+							  "UNSEALED",
+		       why);
 }
 
 static void commands_usage(FILE *f)

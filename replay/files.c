@@ -205,22 +205,21 @@ void rp_warn_integrity(const char *path, struct tdm_castread *r)
 {
 	struct tdm_verify v;
 
+	/* What the file says reaches the terminal escaped (rp_say). */
 	if (tdm_castread_problems(r) > 0)
-		fprintf(stderr,
-			"tandem-replay: warning: %s (%llu "
-			"problem%s)\n",
-			tdm_castread_problem(r),
-			(unsigned long long)tdm_castread_problems(r),
-			tdm_castread_problems(r) == 1 ? "" : "s");
+		rp_say(stderr, "tandem-replay: warning: %s (%llu problem%s)",
+		       tdm_castread_problem(r),
+		       (unsigned long long)tdm_castread_problems(r),
+		       tdm_castread_problems(r) == 1 ? "" : "s");
 	tdm_castread_verify(r, &v);
 	if (v.verdict == TDM_VERDICT_TAMPERED)
-		fprintf(stderr, "tandem-replay: warning: %s is TAMPERED: %s\n",
-			path, v.why);
+		rp_say(stderr, "tandem-replay: warning: %s is TAMPERED: %s",
+		       path, v.why);
 	else if (v.verdict == TDM_VERDICT_UNSEALED)
-		fprintf(stderr,
-			"tandem-replay: warning: %s is UNSEALED: "
-			"intact up to %.6f s\n",
-			path, (double)v.good_us / 1e6);
+		rp_say(stderr,
+		       "tandem-replay: warning: %s is UNSEALED: intact up to "
+		       "%.6f s",
+		       path, (double)v.good_us / 1e6);
 }
 
 void rp_note_dropped(const struct tdm_vt_filter *vt)

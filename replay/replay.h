@@ -75,6 +75,9 @@ void rp_entry_line(json_t *e, struct tdm_buf *line);
 void rp_verdict_warn(const char *path, const char *verdict, const char *why);
 /* text and a newline, with control characters shown when it has any. */
 void rp_put_line(FILE *f, const char *text);
+/* A formatted line, through rp_put_line. */
+void rp_say(FILE *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* ---- search.c ---- */
 

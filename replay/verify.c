@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,21 +156,6 @@ static bool path_contradicts(const char *path, const struct tdm_rec_header *h,
 	return true;
 }
 
-/* A line of verify's report; a file name or a header's text with control
- * characters in it is shown escaped (rp_put_line). */
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void say(const char *fmt, ...)
-{
-	char line[8192];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	rp_put_line(stdout, line);
-}
-
 /* Verifies one file and prints its line; returns its exit status. */
 static int verify_one(const char *path, const struct tdm_trust *keys, int quiet,
 		      int *unpinned)
@@ -190,7 +174,7 @@ static int verify_one(const char *path, const struct tdm_trust *keys, int quiet,
 	bastion = h != NULL && h->bastion != NULL ? h->bastion : "?";
 	if (v.verdict != TDM_VERDICT_TAMPERED &&
 	    path_contradicts(path, h, why, sizeof(why))) {
-		say("%s: TAMPERED: %s", path, why);
+		rp_say(stdout, "%s: TAMPERED: %s", path, why);
 		rp_close(fd, r);
 		return RP_EXIT_TAMPERED;
 	}
@@ -199,45 +183,48 @@ static int verify_one(const char *path, const struct tdm_trust *keys, int quiet,
 		tdm_pubkey_fingerprint(v.signer, fp);
 		if (keys != NULL && keys == rp_bastion_keys &&
 		    !tdm_trust_check(keys, v.signer, bastion)) {
-			say("%s: TAMPERED: sealed by key %s, which is not "
-			    "the bastion key in %s (re-signed; or sealed "
-			    "before a key change, or by another bastion: "
-			    "name its key with --key or "
-			    "--allowed-signers)",
-			    path, fp, rp_bastion_keys_from);
+			rp_say(stdout,
+			       "%s: TAMPERED: sealed by key %s, which is not "
+			       "the bastion key in %s (re-signed; or sealed "
+			       "before a key change, or by another bastion: "
+			       "name its key with --key or "
+			       "--allowed-signers)",
+			       path, fp, rp_bastion_keys_from);
 			rp_close(fd, r);
 			return RP_EXIT_TAMPERED;
 		}
 		if (keys != NULL && !tdm_trust_check(keys, v.signer, bastion)) {
-			say("%s: TAMPERED: sealed by key %s, which is not "
-			    "trusted for bastion %s (re-signed, or add the "
-			    "bastion's key to the trusted keys)",
-			    path, fp, bastion);
+			rp_say(stdout,
+			       "%s: TAMPERED: sealed by key %s, which is not "
+			       "trusted for bastion %s (re-signed, or add the "
+			       "bastion's key to the trusted keys)",
+			       path, fp, bastion);
 			rp_close(fd, r);
 			return RP_EXIT_TAMPERED;
 		}
 		if (!quiet)
-			say("%s: sealed and intact: %.6f s, %llu links, "
-			    "signed by %s (%s%s)",
-			    path, (double)v.good_us / 1e6,
-			    (unsigned long long)v.links, fp,
-			    keys == NULL ? "key named in its header" :
-			    keys == rp_bastion_keys ? "the bastion key in " :
-						      "trusted key",
-			    keys == rp_bastion_keys ? rp_bastion_keys_from :
-						      "");
+			rp_say(stdout,
+			       "%s: sealed and intact: %.6f s, %llu links, "
+			       "signed by %s (%s%s)",
+			       path, (double)v.good_us / 1e6,
+			       (unsigned long long)v.links, fp,
+			       keys == NULL ? "key named in its header" :
+			       keys == rp_bastion_keys ? "the bastion key in " :
+							 "trusted key",
+			       keys == rp_bastion_keys ? rp_bastion_keys_from :
+							 "");
 		if (keys == NULL)
 			*unpinned = 1;
 		rp_close(fd, r);
 		return 0;
 	case TDM_VERDICT_UNSEALED:
-		say("%s: UNSEALED: %s", path, v.why);
+		rp_say(stdout, "%s: UNSEALED: %s", path, v.why);
 		rp_close(fd, r);
 		return RP_EXIT_UNSEALED;
 	case TDM_VERDICT_TAMPERED:
 		break;
 	}
-	say("%s: TAMPERED: %s", path, v.why);
+	rp_say(stdout, "%s: TAMPERED: %s", path, v.why);
 	rp_close(fd, r);
 	return RP_EXIT_TAMPERED;
 }
