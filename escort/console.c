@@ -454,8 +454,9 @@ static size_t row_end(const struct tdm_buf *vis, size_t at, size_t width)
 /*
  * Text from the recorder with control characters shown, cut into rows of
  * width columns: the command's "visible" form, or (by_line) stdin, each
- * line of it on rows of its own.  Draws up to max rows from row top (none when top is 0), each
- * after indent, and returns how many rows all of it needs.
+ * line of it on rows of its own.  Draws up to max rows from row top
+ * (none when top is 0), each after indent, and returns how many rows all
+ * of it needs.
  */
 static size_t put_rows(struct console *con, const char *text, bool by_line,
 		       size_t width, int top, size_t max, const char *indent)
