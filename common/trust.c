@@ -16,13 +16,18 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct trusted {
 	uint8_t pub[TDM_ED25519_PUB];
 	char *principals; /* NULL: any bastion */
+	/* valid-after and valid-before: sessions that began in [after,
+	 * before), in seconds since 1970 */
+	int64_t after, before;
 };
 
 struct tdm_trust {
@@ -31,7 +36,8 @@ struct tdm_trust {
 };
 
 static int keys_add(struct tdm_trust **keys, const uint8_t *pub,
-		    const char *principals, size_t plen)
+		    const char *principals, size_t plen, int64_t after,
+		    int64_t before)
 {
 	struct tdm_trust *ks = *keys;
 	struct trusted *grown;
@@ -53,6 +59,8 @@ static int keys_add(struct tdm_trust **keys, const uint8_t *pub,
 	}
 	memcpy(ks->k[ks->n].pub, pub, TDM_ED25519_PUB);
 	ks->k[ks->n].principals = NULL;
+	ks->k[ks->n].after = after;
+	ks->k[ks->n].before = before;
 	if (principals != NULL) {
 		ks->k[ks->n].principals = strndup(principals, plen);
 		if (ks->k[ks->n].principals == NULL)
@@ -109,7 +117,7 @@ static int pub_line(struct tdm_trust **keys, const char *path, const char *s,
 			path, lineno);
 		return -1;
 	}
-	if (keys_add(keys, pub, NULL, 0) < 0) {
+	if (keys_add(keys, pub, NULL, 0, INT64_MIN, INT64_MAX) < 0) {
 		tdm_say(why, why_size, "out of memory reading %s", path);
 		return -1;
 	}
@@ -136,8 +144,62 @@ static const char *skip_options(const char *s)
 	return s;
 }
 
-/* namespaces="a,b" must list ours; a CA line is not a signing key. */
-static int options_allow(const char *opt, size_t n)
+/*
+ * A time as ssh-keygen writes it in valid-after="..." and valid-before:
+ * YYYYMMDD, YYYYMMDDHHMM or YYYYMMDDHHMMSS, in UTC when followed by Z,
+ * else in the local time zone.  -1 when it is none of those.
+ */
+static int parse_time(const char *s, int64_t *out)
+{
+	struct tm tm;
+	size_t n = strspn(s, "0123456789");
+	bool utc;
+	time_t t;
+	int v[6] = { 0, 0, 0, 0, 0, 0 }, widths[6] = { 4, 2, 2, 2, 2, 2 };
+	int i, k, at = 0;
+
+	if (n != 8 && n != 12 && n != 14)
+		return -1;
+	utc = s[n] == 'Z';
+	if (s[n + (utc ? 1 : 0)] != '"')
+		return -1;
+	for (i = 0; i < 6 && (size_t)at < n; i++)
+		for (k = 0; k < widths[i]; k++)
+			v[i] = v[i] * 10 + (s[at++] - '0');
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = v[0] - 1900;
+	tm.tm_mon = v[1] - 1;
+	tm.tm_mday = v[2];
+	tm.tm_hour = v[3];
+	tm.tm_min = v[4];
+	tm.tm_sec = v[5];
+	tm.tm_isdst = -1;
+	if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 ||
+	    v[4] > 59 || v[5] > 60)
+		return -1;
+	t = utc ? timegm(&tm) : mktime(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	*out = (int64_t)t;
+	return 0;
+}
+
+/* The time in name="..." among the options, if there; -1 if malformed. */
+static int option_time(const char *list, const char *name, int64_t *out)
+{
+	const char *at = strstr(list, name);
+
+	if (at == NULL)
+		return 0;
+	return parse_time(at + strlen(name), out);
+}
+
+/*
+ * 1 when the options let the key seal recordings, 0 when not (another
+ * namespace, a CA), -1 when a validity time cannot be read.
+ */
+static int options_allow(const char *opt, size_t n, int64_t *after,
+			 int64_t *before)
 {
 	const char *ns, *end;
 	char list[512];
@@ -149,6 +211,9 @@ static int options_allow(const char *opt, size_t n)
 	list[n] = '\0';
 	if (strstr(list, "cert-authority") != NULL)
 		return 0;
+	if (option_time(list, "valid-after=\"", after) < 0 ||
+	    option_time(list, "valid-before=\"", before) < 0)
+		return -1;
 	ns = strstr(list, "namespaces=\"");
 	if (ns == NULL)
 		return 1;
@@ -169,7 +234,9 @@ static int signer_line(struct tdm_trust **keys, const char *path, const char *s,
 {
 	uint8_t pub[TDM_ED25519_PUB];
 	const char *principals = s, *rest, *opt_end;
+	int64_t after = INT64_MIN, before = INT64_MAX;
 	size_t plen;
+	int allow;
 
 	plen = strcspn(s, " \t");
 	rest = s + plen;
@@ -178,7 +245,17 @@ static int signer_line(struct tdm_trust **keys, const char *path, const char *s,
 	if (strncmp(rest, "ssh-", 4) != 0 && strncmp(rest, "ecdsa-", 6) != 0 &&
 	    strncmp(rest, "sk-", 3) != 0) {
 		opt_end = skip_options(rest);
-		if (!options_allow(rest, (size_t)(opt_end - rest)))
+		allow = options_allow(rest, (size_t)(opt_end - rest), &after,
+				      &before);
+		if (allow < 0) {
+			tdm_say(why, why_size,
+				"%s:%u: valid-after or valid-before is not a "
+				"time ssh-keygen reads; write YYYYMMDD, "
+				"YYYYMMDDHHMM or YYYYMMDDHHMMSS, with Z for UTC",
+				path, lineno);
+			return -1;
+		}
+		if (allow == 0)
 			return 0;
 		rest = opt_end;
 	}
@@ -193,7 +270,7 @@ static int signer_line(struct tdm_trust **keys, const char *path, const char *s,
 		}
 		return 0;
 	}
-	if (keys_add(keys, pub, principals, plen) < 0) {
+	if (keys_add(keys, pub, principals, plen, after, before) < 0) {
 		tdm_say(why, why_size, "out of memory reading %s", path);
 		return -1;
 	}
@@ -230,7 +307,7 @@ static int principals_match(const char *list, const char *name)
 }
 
 int tdm_trust_check(const struct tdm_trust *keys, const uint8_t *pub,
-		    const char *bastion)
+		    const char *bastion, int64_t started)
 {
 	size_t i;
 
@@ -238,6 +315,9 @@ int tdm_trust_check(const struct tdm_trust *keys, const uint8_t *pub,
 		return 0;
 	for (i = 0; i < keys->n; i++) {
 		if (memcmp(keys->k[i].pub, pub, TDM_ED25519_PUB) != 0)
+			continue;
+		/* A key outside its validity seals nothing of that time. */
+		if (started < keys->k[i].after || started >= keys->k[i].before)
 			continue;
 		if (keys->k[i].principals == NULL)
 			return 1;

@@ -25,9 +25,11 @@ int tdm_trust_add_keys(struct tdm_trust **trust, const char *path, char *why,
 		       size_t why_size);
 int tdm_trust_add_allowed_signers(struct tdm_trust **trust, const char *path,
 				  char *why, size_t why_size);
-/* 1 when pub may seal recordings of bastion, else 0 (also for NULL). */
+/* 1 when pub may seal recordings of bastion whose session started then
+ * (seconds since 1970; allowed-signers' valid-after and valid-before),
+ * else 0 (also for NULL). */
 int tdm_trust_check(const struct tdm_trust *trust, const uint8_t *pub,
-		    const char *bastion);
+		    const char *bastion, int64_t started);
 void tdm_trust_free(struct tdm_trust *trust);
 
 #endif

@@ -165,6 +165,7 @@ static int verify_one(const char *path, const struct tdm_trust *keys, int quiet,
 	struct tdm_verify v;
 	char fp[TDM_FINGERPRINT_SIZE], why[512];
 	const char *bastion;
+	int64_t started;
 	int fd;
 
 	if (rp_open(path, &fd, &r) < 0)
@@ -172,6 +173,7 @@ static int verify_one(const char *path, const struct tdm_trust *keys, int quiet,
 	tdm_castread_verify(r, &v);
 	h = tdm_castread_header(r);
 	bastion = h != NULL && h->bastion != NULL ? h->bastion : "?";
+	started = h != NULL ? h->timestamp : 0;
 	if (v.verdict != TDM_VERDICT_TAMPERED &&
 	    path_contradicts(path, h, why, sizeof(why))) {
 		rp_say(stdout, "%s: TAMPERED: %s", path, why);
@@ -182,7 +184,7 @@ static int verify_one(const char *path, const struct tdm_trust *keys, int quiet,
 	case TDM_VERDICT_SEALED:
 		tdm_pubkey_fingerprint(v.signer, fp);
 		if (keys != NULL && keys == rp_bastion_keys &&
-		    !tdm_trust_check(keys, v.signer, bastion)) {
+		    !tdm_trust_check(keys, v.signer, bastion, started)) {
 			rp_say(stdout,
 			       "%s: TAMPERED: sealed by key %s, which is not "
 			       "the bastion key in %s (re-signed; or sealed "
@@ -193,7 +195,8 @@ static int verify_one(const char *path, const struct tdm_trust *keys, int quiet,
 			rp_close(fd, r);
 			return RP_EXIT_TAMPERED;
 		}
-		if (keys != NULL && !tdm_trust_check(keys, v.signer, bastion)) {
+		if (keys != NULL &&
+		    !tdm_trust_check(keys, v.signer, bastion, started)) {
 			rp_say(stdout,
 			       "%s: TAMPERED: sealed by key %s, which is not "
 			       "trusted for bastion %s (re-signed, or add the "

@@ -692,7 +692,7 @@ static void test_resigned_recording_is_caught_by_the_pinned_key(void **state)
 			 TDM_VERDICT_SEALED);
 	snprintf(path, sizeof(path), "%s.pub", key_a);
 	assert_int_equal(tdm_trust_add_keys(&trust, path, why, sizeof(why)), 0);
-	assert_int_equal(tdm_trust_check(trust, v.signer, "bastion1"), 0);
+	assert_int_equal(tdm_trust_check(trust, v.signer, "bastion1", 0), 0);
 
 	snprintf(path, sizeof(path), "%s/allowed_signers", dir);
 	f = fopen(path, "w");
@@ -703,19 +703,66 @@ static void test_resigned_recording_is_caught_by_the_pinned_key(void **state)
 	assert_int_equal(tdm_trust_add_allowed_signers(&signers, path, why,
 						       sizeof(why)),
 			 0);
-	assert_int_equal(tdm_trust_check(signers, v.signer, "bastion1"), 0);
+	assert_int_equal(tdm_trust_check(signers, v.signer, "bastion1", 0), 0);
 	rec_free(&forged);
 
 	/* The genuine recording passes both pins; another bastion not. */
 	forged = make_rec(key_a, SESSION_A, 2, 1);
 	assert_int_equal(verify_bytes(forged.p, forged.n, &v),
 			 TDM_VERDICT_SEALED);
-	assert_int_equal(tdm_trust_check(trust, v.signer, "bastion1"), 1);
-	assert_int_equal(tdm_trust_check(signers, v.signer, "bastion1"), 1);
-	assert_int_equal(tdm_trust_check(signers, v.signer, "web1"), 0);
+	assert_int_equal(tdm_trust_check(trust, v.signer, "bastion1", 0), 1);
+	assert_int_equal(tdm_trust_check(signers, v.signer, "bastion1", 0), 1);
+	assert_int_equal(tdm_trust_check(signers, v.signer, "web1", 0), 0);
 	tdm_trust_free(trust);
 	tdm_trust_free(signers);
 	rec_free(&forged);
+}
+
+static void
+test_allowed_signers_validity_bounds_the_sessions_a_key_seals(void **state)
+{
+	struct rec r = make_rec(key_a, SESSION_A, 2, 1);
+	struct tdm_trust *signers = NULL;
+	struct tdm_verify v;
+	char path[128], why[256];
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(verify_bytes(r.p, r.n, &v), TDM_VERDICT_SEALED);
+	snprintf(path, sizeof(path), "%s/allowed_validity", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	/* In use from 2024-01-01 until the rotation on 2025-06-01 12:00. */
+	fprintf(f, "bastion1 valid-after=\"20240101Z\",valid-before="
+		   "\"202506011200Z\" ");
+	fclose(f);
+	assert_int_equal(run("cat %s.pub >> %s", key_a, path), 0);
+	assert_int_equal(tdm_trust_add_allowed_signers(&signers, path, why,
+						       sizeof(why)),
+			 0);
+	/* 2023-12-31 23:59:59, 2024-01-01, 2025-06-01 11:59:59, 12:00. */
+	assert_int_equal(
+		tdm_trust_check(signers, v.signer, "bastion1", 1704067199), 0);
+	assert_int_equal(
+		tdm_trust_check(signers, v.signer, "bastion1", 1704067200), 1);
+	assert_int_equal(
+		tdm_trust_check(signers, v.signer, "bastion1", 1748779199), 1);
+	assert_int_equal(
+		tdm_trust_check(signers, v.signer, "bastion1", 1748779200), 0);
+	tdm_trust_free(signers);
+	signers = NULL;
+	/* A time ssh-keygen would not read is an error naming the line. */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "# rotated\nbastion1 valid-before=\"2025-06-01\" ");
+	fclose(f);
+	assert_int_equal(run("cat %s.pub >> %s", key_a, path), 0);
+	assert_int_equal(tdm_trust_add_allowed_signers(&signers, path, why,
+						       sizeof(why)),
+			 -1);
+	assert_non_null(strstr(why, ":2: valid-after or valid-before"));
+	tdm_trust_free(signers);
+	rec_free(&r);
 }
 
 static void test_ssh_keygen_accepts_the_seal(void **state)
@@ -821,6 +868,8 @@ int main(void)
 		cmocka_unit_test(test_signer_refuses_other_key_types),
 		cmocka_unit_test(test_signer_refuses_missing_and_garbage_files),
 		cmocka_unit_test(test_signer_refuses_a_key_others_can_read),
+		cmocka_unit_test(
+			test_allowed_signers_validity_bounds_the_sessions_a_key_seals),
 		cmocka_unit_test(test_sealed_recording_verifies),
 		cmocka_unit_test(test_zstd_skips_links_and_seal),
 		cmocka_unit_test(test_every_frame_is_followed_by_its_link),
