@@ -10,6 +10,7 @@ recorder killed by its sandbox right after an approval
 """
 import json
 import os
+import secrets
 import random
 import signal
 import subprocess
@@ -244,8 +245,13 @@ class Disk(unittest.TestCase):
                 esc.next()
                 t.expect(echoed(f"full-{i}"))
             self.fill()
-            # Output, a new pending line and its decision all need room.
-            t.send("seq 1 200000; echo after-full " + "z" * 8000 + "\r")
+            # Output, a new pending line and its decision all need room:
+            # more than the slack left in the recording's last block, so
+            # the line's text is random (8000 z's compressed to a few
+            # bytes, and its pending marker and decision could still fit
+            # there, be approved and run: correctly, but not this test).
+            noise = secrets.token_urlsafe(6000)
+            t.send(f"seq 1 200000; echo after-full {noise}\r")
             esc.next(wait=5)
             t.expect(r"recording cannot be written", timeout=30)
             self.assertEqual(t.wait(30), 255)
