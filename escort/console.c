@@ -737,6 +737,34 @@ static void put_frame(struct console *con)
 	tdm_buf_free(&diff);
 }
 
+/* The separator row names the other sessions with a command waiting:
+ * an escort watching one session must not leave another's engineer
+ * waiting unseen.  used: columns the row already holds. */
+static void put_waiting_elsewhere(struct console *con, int used)
+{
+	char text[160];
+	size_t i, len = 0, waiting = 0, room;
+
+	for (i = 0; i < con->n; i++) {
+		if (i == con->cur || con->w[i]->c.pending == NULL)
+			continue;
+		if (waiting++ == 0)
+			len = (size_t)snprintf(text, sizeof(text),
+					       " waiting in session");
+		if (len < sizeof(text))
+			len += (size_t)snprintf(text + len, sizeof(text) - len,
+						" %zu/%zu", i + 1, con->n);
+	}
+	if (waiting == 0 || con->cols <= used + 1)
+		return;
+	if (len < sizeof(text))
+		snprintf(text + len, sizeof(text) - len, " (n/p goes there)");
+	room = (size_t)(con->cols - used - 1);
+	tdm_buf_puts(&con->out, "\x1b[1;33m");
+	put_safe(&con->out, text, room);
+	tdm_buf_puts(&con->out, "\x1b[0m");
+}
+
 static void draw(struct console *con)
 {
 	struct watched *w = con->n > 0 ? con->w[con->cur] : NULL;
@@ -781,6 +809,7 @@ static void draw(struct console *con)
 		tdm_buf_puts(&con->out, "\x1b[2;1H\x1b[J");
 	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[0;2m\x1b[K", sep);
 	tdm_buf_puts(&con->out, "---- pending ----\x1b[0m");
+	put_waiting_elsewhere(con, 17);
 	if (w != NULL)
 		draw_pending(con, w, sep + 1, &pl);
 	else

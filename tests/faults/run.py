@@ -28,8 +28,10 @@ import faultlib  # noqa: E402
 
 print(f"faults: random points from TANDEM_FAULT_SEED={seed}")
 random.seed(seed)
+import testbed  # noqa: E402
 suite = unittest.defaultTestLoader.discover(here, pattern=pattern)
-result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout,
+                                 resultclass=testbed.Result).run(suite)
 failed = len(result.failures) + len(result.errors)
 passed = result.testsRun - failed - len(result.skipped)
 L = faultlib.LEDGER

@@ -16,8 +16,10 @@ if os.geteuid() != 0:
     print("integration: 0 passed, 1 failed")
     sys.exit(1)
 
+import testbed  # noqa: E402
 suite = unittest.defaultTestLoader.discover(here, pattern=pattern)
-result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout,
+                                 resultclass=testbed.Result).run(suite)
 failed = len(result.failures) + len(result.errors)
 passed = result.testsRun - failed - len(result.skipped)
 print(f"integration: {passed} passed, {failed} failed")

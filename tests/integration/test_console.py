@@ -5,7 +5,7 @@ import subprocess
 import time
 import unittest
 
-from testbed import Bed, Recording, Term, Tmux, target_file
+from testbed import Bed, Recording, Term, Tmux, target_file, track
 
 bed = None
 
@@ -49,6 +49,39 @@ class Console(unittest.TestCase):
             con.close()
             t.close()
 
+    def test_a_command_waiting_in_another_session_is_named_on_screen(self):
+        # Two engineers; the escort watches the one with nothing pending
+        # and is told where the other's command waits.
+        m = target_file("console-elsewhere")
+        idle = bed.shell()
+        t = bed.shell()
+        con = Tmux(console_cmd())
+        try:
+            con.wait_for(r"session [12]/2: alice@db01")
+            t.send(f"touch {m}\r")
+            screen = con.wait_for(r"#1 alice wants to run:|waiting in session")
+            if "wants to run" in screen:
+                con.keys("n")  # to the idle session
+            screen = con.wait_for(r"waiting in session [12]/2 \(n/p goes there\)")
+            self.assertIn("Nothing pending.", screen)
+            here = re.search(r"session ([12])/2", screen).group(1)
+            there = re.search(r"waiting in session ([12])/2", screen).group(1)
+            self.assertNotEqual(here, there)
+            con.keys("n")
+            screen = con.wait_for(r"#1 alice wants to run:")
+            self.assertIn(f"session {there}/2", screen)
+            self.assertNotIn("waiting in session", screen)
+            time.sleep(1.0)  # the console makes escorts read before 'a'
+            con.keys("a")
+            deadline = time.time() + 10
+            while not os.path.exists(m) and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertTrue(os.path.exists(m))
+        finally:
+            con.close()
+            t.close()
+            idle.close()
+
     def test_a_row_too_long_for_a_narrow_terminal_leaves_nothing_behind(self):
         # At 80 columns the header of a raw-mode session is longer than
         # the row; the console redraws only the rows that change, so a
@@ -81,8 +114,9 @@ class Console(unittest.TestCase):
         # key.  The engineer's ssh writes to /dev/null, as fast as a
         # terminal can take it.
         before = bed.recordings_now()
-        eng = subprocess.Popen(bed.ssh_argv() + ["-tt", "db01"], stdin=subprocess.PIPE,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        eng = track(subprocess.Popen(bed.ssh_argv() + ["-tt", "db01"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL))
         con = Tmux(console_cmd())
         try:
             con.wait_for(r"alice@db01")

@@ -24,6 +24,7 @@ import subprocess
 import tempfile
 import termios
 import time
+import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGET_USER = "tandemtgt"
@@ -85,6 +86,47 @@ def keygen(path, comment="tandem-test"):
 def pubkey_body(line):
     """'TYPE BASE64 COMMENT' -> 'TYPE BASE64'."""
     return " ".join(line.split()[:2])
+
+
+# Terminals, panes and processes a test opened and has not closed.  A
+# test that fails half-way leaves its engineer connected; the runners
+# close what each test left (Result), so the next test does not meet
+# that session in the escort's list.
+OPEN = []
+
+
+def track(proc):
+    """Registers a Popen for closing if the test leaves it running."""
+    OPEN.append(proc)
+    return proc
+
+
+def close_leftover(obj):
+    if isinstance(obj, subprocess.Popen):
+        if obj in OPEN:
+            OPEN.remove(obj)
+        if obj.poll() is None:
+            obj.kill()
+            obj.wait()
+    else:
+        obj.close()
+
+
+class Result(unittest.TextTestResult):
+    """Closes what each test opened and left open (setUpClass's own
+    terminals, opened before the first test starts, are left alone)."""
+
+    def startTest(self, test):
+        self.before = list(OPEN)
+        super().startTest(test)
+
+    def stopTest(self, test):
+        for obj in [o for o in OPEN if all(o is not b for b in self.before)]:
+            try:
+                close_leftover(obj)
+            except Exception as e:  # noqa: BLE001 - reported, not fatal
+                self.stream.write(f"closing what the test left: {e}\n")
+        super().stopTest(test)
 
 
 class Sshd:
@@ -467,14 +509,27 @@ class Recording:
 
 
 class Tmux:
-    """A program in a detached tmux pane: keys in, screen out, as a person."""
+    """A program in a detached tmux pane: keys in, screen out, as a person.
+
+    Each pane has a tmux server of its own: a server still shutting down
+    after the last test's kill-server would refuse the next pane."""
+
+    count = 0
 
     def __init__(self, command, cols=120, rows=40):
-        self.sock = f"tandem-test-{os.getpid()}"
-        self.name = "s%d" % int(time.time() * 1000)
-        run(["tmux", "-L", self.sock, "new-session", "-d", "-s", self.name,
-             "-x", str(cols), "-y", str(rows), command],
-            env=dict(os.environ, TERM="xterm-256color"))
+        Tmux.count += 1
+        self.sock = f"tandem-test-{os.getpid()}-{Tmux.count}"
+        self.name = "s%d" % Tmux.count
+        self.closed = False
+        p = subprocess.run(["tmux", "-L", self.sock, "new-session", "-d", "-s",
+                            self.name, "-x", str(cols), "-y", str(rows), command],
+                           env=dict(os.environ, TERM="xterm-256color"),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if p.returncode != 0:
+            self.close()
+            raise AssertionError(f"tmux new-session failed ({p.returncode}): "
+                                 f"{p.stdout.strip()}")
+        OPEN.append(self)
 
     def keys(self, text, enter=False):
         run(["tmux", "-L", self.sock, "send-keys", "-t", self.name, "-l", text])
@@ -496,6 +551,11 @@ class Tmux:
         raise AssertionError(f"screen never showed {pattern!r}:\n{self.screen()}")
 
     def close(self):
+        if self in OPEN:
+            OPEN.remove(self)
+        if self.closed:
+            return
+        self.closed = True
         subprocess.run(["tmux", "-L", self.sock, "kill-server"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -542,6 +602,7 @@ class Term:
         self.cond = threading.Condition()
         self.reader = threading.Thread(target=self._pump, daemon=True)
         self.reader.start()
+        OPEN.append(self)
 
     def _pump(self):
         while True:
@@ -595,11 +656,13 @@ class Term:
             self.reader.join(2)
 
     def close(self):
+        if self in OPEN:
+            OPEN.remove(self)
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
         self.reader.join(2)
-        try:
+        if self.master >= 0:
+            # Once: a second close could hit a descriptor since reused.
             os.close(self.master)
-        except OSError:
-            pass
+            self.master = -1
