@@ -545,6 +545,15 @@ static void cr_bad_tail(struct tdm_castread *r, int rc)
 		       "tandem recording");
 		return;
 	}
+	/* Nothing is written after the seal, not even by a crash. */
+	if (r->seal_seen) {
+		r->v.sealed = 0;
+		tamper(r, r->nframes, r->off,
+		       "the bytes from %llu on come after the seal: they were "
+		       "appended",
+		       (unsigned long long)r->off);
+		return;
+	}
 	/* A crash leaves a torn frame (read as cut off, above) or zeros;
 	 * any other bytes that are not a frame were put there. */
 	if (!cr_rest_is_zero(r, r->off))

@@ -655,6 +655,24 @@ static void test_crash_tail_of_zeros_is_unsealed_not_tampered(void **state)
 	rec_free(&r);
 }
 
+static void test_zeros_after_the_seal_are_tampered(void **state)
+{
+	struct rec r = make_rec(key_a, SESSION_A, 2, 1);
+	struct tdm_verify v;
+	uint8_t *p = calloc(1, r.n + 512);
+
+	(void)state;
+	assert_non_null(p);
+	memcpy(p, r.p, r.n);
+	assert_int_equal(verify_bytes(p, r.n, &v), TDM_VERDICT_SEALED);
+	/* A crash cannot leave them: the seal is the last write. */
+	assert_int_equal(verify_bytes(p, r.n + 512, &v), TDM_VERDICT_TAMPERED);
+	assert_non_null(strstr(v.why, "after the seal"));
+	assert_int_equal(verify_bytes(p, r.n + 1, &v), TDM_VERDICT_TAMPERED);
+	free(p);
+	rec_free(&r);
+}
+
 static void test_seal_by_a_key_the_header_does_not_name(void **state)
 {
 	struct rec a = make_rec(key_a, SESSION_A, 2, 1);
@@ -885,6 +903,7 @@ int main(void)
 		cmocka_unit_test(test_missing_seal_is_unsealed),
 		cmocka_unit_test(
 			test_crash_tail_of_zeros_is_unsealed_not_tampered),
+		cmocka_unit_test(test_zeros_after_the_seal_are_tampered),
 		cmocka_unit_test(test_seal_by_a_key_the_header_does_not_name),
 		cmocka_unit_test(
 			test_resigned_recording_is_caught_by_the_pinned_key),
