@@ -109,3 +109,20 @@ long long tdm_msg_int(const struct tdm_msg *msg, const char *key)
 
 	return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
 }
+
+bool tdm_session_id_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n != 36)
+		return false;
+	for (i = 0; i < n; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? s[i] != '-' :
+			   !((s[i] >= '0' && s[i] <= '9') ||
+			     (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	}
+	return true;
+}

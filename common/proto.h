@@ -10,6 +10,7 @@
 #ifndef TDM_PROTO_H
 #define TDM_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,5 +71,9 @@ void tdm_msg_clear(struct tdm_msg *msg);
 /* Typed fields of msg->json; NULL / -1 when absent or of another type. */
 const char *tdm_msg_str(const struct tdm_msg *msg, const char *key);
 long long tdm_msg_int(const struct tdm_msg *msg, const char *key);
+
+/* A session id as the recorder writes them: a random UUID in lowercase
+ * (36 bytes: 8-4-4-4-12 hex digits).  s need not end at n. */
+bool tdm_session_id_ok(const char *s, size_t n);
 
 #endif

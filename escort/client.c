@@ -52,23 +52,6 @@ int client_init(struct escort_ctx *ctx, const struct tdm_policy *p,
 	return 0;
 }
 
-bool client_valid_id(const char *id)
-{
-	size_t i;
-
-	if (strlen(id) != 36)
-		return false;
-	for (i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? id[i] != '-' :
-			   !((id[i] >= '0' && id[i] <= '9') ||
-			     (id[i] >= 'a' && id[i] <= 'f')))
-			return false;
-	}
-	return true;
-}
-
 size_t client_sessions(const struct escort_ctx *ctx, char ids[][37], size_t max)
 {
 	struct dirent *e;
@@ -93,7 +76,7 @@ size_t client_sessions(const struct escort_ctx *ctx, char ids[][37], size_t max)
 			continue;
 		memcpy(ids[n], e->d_name, 36);
 		ids[n][36] = '\0';
-		if (client_valid_id(ids[n]))
+		if (tdm_session_id_ok(ids[n], strlen(ids[n])))
 			n++;
 	}
 	closedir(d);
@@ -239,7 +222,7 @@ int client_attach(const struct escort_ctx *ctx, const char *id,
 	c->fd = -1;
 	tdm_buf_init(&c->in, TDM_PROTO_MAX + TDM_PROTO_HEADER + 16384);
 	tdm_buf_init(&c->early, 2 * TDM_PROTO_MAX);
-	if (!client_valid_id(id)) {
+	if (!tdm_session_id_ok(id, strlen(id))) {
 		snprintf(c->error, sizeof(c->error),
 			 "%s is not a session "
 			 "id; `list` shows them",

@@ -40,8 +40,6 @@ struct session_conn {
 /* Looks up the accounts; errors are printed. */
 int client_init(struct escort_ctx *ctx, const struct tdm_policy *p,
 		const char *name);
-/* True when id looks like a session id (a UUID). */
-bool client_valid_id(const char *id);
 /*
  * Connects and attaches to session id; waits up to timeout_ms for the
  * attach burst.  Returns 0, or a negative TDM_ERR_* with c->error set.

@@ -11,6 +11,7 @@
 #include "base64.h"
 #include "buf.h"
 #include "policy.h"
+#include "proto.h"
 #include "sign.h"
 #include "trust.h"
 
@@ -72,20 +73,6 @@ static int worst(int a, int b)
 	return rank(b) > rank(a) ? b : a;
 }
 
-static bool uuid_shaped(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n != 36)
-		return false;
-	for (i = 0; i < n; i++)
-		if (i == 8 || i == 13 || i == 18 || i == 23 ?
-			    s[i] != '-' :
-			    !isxdigit((unsigned char)s[i]))
-			return false;
-	return true;
-}
-
 static bool digits(const char *s, size_t n)
 {
 	size_t i;
@@ -117,7 +104,7 @@ static bool path_contradicts(const char *path, const struct tdm_rec_header *h,
 	if (end == NULL || end[9] != '\0' || h == NULL || h->session == NULL)
 		return false;
 	n = (size_t)(end - base);
-	if (!uuid_shaped(base, n))
+	if (!tdm_session_id_ok(base, n))
 		return false;
 	if (strlen(h->session) != n || memcmp(base, h->session, n) != 0) {
 		snprintf(why, why_size,

@@ -106,6 +106,24 @@ static void test_payload_over_the_bound_is_not_written(void **state)
 	tdm_buf_free(&b);
 }
 
+static void test_session_ids_are_lowercase_uuids(void **state)
+{
+	static const char good[] = "ec00dcce-363d-42ee-a74d-2cf8bc61b16a";
+	char bad[sizeof(good)];
+	size_t i;
+
+	(void)state;
+	assert_true(tdm_session_id_ok(good, 36));
+	assert_false(tdm_session_id_ok(good, 35));
+	assert_false(tdm_session_id_ok("../../etc/passwd", 16));
+	/* Each byte changed to what a path or another case would need. */
+	for (i = 0; i < 36; i++) {
+		memcpy(bad, good, sizeof(good));
+		bad[i] = good[i] == '-' ? 'a' : i % 2 ? '/' : 'A';
+		assert_false(tdm_session_id_ok(bad, 36));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -114,6 +132,7 @@ int main(void)
 		cmocka_unit_test(test_partial_message_needs_more_bytes),
 		cmocka_unit_test(test_malformed_messages_are_refused),
 		cmocka_unit_test(test_payload_over_the_bound_is_not_written),
+		cmocka_unit_test(test_session_ids_are_lowercase_uuids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
