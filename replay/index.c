@@ -265,7 +265,7 @@ int rp_index_fresh(struct rp_index *ix, const char *rel, const struct stat *st)
 
 /* ---- queries ------------------------------------------------------------ */
 
-/* The FTS5 query: each literal as a quoted phrase, all required. */
+/* The FTS5 query: each literal as a quoted phrase, any one of them. */
 static char *fts_query(const struct rp_filter *f)
 {
 	struct tdm_buf q;
@@ -273,11 +273,11 @@ static char *fts_query(const struct rp_filter *f)
 	size_t i;
 
 	tdm_buf_init(&q, 0);
-	for (i = 0; i < f->nliteral; i++) {
+	for (i = 0; i < f->need.n; i++) {
 		if (i > 0)
-			tdm_buf_puts(&q, " AND ");
+			tdm_buf_puts(&q, " OR ");
 		tdm_buf_putc(&q, '"');
-		for (p = f->literal[i]; *p != '\0'; p++) {
+		for (p = f->need.lit[i]; *p != '\0'; p++) {
 			if (*p == '"')
 				tdm_buf_putc(&q, '"');
 			tdm_buf_putc(&q, (uint8_t)*p);
@@ -324,7 +324,7 @@ int rp_index_query(struct rp_index *ix, const struct rp_filter *f)
 		tdm_buf_puts(&sql, " AND c.time_us >= ?");
 	if (f->has_until)
 		tdm_buf_puts(&sql, " AND c.time_us <= ?");
-	if (f->nliteral > 0) {
+	if (f->need.n > 0) {
 		match = fts_query(f);
 		tdm_buf_puts(&sql, " AND c.id IN (SELECT rowid FROM "
 				   "commands_fts WHERE commands_fts MATCH ?)");
@@ -341,7 +341,7 @@ int rp_index_query(struct rp_index *ix, const struct rp_filter *f)
 		tdm_buf_puts(&sql, " AND tdm_regexp(c.command)");
 	}
 	tdm_buf_puts(&sql, " ORDER BY f.path, c.ord");
-	if (sql.data == NULL || (f->nliteral > 0 && match == NULL))
+	if (sql.data == NULL || (f->need.n > 0 && match == NULL))
 		goto out;
 	sqlite3_finalize(ix->query);
 	ix->query = NULL;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "castread.h"
+#include "relit.h"
 
 #define RP_EXIT_USAGE 2
 #define RP_EXIT_ERROR 1
@@ -85,9 +86,8 @@ void rp_say(FILE *f, const char *fmt, ...)
 struct rp_filter {
 	regex_t command; /* POSIX ERE over "command" */
 	int has_command;
-	/* Substrings any match of command must contain (for FTS). */
-	char *literal[8];
-	size_t nliteral;
+	/* Strings one of which any match of command contains (for FTS). */
+	struct tdm_relit need;
 	const char *engineer, *escort, *target;
 	int has_since, has_until;
 	int64_t since_us, until_us; /* µs since the epoch, inclusive */

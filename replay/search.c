@@ -115,117 +115,31 @@ static int parse_when(const char *s, bool until, int64_t *us)
 
 /* ---- the command's regular expression ----------------------------------- */
 
-static int add_literal(struct rp_filter *f, const char *run, size_t n)
-{
-	/* FTS5's trigram tokenizer needs three characters. */
-	if (n < 3 || f->nliteral == sizeof(f->literal) / sizeof(f->literal[0]))
-		return 0;
-	f->literal[f->nliteral] = strndup(run, n);
-	if (f->literal[f->nliteral] == NULL)
-		return -1;
-	f->nliteral++;
-	return 0;
-}
-
 /*
- * Substrings every match of the ERE re must contain, for the index to
- * narrow with before the regex itself decides.  Conservative: with any
- * alternation there are none; groups, bracket expressions, anchors, '.',
- * non-ASCII bytes and backslash classes end a run; a character that '*',
- * '?' or '{' makes optional is taken off its run.
+ * What the index narrows with before the regex itself decides: strings
+ * one of which every match of re contains (relit.h).  FTS5's trigram
+ * tokenizer needs three characters of each, and whole UTF-8 ones: a set
+ * with a shorter or non-ASCII string narrows nothing.
  */
-static int required_literals(struct rp_filter *f, const char *re)
+static int command_literals(struct rp_filter *f, const char *re)
 {
-	char run[256];
-	size_t n = 0;
-	int depth = 0;
-	const char *p;
+	size_t i;
+	const unsigned char *c;
 
-	for (p = re; *p != '\0'; p++)
-		if (*p == '|')
-			return 0;
-	for (p = re; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (depth > 0 || c == '(' || c == ')') {
-			if (c == '(')
-				depth++;
-			else if (c == ')' && depth > 0)
-				depth--;
-			else if (c == '\\' && p[1] != '\0')
-				p++;
-			else if (c == '[')
-				goto bracket;
-			goto end_run;
-		}
-		switch (c) {
-		case '*':
-		case '?':
-		case '{':
-			if (n > 0)
-				n--;
-			if (c == '{')
-				while (p[1] != '\0' && p[1] != '}')
-					p++;
-			goto end_run;
-		case '+':
-			goto end_run;
-		case '.':
-		case '^':
-		case '$':
-			goto end_run;
-		case '[':
-			goto bracket;
-		case '\\':
-			if (p[1] == '\0')
-				goto end_run;
-			p++;
-			/* Only the escapes that mean the character itself, as
-			 * in relit.c: glibc reads \< \> \` \' \w \b \1 and
-			 * the like as anchors, classes or references. */
-			if (strchr("^.[]$()|*+?{}\\/-", *p) == NULL)
-				goto end_run;
-			c = (unsigned char)*p;
+	if (tdm_relit_required(re, &f->need) < 0)
+		return -1;
+	for (i = 0; i < f->need.n; i++) {
+		if (strlen(f->need.lit[i]) < 3)
 			break;
-		default:
-			if (c >= 0x80 || c < 0x20)
-				goto end_run;
+		for (c = (const unsigned char *)f->need.lit[i]; *c != '\0'; c++)
+			if (*c < 0x20 || *c >= 0x7f)
+				break;
+		if (*c != '\0')
 			break;
-		}
-		/* A literal; the next character may make it optional. */
-		if (n < sizeof(run))
-			run[n++] = (char)c;
-		continue;
-bracket:
-		/* [...] with ']' first and [:class:] inside. */
-		p++;
-		if (*p == '^')
-			p++;
-		if (*p == ']')
-			p++;
-		while (*p != '\0' && *p != ']') {
-			if (*p == '[' &&
-			    (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
-				char close = p[1];
-
-				for (p += 2; *p != '\0' &&
-					     !(*p == close && p[1] == ']');
-				     p++)
-					;
-				if (*p != '\0')
-					p++;
-			}
-			if (*p != '\0')
-				p++;
-		}
-		if (*p == '\0')
-			p--;
-end_run:
-		if (add_literal(f, run, n) < 0)
-			return -1;
-		n = 0;
 	}
-	return add_literal(f, run, n);
+	if (i < f->need.n)
+		tdm_relit_free(&f->need);
+	return 0;
 }
 
 /* ---- matching ---------------------------------------------------------- */
@@ -521,12 +435,9 @@ out:
 
 static void filter_free(struct rp_filter *f)
 {
-	size_t i;
-
 	if (f->has_command)
 		regfree(&f->command);
-	for (i = 0; i < f->nliteral; i++)
-		free(f->literal[i]);
+	tdm_relit_free(&f->need);
 }
 
 int rp_cmd_search(int argc, char **argv)
@@ -572,7 +483,7 @@ int rp_cmd_search(int argc, char **argv)
 				goto usage;
 			}
 			s.f.has_command = 1;
-			if (required_literals(&s.f, optarg) < 0) {
+			if (command_literals(&s.f, optarg) < 0) {
 				fprintf(stderr, "tandem-replay: out of "
 						"memory\n");
 				goto usage;

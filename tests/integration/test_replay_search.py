@@ -28,7 +28,15 @@ FILTERS = [
     ["--json", "--command", "drop_caches"],
     # glibc's word anchors: no literal '<' or '>' for the index to require
     ["--command", r"\<tail -n [0-9]+\>"],
+    # an interval before more text; optional parts; a set of literals
+    ["--command", r"curl -s http://10\.0\.0\.[0-9]{1,3}/install\.sh"],
+    ["--command", r"(stop|restart) (nginx|app[0-9]+)"],
+    ["--command", r"cache1?[0-9]{2}$"],
 ]
+# Filters that match in the recordings made here: a filter that matched
+# nothing would pass with an index that found nothing.
+MATCHING = {r"curl -s http://10\.0\.0\.[0-9]{1,3}/install\.sh",
+            r"(stop|restart) (nginx|app[0-9]+)", "rm -rf", "iptables|shadow"}
 
 
 def replay(*argv, check=True):
@@ -53,6 +61,8 @@ class ReplaySearchTest(unittest.TestCase):
                 with_index = replay("search", self.dir, *f).stdout
                 scanned = replay("search", self.dir, "--no-index", *f).stdout
                 self.assertEqual(with_index, scanned)
+                if len(f) == 2 and f[1] in MATCHING:
+                    self.assertNotEqual(scanned, "")
 
     def test_search_gives_the_same_results_with_and_without_the_index(self):
         self.same_results("no index yet")
