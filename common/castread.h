@@ -71,7 +71,7 @@ struct tdm_verify {
 	char last_link[65];	    /* sealed: the message the seal signs */
 	uint8_t seal[TDM_SEAL_MAX]; /* sealed: the SSHSIG blob */
 	size_t seal_len;
-	char why[320]; /* tampered or unsealed: what and where */
+	char why[512]; /* tampered or unsealed: what and where */
 };
 
 /* name is used in messages.  The fd stays the caller's. */

@@ -136,8 +136,8 @@ static json_t *session_of(const struct tdm_rec_header *h,
 			 "verify", verdict_name(v->verdict), "why", v->why);
 }
 
-int rp_decisions_read(const char *path, json_t *entries, struct tdm_verify *v,
-		      json_t **session)
+int rp_decisions_read(const char *path, const struct tdm_trust *keys,
+		      json_t *entries, struct tdm_verify *v, json_t **session)
 {
 	const struct tdm_rec_header *h;
 	struct tdm_castread *r;
@@ -163,7 +163,7 @@ int rp_decisions_read(const char *path, json_t *entries, struct tdm_verify *v,
 		}
 		json_decref(m);
 	}
-	tdm_castread_verify(r, v);
+	rp_verdict(path, r, keys, v);
 	if (tdm_castread_problems(r) > 0)
 		fprintf(stderr, "tandem-replay: warning: %s\n",
 			tdm_castread_problem(r));
@@ -353,7 +353,8 @@ int rp_cmd_commands(int argc, char **argv)
 	for (i = 0; i < paths.n; i++) {
 		entries = json_array();
 		if (entries == NULL ||
-		    rp_decisions_read(paths.path[i], entries, &v, NULL) < 0) {
+		    rp_decisions_read(paths.path[i], rp_bastion_keys, entries,
+				      &v, NULL) < 0) {
 			json_decref(entries);
 			status = RP_EXIT_ERROR;
 			continue;

@@ -211,7 +211,7 @@ void rp_warn_integrity(const char *path, struct tdm_castread *r)
 		       tdm_castread_problem(r),
 		       (unsigned long long)tdm_castread_problems(r),
 		       tdm_castread_problems(r) == 1 ? "" : "s");
-	tdm_castread_verify(r, &v);
+	rp_verdict(path, r, rp_bastion_keys, &v);
 	if (v.verdict == TDM_VERDICT_TAMPERED)
 		rp_say(stderr, "tandem-replay: warning: %s is TAMPERED: %s",
 		       path, v.why);

@@ -18,6 +18,8 @@
  * `commands`.
  */
 #include "replay.h"
+#include "sign.h"
+#include "trust.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -29,7 +31,7 @@
 
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION "2"
+#define SCHEMA_VERSION "3"
 /* Files per transaction: progress survives an interrupted run. */
 #define BATCH 500
 
@@ -42,7 +44,8 @@ static const char schema[] =
 	" mtime_ns INTEGER NOT NULL,"
 	" readable INTEGER NOT NULL," /* 0: could not be opened */
 	" session TEXT, engineer TEXT, target TEXT, bastion TEXT,"
-	" start INTEGER, attrs TEXT, verify TEXT, why TEXT);"
+	" start INTEGER, attrs TEXT, verify TEXT, why TEXT,"
+	" signer BLOB);" /* sealed: the key in the header that sealed it */
 	"CREATE INDEX IF NOT EXISTS files_engineer ON files(engineer);"
 	"CREATE INDEX IF NOT EXISTS files_target ON files(target);"
 	"CREATE TABLE IF NOT EXISTS commands("
@@ -65,6 +68,12 @@ struct known {
 	char *rel;
 	int64_t id, size, mtime_ns;
 	int readable, seen;
+	/* Sealed by signer, as the header's key judges: whether the keys
+	 * the investigator trusts agree is decided when searching. */
+	int sealed;
+	uint8_t signer[TDM_ED25519_PUB];
+	char *bastion;
+	int64_t start;
 };
 
 struct rp_index {
@@ -106,6 +115,28 @@ static int64_t mtime_ns(const struct stat *st)
 	       (int64_t)st->st_mtim.tv_nsec;
 }
 
+/* Columns 5 to 8 of a files row: its verdict, signer, bastion, start. */
+static int known_seal(struct known *k, sqlite3_stmt *st)
+{
+	const char *verify = (const char *)sqlite3_column_text(st, 5);
+	const char *bastion = (const char *)sqlite3_column_text(st, 7);
+
+	k->sealed = verify != NULL && strcmp(verify, "sealed") == 0;
+	k->bastion = NULL;
+	k->start = sqlite3_column_int64(st, 8);
+	if (!k->sealed)
+		return 0;
+	/* A sealed row without its signer is not one we wrote: the
+	 * recording is read again. */
+	if (sqlite3_column_bytes(st, 6) != TDM_ED25519_PUB) {
+		k->readable = 0;
+		return 0;
+	}
+	memcpy(k->signer, sqlite3_column_blob(st, 6), TDM_ED25519_PUB);
+	k->bastion = strdup(bastion != NULL ? bastion : "?");
+	return k->bastion != NULL ? 0 : -1;
+}
+
 /* Reads the files table into memory, sorted by path. */
 static int load_files(struct rp_index *ix)
 {
@@ -116,7 +147,8 @@ static int load_files(struct rp_index *ix)
 
 	if (sqlite3_prepare_v2(ix->db,
 			       "SELECT path, id, size, mtime_ns, "
-			       "readable FROM files",
+			       "readable, verify, signer, bastion, start "
+			       "FROM files",
 			       -1, &st, NULL) != SQLITE_OK) {
 		db_error(ix, "reading the list of recordings");
 		return -1;
@@ -138,6 +170,10 @@ static int load_files(struct rp_index *ix)
 		ix->file[ix->nfile].mtime_ns = sqlite3_column_int64(st, 3);
 		ix->file[ix->nfile].readable = sqlite3_column_int(st, 4);
 		ix->file[ix->nfile].seen = 0;
+		if (known_seal(&ix->file[ix->nfile], st) < 0) {
+			free(ix->file[ix->nfile].rel);
+			goto nomem;
+		}
 		ix->nfile++;
 	}
 	sqlite3_finalize(st);
@@ -164,8 +200,10 @@ void rp_index_close(struct rp_index *ix)
 	sqlite3_finalize(ix->query);
 	json_decref(ix->last_session);
 	sqlite3_close(ix->db);
-	for (i = 0; i < ix->nfile; i++)
+	for (i = 0; i < ix->nfile; i++) {
 		free(ix->file[i].rel);
+		free(ix->file[i].bastion);
+	}
 	free(ix->file);
 	free(ix->path);
 	free(ix);
@@ -259,8 +297,15 @@ int rp_index_fresh(struct rp_index *ix, const char *rel, const struct stat *st)
 {
 	struct known *k = find_known(ix, rel);
 
-	return k != NULL && k->readable && k->size == (int64_t)st->st_size &&
-	       k->mtime_ns == mtime_ns(st);
+	if (k == NULL || !k->readable || k->size != (int64_t)st->st_size ||
+	    k->mtime_ns != mtime_ns(st))
+		return 0;
+	/* The index judged the seal by the header's key: a recording
+	 * sealed by a key the investigator does not trust is read again,
+	 * and rp_verdict says so as it does without an index. */
+	return !k->sealed || rp_bastion_keys == NULL ||
+	       tdm_trust_check(rp_bastion_keys, k->signer, k->bastion,
+			       k->start);
 }
 
 /* ---- queries ------------------------------------------------------------ */
@@ -475,8 +520,8 @@ static int prepare(struct updater *u)
 		{ offsetof(struct updater, add_file),
 		  "INSERT INTO files(path, "
 		  "size, mtime_ns, readable, session, engineer, target, "
-		  "bastion, start, attrs, verify, why) VALUES(?, ?, ?, ?, ?, "
-		  "?, ?, ?, ?, ?, ?, ?)" },
+		  "bastion, start, attrs, verify, why, signer) VALUES(?, ?, ?, "
+		  "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
 		{ offsetof(struct updater, add_cmd),
 		  "INSERT INTO commands("
 		  "file_id, ord, time_us, seq, decision, escort, reason, "
@@ -616,7 +661,7 @@ static int add_recording(struct updater *u, const char *path, const char *rel,
 
 	if (entries == NULL)
 		return -1;
-	readable = rp_decisions_read(path, entries, &v, &session) == 0 &&
+	readable = rp_decisions_read(path, NULL, entries, &v, &session) == 0 &&
 		   session != NULL;
 	if (!readable)
 		u->unreadable++;
@@ -637,6 +682,9 @@ static int add_recording(struct updater *u, const char *path, const char *rel,
 		bind_json(u->add_file, 10, json_object_get(session, "attrs"));
 		bind_json(u->add_file, 11, json_object_get(session, "verify"));
 		bind_json(u->add_file, 12, json_object_get(session, "why"));
+		if (v.verdict == TDM_VERDICT_SEALED)
+			sqlite3_bind_blob(u->add_file, 13, v.signer,
+					  TDM_ED25519_PUB, SQLITE_TRANSIENT);
 	}
 	if (run(u->add_file) < 0) {
 		db_error(u->ix, "adding a recording");

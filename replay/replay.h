@@ -27,6 +27,19 @@ struct tdm_trust;
 extern struct tdm_trust *rp_bastion_keys;
 extern char rp_bastion_keys_from[4096];
 
+/* ---- verify.c ---- */
+
+/*
+ * The verdict an investigator is given on a recording: its chain and seal
+ * (tdm_castread_verify), then TAMPERED when its file name or directory
+ * contradicts its header, or when it is sealed by a key keys does not
+ * trust for its bastion and start (keys NULL: the key its header names).
+ * Every subcommand judges with this, so none calls sealed what verify
+ * calls tampered.
+ */
+void rp_verdict(const char *path, struct tdm_castread *r,
+		const struct tdm_trust *keys, struct tdm_verify *v);
+
 /* ---- files.c ---- */
 
 /* Recording paths: files as given, directories searched for *.cast.zst. */
@@ -62,12 +75,13 @@ int rp_write_all(int fd, const void *p, size_t n);
 json_t *rp_marker_json(const struct tdm_event *ev);
 /*
  * Appends one audit entry per decision in path to entries (the --json
- * shape, plus "verify" and "intact") and fills v; -1 if it cannot be
- * opened.  session (when not NULL) gets the header's start, session,
- * engineer, target, bastion and attrs, and the verdict and why.
+ * shape, plus "verify" and "intact") and fills v, judged by rp_verdict
+ * with keys; -1 if it cannot be opened.  session (when not NULL) gets the
+ * header's start, session, engineer, target, bastion and attrs, and the
+ * verdict and why.
  */
-int rp_decisions_read(const char *path, json_t *entries, struct tdm_verify *v,
-		      json_t **session);
+int rp_decisions_read(const char *path, const struct tdm_trust *keys,
+		      json_t *entries, struct tdm_verify *v, json_t **session);
 /* An entry as `commands` prints it: one line for a person, or JSON. */
 void rp_entry_print(json_t *e, int as_json);
 /* The line for a person, appended to line without its newline. */

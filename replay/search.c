@@ -274,7 +274,8 @@ static int scan(struct search *s, const char *path)
 
 	s->files++;
 	if (entries == NULL ||
-	    rp_decisions_read(path, entries, &v, &session) < 0 ||
+	    rp_decisions_read(path, rp_bastion_keys, entries, &v, &session) <
+		    0 ||
 	    session == NULL) {
 		rc = -1;
 		goto out;

@@ -320,7 +320,7 @@ int rp_cmd_info(int argc, char **argv)
 	h = tdm_castread_header(r);
 	while (tdm_castread_next(r, &ev) == 1)
 		tally_event(&t, &ev);
-	tdm_castread_verify(r, &v);
+	rp_verdict(argv[1], r, rp_bastion_keys, &v);
 	print_str("file", argv[1]);
 	if (h != NULL) {
 		rp_iso_time(h->timestamp, 0, when, sizeof(when));

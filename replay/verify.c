@@ -143,55 +143,61 @@ static bool path_contradicts(const char *path, const struct tdm_rec_header *h,
 	return true;
 }
 
+void rp_verdict(const char *path, struct tdm_castread *r,
+		const struct tdm_trust *keys, struct tdm_verify *v)
+{
+	const struct tdm_rec_header *h;
+	char fp[TDM_FINGERPRINT_SIZE];
+
+	tdm_castread_verify(r, v);
+	h = tdm_castread_header(r);
+	if (v->verdict != TDM_VERDICT_TAMPERED &&
+	    path_contradicts(path, h, v->why, sizeof(v->why))) {
+		v->verdict = TDM_VERDICT_TAMPERED;
+		return;
+	}
+	if (v->verdict != TDM_VERDICT_SEALED || keys == NULL ||
+	    tdm_trust_check(keys, v->signer,
+			    h != NULL && h->bastion != NULL ? h->bastion : "?",
+			    h != NULL ? h->timestamp : 0))
+		return;
+	/* Anyone can make a chain: without a trusted seal no part of it
+	 * proves anything (commands marks every entry NOT VERIFIED). */
+	v->verdict = TDM_VERDICT_TAMPERED;
+	v->good_frames = 0;
+	tdm_pubkey_fingerprint(v->signer, fp);
+	if (keys == rp_bastion_keys)
+		snprintf(v->why, sizeof(v->why),
+			 "sealed by key %s, which is not the bastion key in "
+			 "%.200s (re-signed; or sealed before a key change, or "
+			 "by another bastion: name its key with verify --key "
+			 "or --allowed-signers)",
+			 fp, rp_bastion_keys_from);
+	else
+		snprintf(v->why, sizeof(v->why),
+			 "sealed by key %s, which is not trusted for bastion "
+			 "%s (re-signed, or add the bastion's key to the "
+			 "trusted keys)",
+			 fp,
+			 h != NULL && h->bastion != NULL ? h->bastion : "?");
+}
+
 /* Verifies one file and prints its line; returns its exit status. */
 static int verify_one(const char *path, const struct tdm_trust *keys, int quiet,
 		      int *unpinned)
 {
-	const struct tdm_rec_header *h;
 	struct tdm_castread *r;
 	struct tdm_verify v;
-	char fp[TDM_FINGERPRINT_SIZE], why[512];
-	const char *bastion;
-	int64_t started;
+	char fp[TDM_FINGERPRINT_SIZE];
 	int fd;
 
 	if (rp_open(path, &fd, &r) < 0)
 		return RP_EXIT_ERROR;
-	tdm_castread_verify(r, &v);
-	h = tdm_castread_header(r);
-	bastion = h != NULL && h->bastion != NULL ? h->bastion : "?";
-	started = h != NULL ? h->timestamp : 0;
-	if (v.verdict != TDM_VERDICT_TAMPERED &&
-	    path_contradicts(path, h, why, sizeof(why))) {
-		rp_say(stdout, "%s: TAMPERED: %s", path, why);
-		rp_close(fd, r);
-		return RP_EXIT_TAMPERED;
-	}
+	rp_verdict(path, r, keys, &v);
+	rp_close(fd, r);
 	switch (v.verdict) {
 	case TDM_VERDICT_SEALED:
 		tdm_pubkey_fingerprint(v.signer, fp);
-		if (keys != NULL && keys == rp_bastion_keys &&
-		    !tdm_trust_check(keys, v.signer, bastion, started)) {
-			rp_say(stdout,
-			       "%s: TAMPERED: sealed by key %s, which is not "
-			       "the bastion key in %s (re-signed; or sealed "
-			       "before a key change, or by another bastion: "
-			       "name its key with --key or "
-			       "--allowed-signers)",
-			       path, fp, rp_bastion_keys_from);
-			rp_close(fd, r);
-			return RP_EXIT_TAMPERED;
-		}
-		if (keys != NULL &&
-		    !tdm_trust_check(keys, v.signer, bastion, started)) {
-			rp_say(stdout,
-			       "%s: TAMPERED: sealed by key %s, which is not "
-			       "trusted for bastion %s (re-signed, or add the "
-			       "bastion's key to the trusted keys)",
-			       path, fp, bastion);
-			rp_close(fd, r);
-			return RP_EXIT_TAMPERED;
-		}
 		if (!quiet)
 			rp_say(stdout,
 			       "%s: sealed and intact: %.6f s, %llu links, "
@@ -205,17 +211,14 @@ static int verify_one(const char *path, const struct tdm_trust *keys, int quiet,
 							 "");
 		if (keys == NULL)
 			*unpinned = 1;
-		rp_close(fd, r);
 		return 0;
 	case TDM_VERDICT_UNSEALED:
 		rp_say(stdout, "%s: UNSEALED: %s", path, v.why);
-		rp_close(fd, r);
 		return RP_EXIT_UNSEALED;
 	case TDM_VERDICT_TAMPERED:
 		break;
 	}
 	rp_say(stdout, "%s: TAMPERED: %s", path, v.why);
-	rp_close(fd, r);
 	return RP_EXIT_TAMPERED;
 }
 

@@ -26,6 +26,22 @@ def replay(*args):
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
 
 
+def policy_with_another_key():
+    """A copy of the bed's policy naming a signing key that sealed nothing."""
+    other = os.path.join(bed.dir, "other-bastion")
+    for f in (other, other + ".pub"):
+        if os.path.exists(f):
+            os.unlink(f)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other],
+                   check=True)
+    with open(bed.policy) as f:
+        text = f.read()
+    conf = os.path.join(bed.dir, "other-policy.conf")
+    with open(conf, "w") as f:
+        f.write(re.sub(r"(?m)^signing-key .*$", f"signing-key {other}", text))
+    return conf
+
+
 class Record(unittest.TestCase):
     def test_session_recording_is_sealed_and_verifies_with_the_bastion_key(self):
         before = bed.recordings_now()
@@ -84,17 +100,7 @@ class Record(unittest.TestCase):
         self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
         self.assertIn(f"the bastion key in {bed.signing_key}.pub".encode(), v.stdout)
         # A policy naming another bastion key: the seal is not trusted.
-        other = os.path.join(bed.dir, "other-bastion")
-        for f in (other, other + ".pub"):
-            if os.path.exists(f):
-                os.unlink(f)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other],
-                       check=True)
-        with open(bed.policy) as f:
-            text = f.read()
-        conf = os.path.join(bed.dir, "other-policy.conf")
-        with open(conf, "w") as f:
-            f.write(re.sub(r"(?m)^signing-key .*$", f"signing-key {other}", text))
+        conf = policy_with_another_key()
         v = replay("--config", conf, "verify", path)
         self.assertEqual(v.returncode, 4, v.stdout + v.stderr)
         self.assertIn(b"not the bastion key in", v.stdout)
@@ -102,6 +108,49 @@ class Record(unittest.TestCase):
         v = replay("--config", os.path.join(bed.dir, "no-such.conf"), "verify", path)
         self.assertEqual(v.returncode, 1, v.stdout + v.stderr)
         self.assertIn(b"no-such.conf", v.stderr)
+        os.unlink(conf)
+
+    def test_every_subcommand_judges_the_seal_by_the_bastion_key(self):
+        # A recording sealed by a key the policy does not name is as
+        # TAMPERED in the audit list, a search (with and without an index
+        # made under the right key), cat and info as it is to verify.
+        import shutil
+        import tempfile
+        before = bed.recordings_now()
+        p = bed.ssh_approved("db01", "echo judged-everywhere")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        src = bed.new_recording(before)
+        conf = policy_with_another_key()
+        d = tempfile.mkdtemp(prefix="tdm-judged-")
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, os.path.basename(src))
+        shutil.copy(src, path)
+        for policy, verdict, intact in ((bed.policy, "sealed", True),
+                                        (conf, "tampered", False)):
+            with self.subTest(policy=policy):
+                c = replay("--config", policy, "commands", "--json", path)
+                self.assertEqual(c.returncode, 0, c.stderr)
+                rows = [json.loads(l) for l in c.stdout.splitlines()]
+                self.assertEqual(len(rows), 1)
+                self.assertEqual((rows[0]["verify"], rows[0]["intact"]),
+                                 (verdict, intact))
+                if verdict == "tampered":
+                    self.assertIn(b"TAMPERED", c.stderr)
+                    self.assertIn(b"not the bastion key in", c.stderr)
+                    for sub in (["cat", path], ["info", path]):
+                        out = replay("--config", policy, *sub)
+                        self.assertIn(b"not the bastion key in",
+                                      out.stdout + out.stderr, sub)
+        replay("--config", bed.policy, "index", d)
+        for args in ([], ["--no-index"]):
+            with self.subTest(search=args):
+                s = replay("--config", conf, "search", d, *args)
+                self.assertEqual(s.returncode, 0, s.stderr)
+                self.assertIn(b"echo judged-everywhere  (NOT VERIFIED)", s.stdout)
+                self.assertIn(b"not the bastion key in", s.stderr)
+                s = replay("--config", bed.policy, "search", d, *args)
+                self.assertIn(b"echo judged-everywhere\n", s.stdout)
+                self.assertNotIn(b"TAMPERED", s.stderr)
         os.unlink(conf)
 
     def test_verify_catches_a_recording_put_in_another_place(self):
