@@ -43,6 +43,10 @@
 	{ "gettid", TDM_SB_ANY, 0, 0, "libc" }, \
 	{ "geteuid", TDM_SB_ANY, 0, 0, "SQLite" }, \
 	{ "getcwd", TDM_SB_ANY, 0, 0, "SQLite's full path of the index" }, \
+	{ "readlink", TDM_SB_ANY, 0, 0, "SQLite follows a symbolic link in " \
+	  "the index's path" }, \
+	{ "readlinkat", TDM_SB_ANY, 0, 0, "SQLite follows a symbolic link " \
+	  "in the index's path" }, \
 	{ "getrandom", TDM_SB_ANY, 0, 0, "OpenSSL, SQLite" }, \
 	{ "sysinfo", TDM_SB_ANY, 0, 0, "qsort sizes its buffer by the " \
 	  "memory there is" }, \

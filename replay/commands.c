@@ -165,8 +165,8 @@ int rp_decisions_read(const char *path, const struct tdm_trust *keys,
 	}
 	rp_verdict(path, r, keys, v);
 	if (tdm_castread_problems(r) > 0)
-		fprintf(stderr, "tandem-replay: warning: %s\n",
-			tdm_castread_problem(r));
+		rp_say(stderr, "tandem-replay: warning: %s",
+		       tdm_castread_problem(r));
 	for (i = first; i < json_array_size(entries); i++) {
 		e = json_array_get(entries, i);
 		frame = json_integer_value(json_object_get(e, "frame"));
@@ -363,6 +363,11 @@ int rp_cmd_commands(int argc, char **argv)
 			rp_entry_print(e, as_json);
 		json_decref(entries);
 		rp_verdict_warn(paths.path[i], verdict_name(v.verdict), v.why);
+	}
+	if (paths.n == 0 && status == 0) {
+		fprintf(stderr, "tandem-replay: no recordings (*.cast.zst) "
+				"found in what was given\n");
+		status = RP_EXIT_ERROR;
 	}
 	rp_paths_free(&paths);
 	return status;

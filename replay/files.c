@@ -1,9 +1,10 @@
 /*
  * files.c: finding and opening recordings for tandem-replay.
  *
- * Directories are searched for *.cast.zst without following symbolic
- * links, and the paths are sorted, so the same tree always gives the
- * same order of output.
+ * Directories are searched for *.cast.zst, regular files only, without
+ * following symbolic links below the directory named (which may itself be
+ * one), and the paths are sorted, so the same tree always gives the same
+ * order of output.
  */
 #include "replay.h"
 #include "err.h"
@@ -48,23 +49,29 @@ static int walk_one(const char *path, const struct stat *st, int type,
 		    struct FTW *ftw)
 {
 	size_t n = strlen(path), sn = strlen(RP_SUFFIX);
+	struct stat lst;
 
-	(void)st;
-	(void)ftw;
+	/* The walk follows links so that the directory named may be one;
+	 * below it, a link is passed over, a directory's whole subtree. */
+	if (ftw->level > 0 && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
+		return type == FTW_D ? FTW_SKIP_SUBTREE : FTW_CONTINUE;
 	if (type == FTW_DNR) {
-		fprintf(stderr,
-			"tandem-replay: cannot read directory %s: "
-			"permission denied (investigators need group "
-			"tandem-audit)\n",
-			path);
+		rp_say(stderr,
+		       "tandem-replay: cannot read directory %s: "
+		       "permission denied (investigators need group "
+		       "tandem-audit)",
+		       path);
 		walk_failed = 1;
-		return 0;
+		return FTW_CONTINUE;
 	}
-	if (type != FTW_F || n < sn || strcmp(path + n - sn, RP_SUFFIX) != 0)
-		return 0;
+	/* Only regular files: opening a FIFO named like a recording would
+	 * wait for a writer for ever. */
+	if (type != FTW_F || !S_ISREG(st->st_mode) || n < sn ||
+	    strcmp(path + n - sn, RP_SUFFIX) != 0)
+		return FTW_CONTINUE;
 	if (paths_add(walk_out, path) < 0)
-		return -1;
-	return 0;
+		return FTW_STOP;
+	return FTW_CONTINUE;
 }
 
 static int cmp_path(const void *a, const void *b)
@@ -81,10 +88,10 @@ int rp_paths_collect(char **args, int nargs, struct rp_paths *out)
 	walk_failed = 0;
 	for (i = 0; i < nargs; i++) {
 		if (stat(args[i], &st) < 0) {
-			fprintf(stderr,
-				"tandem-replay: %s: %s (give a "
-				"recording file or a directory of them)\n",
-				args[i], strerror(errno));
+			rp_say(stderr,
+			       "tandem-replay: %s: %s (give a "
+			       "recording file or a directory of them)",
+			       args[i], strerror(errno));
 			return -1;
 		}
 		if (!S_ISDIR(st.st_mode)) {
@@ -94,7 +101,7 @@ int rp_paths_collect(char **args, int nargs, struct rp_paths *out)
 		}
 		first = out->n;
 		walk_out = out;
-		if (nftw(args[i], walk_one, 32, FTW_PHYS) < 0)
+		if (nftw(args[i], walk_one, 32, FTW_ACTIONRETVAL) != 0)
 			goto nomem;
 		walk_out = NULL;
 		qsort(out->path + first, out->n - first, sizeof(char *),
@@ -102,7 +109,7 @@ int rp_paths_collect(char **args, int nargs, struct rp_paths *out)
 	}
 	return walk_failed ? -1 : 0;
 nomem:
-	fprintf(stderr, "tandem-replay: out of memory listing %s\n", args[i]);
+	rp_say(stderr, "tandem-replay: out of memory listing %s", args[i]);
 	return -1;
 }
 
@@ -122,27 +129,29 @@ int rp_open(const char *path, int *fd, struct tdm_castread **r)
 	struct stat st;
 	int rc;
 
-	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO must not hold the open until a writer
+	 * comes; it is refused below.  (No effect on a regular file.) */
+	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (*fd < 0) {
-		fprintf(stderr, "tandem-replay: cannot open %s: %s%s\n", path,
-			strerror(errno),
-			errno == EACCES ? " (investigators need group "
-					  "tandem-audit)" :
-					  "");
+		rp_say(stderr, "tandem-replay: cannot open %s: %s%s", path,
+		       strerror(errno),
+		       errno == EACCES ? " (investigators need group "
+					 "tandem-audit)" :
+					 "");
 		return -1;
 	}
 	if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		fprintf(stderr,
-			"tandem-replay: %s is not a regular file; give "
-			"a recording (*.cast.zst)\n",
-			path);
+		rp_say(stderr,
+		       "tandem-replay: %s is not a regular file; give "
+		       "a recording (*.cast.zst)",
+		       path);
 		close(*fd);
 		return -1;
 	}
 	rc = tdm_castread_open(*fd, path, r);
 	if (rc < 0) {
-		fprintf(stderr, "tandem-replay: cannot read %s: %s\n", path,
-			tdm_strerror(rc));
+		rp_say(stderr, "tandem-replay: cannot read %s: %s", path,
+		       tdm_strerror(rc));
 		close(*fd);
 		return -1;
 	}

@@ -90,8 +90,8 @@ struct rp_index {
 
 static void db_error(struct rp_index *ix, const char *doing)
 {
-	fprintf(stderr, "tandem-replay: index %s: %s: %s\n", ix->path, doing,
-		sqlite3_errmsg(ix->db));
+	rp_say(stderr, "tandem-replay: index %s: %s: %s", ix->path, doing,
+	       sqlite3_errmsg(ix->db));
 }
 
 static int cmp_known(const void *a, const void *b)
@@ -186,8 +186,8 @@ static int load_files(struct rp_index *ix)
 	return 0;
 nomem:
 	sqlite3_finalize(st);
-	fprintf(stderr, "tandem-replay: out of memory reading index %s\n",
-		ix->path);
+	rp_say(stderr, "tandem-replay: out of memory reading index %s",
+	       ix->path);
 	return -1;
 }
 
@@ -231,13 +231,13 @@ static int open_db(const char *path, int flags, struct rp_index **out)
 		return -1;
 	}
 	if (sqlite3_open_v2(path, &ix->db, flags, NULL) != SQLITE_OK) {
-		fprintf(stderr, "tandem-replay: cannot open index %s: %s%s\n",
-			path, ix->db ? sqlite3_errmsg(ix->db) : "out of memory",
-			(flags & SQLITE_OPEN_CREATE) ?
-				" (run index as the recordings' owner, e.g. "
-				"from tandem-verify.service, or give --db "
-				"FILE in a directory you can write)" :
-				"");
+		rp_say(stderr, "tandem-replay: cannot open index %s: %s%s",
+		       path, ix->db ? sqlite3_errmsg(ix->db) : "out of memory",
+		       (flags & SQLITE_OPEN_CREATE) ?
+			       " (run index as the recordings' owner, e.g. "
+			       "from tandem-verify.service, or give --db "
+			       "FILE in a directory you can write)" :
+			       "");
 		rp_index_close(ix);
 		return -1;
 	}
@@ -844,8 +844,9 @@ static int index_dir(const char *dir, const char *db)
 	u.in_batch = 0;
 	if (progress)
 		fprintf(stderr, "\r\x1b[K");
-	printf("%s: %zu recordings, %zu read (%zu decisions), %zu removed, "
-	       "%zu unreadable, in %.2f s; index %s\n",
+	rp_say(stdout,
+	       "%s: %zu recordings, %zu read (%zu decisions), %zu removed, "
+	       "%zu unreadable, in %.2f s; index %s",
 	       dir, u.seen, u.read, u.decisions, u.removed, u.unreadable,
 	       mono_s() - t0, db);
 	rc = 0;

@@ -555,10 +555,10 @@ int rp_cmd_search(int argc, char **argv)
 	}
 	for (i = optind; i < argc; i++) {
 		if (stat(argv[i], &st) < 0) {
-			fprintf(stderr,
-				"tandem-replay: %s: %s (give a "
-				"recording file or a directory of them)\n",
-				argv[i], strerror(errno));
+			rp_say(stderr,
+			       "tandem-replay: %s: %s (give a "
+			       "recording file or a directory of them)",
+			       argv[i], strerror(errno));
 			status = RP_EXIT_ERROR;
 		} else if (S_ISDIR(st.st_mode)) {
 			if (search_dir(&s, argv[i]) < 0)
@@ -566,6 +566,13 @@ int rp_cmd_search(int argc, char **argv)
 		} else if (scan(&s, argv[i]) < 0) {
 			status = RP_EXIT_ERROR;
 		}
+	}
+	/* As verify: a search of nothing is more likely a wrong path than
+	 * an empty archive, and must not pass for "no matches". */
+	if (s.files == 0 && status == 0) {
+		fprintf(stderr, "tandem-replay: no recordings (*.cast.zst) "
+				"found in what was given\n");
+		status = RP_EXIT_ERROR;
 	}
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr,

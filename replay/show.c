@@ -191,8 +191,8 @@ int rp_cmd_export(int argc, char **argv)
 			 open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 			      0640);
 	if (out_fd < 0) {
-		fprintf(stderr, "tandem-replay: cannot create %s: %s\n", out,
-			strerror(errno));
+		rp_say(stderr, "tandem-replay: cannot create %s: %s", out,
+		       strerror(errno));
 		goto out;
 	}
 	header = json_dumps(h->json, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -230,12 +230,12 @@ int rp_cmd_export(int argc, char **argv)
 	status = 0;
 	goto out;
 nomem:
-	fprintf(stderr, "tandem-replay: out of memory exporting %s\n",
-		argv[optind]);
+	rp_say(stderr, "tandem-replay: out of memory exporting %s",
+	       argv[optind]);
 	goto out;
 write_failed:
-	fprintf(stderr, "tandem-replay: cannot write %s: %s\n", out,
-		strerror(errno));
+	rp_say(stderr, "tandem-replay: cannot write %s: %s", out,
+	       strerror(errno));
 out:
 	if (out_fd >= 0)
 		close(out_fd);
@@ -375,14 +375,14 @@ int rp_cmd_info(int argc, char **argv)
 		printf("%-10s sealed and intact, signed by %s\n", "verify", fp);
 		break;
 	case TDM_VERDICT_UNSEALED:
-		printf("%-10s UNSEALED: %s\n", "verify", v.why);
+		rp_say(stdout, "%-10s UNSEALED: %s", "verify", v.why);
 		break;
 	case TDM_VERDICT_TAMPERED:
-		printf("%-10s TAMPERED: %s\n", "verify", v.why);
+		rp_say(stdout, "%-10s TAMPERED: %s", "verify", v.why);
 		break;
 	}
 	if (tdm_castread_problems(r) > 0)
-		printf("%-10s %llu: %s\n", "problems",
+		rp_say(stdout, "%-10s %llu: %s", "problems",
 		       (unsigned long long)tdm_castread_problems(r),
 		       tdm_castread_problem(r));
 	tdm_buf_free(&vis);

@@ -276,7 +276,7 @@ static int key_options(int argc, char **argv, struct tdm_trust **keys,
 	}
 	return optind;
 bad_keys:
-	fprintf(stderr, "tandem-replay: %s\n", why);
+	rp_say(stderr, "tandem-replay: %s", why);
 	return -1;
 usage:
 	usage(stderr);
@@ -384,8 +384,8 @@ int rp_cmd_seal(int argc, char **argv)
 	sig_fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (sig_fd < 0 || rp_write_all(sig_fd, armor.data, armor.len) < 0 ||
 	    close(sig_fd) < 0) {
-		fprintf(stderr, "tandem-replay: cannot write %s: %s\n", out,
-			strerror(errno));
+		rp_say(stderr, "tandem-replay: cannot write %s: %s", out,
+		       strerror(errno));
 		goto out;
 	}
 	/* No newline: ssh-keygen -Y verify signs exactly what it reads. */

@@ -184,6 +184,73 @@ class ReplaySearchTest(unittest.TestCase):
         self.assertIn("--db FILE", p.stderr)
 
 
+class ReplayPathsTest(unittest.TestCase):
+    """What investigators point tandem-replay at: links, FIFOs, odd names,
+    nothing at all."""
+
+    def setUp(self):
+        self.rec = Recordings()
+        self.addCleanup(self.rec.close)
+        self.rec.make("rec", count=20, seed=3)
+        self.dir = os.path.join(self.rec.dir, "rec")
+
+    def test_a_directory_named_by_a_symbolic_link_is_read(self):
+        link = os.path.join(self.rec.dir, "link")
+        os.symlink(self.dir, link)
+        want = replay("commands", self.dir).stdout
+        self.assertGreater(len(want.splitlines()), 20)
+        self.assertEqual(replay("commands", link).stdout, want)
+        self.assertEqual(replay("verify", link).stdout.count("sealed and intact"), 20)
+        self.assertEqual(replay("search", link, "--no-index").stdout, want)
+        # The index, in the linked directory and at a linked --db path
+        # (SQLite reads the link: the sandbox let it be killed).
+        self.assertIn("20 recordings, 20 read", replay("index", link).stdout)
+        self.assertEqual(replay("search", link).stdout, want)
+        dbdir = os.path.join(self.rec.dir, "dbdir")
+        os.mkdir(dbdir)
+        dblink = os.path.join(self.rec.dir, "dblink")
+        os.symlink(dbdir, dblink)
+        db = os.path.join(dblink, "idx.sqlite")
+        self.assertIn("20 read", replay("index", "--db", db, self.dir).stdout)
+        self.assertEqual(replay("search", "--db", db, self.dir).stdout, want)
+        # Below the directory named, links are not followed.
+        os.symlink(self.dir, os.path.join(self.dir, "loop"))
+        self.assertEqual(replay("commands", self.dir).stdout, want)
+
+    def test_a_fifo_named_like_a_recording_does_not_hang(self):
+        fifo = os.path.join(self.dir, "zz.cast.zst")
+        os.mkfifo(fifo)
+        want = replay("commands", self.dir).stdout
+        self.assertGreater(len(want.splitlines()), 20)
+        for sub in ("verify", "search", "index"):
+            replay(sub, self.dir)  # no timeout: the FIFO is passed over
+        p = replay("commands", fifo, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("is not a regular file", p.stderr)
+
+    def test_nothing_to_read_is_an_error_not_an_empty_answer(self):
+        empty = os.path.join(self.rec.dir, "empty")
+        os.mkdir(empty)
+        for sub in (["commands"], ["search"], ["search", "--no-index"], ["verify"]):
+            with self.subTest(sub=sub):
+                p = replay(sub[0], empty, *sub[1:], check=False)
+                self.assertEqual((p.returncode, p.stdout), (1, ""))
+                self.assertIn("no recordings (*.cast.zst) found", p.stderr)
+
+    def test_a_file_name_with_escapes_reaches_the_terminal_escaped(self):
+        bad = os.path.join(self.dir, "x\x1b]2;PWNED\x07\x1b[2J.cast.zst")
+        with open(bad, "wb") as f:
+            f.write(b"not a recording")
+        for sub in (["commands", self.dir], ["verify", self.dir], ["info", bad],
+                    ["search", self.dir, "--no-index"], ["commands", bad + "-gone"]):
+            with self.subTest(sub=sub[0]):
+                p = subprocess.run([REPLAY] + sub, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, timeout=120)
+                self.assertIn(b"PWNED", p.stdout + p.stderr)
+                self.assertNotIn(b"\x1b", p.stdout + p.stderr)
+                self.assertNotIn(b"\x07", p.stdout + p.stderr)
+
+
 class ReplaySearchLargeTest(unittest.TestCase):
     """Enough recordings that SQLite sorts a result larger than its cache:
     the sort must stay in memory, since the sandbox lets a reader create no
