@@ -404,8 +404,10 @@ int rp_cmd_play(int argc, char **argv)
 			strerror(errno));
 		status = RP_EXIT_ERROR;
 	}
-	if (rc == 0)
-		rp_warn_integrity(argv[optind], r);
+	/* Quitting early too: what was shown may be what was altered.
+	 * (The rest is checked, not decoded: fast, and a second Ctrl-C
+	 * ends it, the handlers being restored.) */
+	rp_warn_integrity(argv[optind], r);
 	if (!p.raw && tdm_vt_dropped(p.vt) > 0)
 		rp_note_dropped(p.vt);
 	tdm_vt_filter_free(p.vt);

@@ -189,6 +189,25 @@ class ReplayPlayTest(unittest.TestCase):
         self.assertEqual(t.wait(), 0)
         self.assert_restored(t)
 
+    def test_quitting_early_still_warns_of_tampering(self):
+        # The altered part may be just what was shown before 'q'.
+        bad = os.path.join(self.rec.dir, "tampered.cast.zst")
+        with open(self.paced, "rb") as f:
+            data = bytearray(f.read())
+        data[-40] ^= 0x01  # inside the seal, read last
+        with open(bad, "wb") as f:
+            f.write(data)
+        for key in (b"q", b"\x03"):
+            with self.subTest(key=key):
+                t = Pty([REPLAY, "play", bad, "--speed", "0.2"])
+                try:
+                    t.read(0.5)
+                    os.write(t.master, key)
+                    self.assertEqual(t.wait(), 0)
+                    self.assertIn(b"is TAMPERED", t.out)
+                finally:
+                    t.close()
+
     def test_ctrl_z_leaves_play_usable(self):
         # Here play leads its own session, so the kernel discards the stop
         # (an orphaned process group); in a shell it stops.  Either way the
