@@ -344,8 +344,11 @@ static void sql_regexp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 	(void)argc;
 	text = sqlite3_value_text(argv[0]);
-	sqlite3_result_int(ctx, text != NULL && regexec(re, (const char *)text,
-							0, NULL, 0) == 0);
+	sqlite3_result_int(
+		ctx,
+		text != NULL &&
+			rp_command_match(re, (const char *)text,
+					 (size_t)sqlite3_value_bytes(argv[0])));
 }
 
 int rp_index_query(struct rp_index *ix, const struct rp_filter *f)
@@ -579,6 +582,27 @@ static int forget(struct updater *u, int64_t id)
 }
 
 /* Text of a JSON value for a column: strings as they are, else JSON. */
+/* The FTS copy of a command: a NUL, which FTS5 would end the text at, is
+ * a space.  The trigrams only narrow; the regex decides on the bytes. */
+static int bind_fts(sqlite3_stmt *st, int col, json_t *v)
+{
+	size_t i, n = json_string_length(v);
+	char *text;
+
+	if (!json_is_string(v))
+		return sqlite3_bind_null(st, col) == SQLITE_OK ? 0 : -1;
+	/* Not bound is never an option: the row would not be found. */
+	text = malloc(n + 1);
+	if (text == NULL)
+		return -1;
+	memcpy(text, json_string_value(v), n + 1);
+	for (i = 0; i < n; i++)
+		if (text[i] == '\0')
+			text[i] = ' ';
+	return sqlite3_bind_text(st, col, text, (int)n, free) == SQLITE_OK ? 0 :
+									     -1;
+}
+
 static void bind_json(sqlite3_stmt *st, int col, json_t *v)
 {
 	char *text;
@@ -586,8 +610,9 @@ static void bind_json(sqlite3_stmt *st, int col, json_t *v)
 	if (v == NULL || json_is_null(v)) {
 		sqlite3_bind_null(st, col);
 	} else if (json_is_string(v)) {
-		sqlite3_bind_text(st, col, json_string_value(v), -1,
-				  SQLITE_TRANSIENT);
+		/* All of it: a command may hold a NUL. */
+		sqlite3_bind_text(st, col, json_string_value(v),
+				  (int)json_string_length(v), SQLITE_TRANSIENT);
 	} else {
 		text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER |
 					     JSON_ENSURE_ASCII |
@@ -642,8 +667,9 @@ static int add_entries(struct updater *u, int64_t file_id, json_t *entries,
 			return -1;
 		sqlite3_bind_int64(u->add_fts, 1,
 				   sqlite3_last_insert_rowid(u->ix->db));
-		bind_json(u->add_fts, 2, json_object_get(e, "command"));
-		if (run(u->add_fts) < 0)
+		if (bind_fts(u->add_fts, 2, json_object_get(e, "command")) <
+			    0 ||
+		    run(u->add_fts) < 0)
 			return -1;
 		u->decisions++;
 	}

@@ -115,6 +115,9 @@ int64_t rp_entry_time_us(json_t *entry, json_t *session);
 int rp_filter_attrs_match(const struct rp_filter *f, json_t *session);
 /* 1 when entry (of the session) matches f. */
 int rp_filter_match(const struct rp_filter *f, json_t *entry, json_t *session);
+/* --command's regex over all len bytes of a command: a NUL in it is a
+ * character like any other, and hides nothing after it. */
+int rp_command_match(const regex_t *re, const char *s, size_t len);
 
 /* ---- index.c ---- */
 

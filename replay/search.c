@@ -211,11 +211,20 @@ int rp_filter_match(const struct rp_filter *f, json_t *entry, json_t *session)
 	if (f->has_command) {
 		cmd = json_object_get(entry, "command");
 		if (!json_is_string(cmd) ||
-		    regexec(&f->command, json_string_value(cmd), 0, NULL, 0) !=
-			    0)
+		    !rp_command_match(&f->command, json_string_value(cmd),
+				      json_string_length(cmd)))
 			return 0;
 	}
 	return 1;
+}
+
+int rp_command_match(const regex_t *re, const char *s, size_t len)
+{
+	regmatch_t span[1];
+
+	span[0].rm_so = 0;
+	span[0].rm_eo = (regoff_t)len;
+	return regexec(re, s, 1, span, REG_STARTEND) == 0;
 }
 
 /* ---- the subcommand ---------------------------------------------------- */

@@ -153,6 +153,35 @@ class Record(unittest.TestCase):
                 self.assertNotIn(b"TAMPERED", s.stderr)
         os.unlink(conf)
 
+    def test_a_nul_in_a_command_hides_nothing_from_search(self):
+        # The line editor takes a NUL as typed; what follows it is in the
+        # command the escort approved, and search must find it there.
+        import shutil
+        import tempfile
+        before = bed.recordings_now()
+        t = bed.shell()
+        try:
+            t.send("echo nul-before\x00; echo zz-after-nul\r")
+            bed.decide_next()
+            t.send("exit\r")
+            bed.decide_next()
+            t.wait()
+        finally:
+            t.close()
+        d = tempfile.mkdtemp(prefix="tdm-nul-")
+        self.addCleanup(shutil.rmtree, d, True)
+        shutil.copy(bed.new_recording(before), d)
+        c = replay("commands", "--json", d)
+        rows = [json.loads(l) for l in c.stdout.splitlines()]
+        self.assertIn("echo nul-before\x00; echo zz-after-nul",
+                      [r["command"] for r in rows])
+        scanned = replay("search", d, "--command", "zz-after-nul", "--no-index")
+        self.assertEqual(scanned.returncode, 0, scanned.stderr)
+        self.assertIn(b"nul-before\\x00; echo zz-after-nul", scanned.stdout)
+        self.assertEqual(replay("index", d).returncode, 0)
+        indexed = replay("search", d, "--command", "zz-after-nul")
+        self.assertEqual(indexed.stdout, scanned.stdout)
+
     def test_verify_catches_a_recording_put_in_another_place(self):
         import shutil
         import uuid
