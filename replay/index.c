@@ -22,6 +22,7 @@
 #include "trust.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -229,6 +230,16 @@ static int open_db(const char *path, int flags, struct rp_index **out)
 		free(ix);
 		fprintf(stderr, "tandem-replay: out of memory\n");
 		return -1;
+	}
+	/* The index holds every command of the recordings: made here, it
+	 * is readable by its group at most, whatever the umask (SQLite
+	 * gives its journal the same mode). */
+	if (flags & SQLITE_OPEN_CREATE) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			      0640);
+
+		if (fd >= 0)
+			close(fd);
 	}
 	if (sqlite3_open_v2(path, &ix->db, flags, NULL) != SQLITE_OK) {
 		rp_say(stderr, "tandem-replay: cannot open index %s: %s%s",

@@ -228,6 +228,16 @@ class ReplayPathsTest(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("is not a regular file", p.stderr)
 
+    def test_an_index_made_with_db_is_not_readable_by_others(self):
+        # It holds every command: as closed as the recordings, whatever
+        # the umask of the investigator who made it.
+        db = os.path.join(self.rec.dir, "elsewhere.sqlite")
+        p = subprocess.run([REPLAY, "index", "--db", db, self.dir],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           preexec_fn=lambda: os.umask(0o022), timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(os.stat(db).st_mode & 0o777, 0o640)
+
     def test_nothing_to_read_is_an_error_not_an_empty_answer(self):
         empty = os.path.join(self.rec.dir, "empty")
         os.mkdir(empty)
