@@ -10,9 +10,11 @@
 #include "replay.h"
 #include "base64.h"
 #include "buf.h"
+#include "err.h"
 #include "visible.h"
 
 #include <getopt.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +45,7 @@ json_t *rp_marker_json(const struct tdm_event *ev)
 	return j;
 }
 
-static const char *verdict_name(enum tdm_verdict v)
+const char *rp_verdict_name(enum tdm_verdict v)
 {
 	switch (v) {
 	case TDM_VERDICT_SEALED:
@@ -117,8 +119,6 @@ static json_t *decision_entry(const struct tdm_rec_header *h,
 	json_object_set_new(e, "bastion", str_or_null(h ? h->bastion : NULL));
 	json_object_set_new(e, "t", json_real((double)ev->t_us / 1e6));
 	json_object_set_new(e, "file", json_string(path));
-	/* Which frame it came from: set "intact" once the file is read. */
-	json_object_set_new(e, "frame", json_integer((json_int_t)ev->frame));
 	return e;
 }
 
@@ -133,55 +133,102 @@ static json_t *session_of(const struct tdm_rec_header *h,
 			 str_or_null(h ? h->target : NULL), "bastion",
 			 str_or_null(h ? h->bastion : NULL), "attrs",
 			 h != NULL && h->attrs != NULL ? h->attrs : json_null(),
-			 "verify", verdict_name(v->verdict), "why", v->why);
+			 "verify", rp_verdict_name(v->verdict), "why", v->why);
 }
 
-int rp_decisions_read(const char *path, const struct tdm_trust *keys,
-		      json_t *entries, struct tdm_verify *v, json_t **session)
+/* Worse verdicts rank higher: tampered, unsealed, sealed. */
+static int verdict_rank(enum tdm_verdict v)
 {
-	const struct tdm_rec_header *h;
-	struct tdm_castread *r;
-	struct tdm_event ev;
-	size_t i, first = json_array_size(entries);
-	json_t *m, *e, *decision;
-	json_int_t frame;
-	int fd;
+	return v == TDM_VERDICT_TAMPERED ? 2 :
+	       v == TDM_VERDICT_UNSEALED ? 1 :
+					   0;
+}
 
-	if (rp_open(path, &fd, &r) < 0)
+int rp_decisions_open(const char *path, const struct tdm_trust *keys,
+		      struct rp_decisions *d)
+{
+	struct tdm_castread *first;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	d->path = path;
+	/* First the verdict, reading the frames without decoding them:
+	 * then each entry is whole when it is handed on, and none is kept
+	 * (a small file can hold gigabytes of decisions). */
+	if (rp_open(path, &d->fd, &first) < 0)
 		return -1;
-	h = tdm_castread_header(r);
-	while (tdm_castread_next(r, &ev) == 1) {
+	rp_verdict(path, first, keys, &d->v);
+	tdm_castread_verify(first, &d->first);
+	tdm_castread_free(first);
+	rc = tdm_castread_open(d->fd, path, &d->r);
+	if (rc < 0) {
+		rp_say(stderr, "tandem-replay: cannot read %s: %s", path,
+		       tdm_strerror(rc));
+		close(d->fd);
+		return -1;
+	}
+	d->h = tdm_castread_header(d->r);
+	d->session = session_of(d->h, &d->v);
+	if (d->session == NULL) {
+		fprintf(stderr, "tandem-replay: out of memory\n");
+		rp_close(d->fd, d->r);
+		return -1;
+	}
+	return 0;
+}
+
+int rp_decisions_next(struct rp_decisions *d, json_t **entry)
+{
+	struct tdm_event ev;
+	json_t *m, *e, *decision;
+
+	while (tdm_castread_next(d->r, &ev) == 1) {
 		m = rp_marker_json(&ev);
 		if (m == NULL)
 			continue;
 		decision = json_object_get(m, "event");
-		if (json_is_string(decision) &&
-		    strcmp(json_string_value(decision), "decision") == 0) {
-			e = decision_entry(h, &ev, m, path);
-			if (e != NULL)
-				json_array_append_new(entries, e);
-		}
+		e = json_is_string(decision) &&
+				    strcmp(json_string_value(decision),
+					   "decision") == 0 ?
+			    decision_entry(d->h, &ev, m, d->path) :
+			    NULL;
 		json_decref(m);
-	}
-	rp_verdict(path, r, keys, v);
-	if (tdm_castread_problems(r) > 0)
-		rp_say(stderr, "tandem-replay: warning: %s",
-		       tdm_castread_problem(r));
-	for (i = first; i < json_array_size(entries); i++) {
-		e = json_array_get(entries, i);
-		frame = json_integer_value(json_object_get(e, "frame"));
-		json_object_del(e, "frame");
+		if (e == NULL)
+			continue;
 		json_object_set_new(e, "verify",
-				    json_string(verdict_name(v->verdict)));
+				    json_string(rp_verdict_name(d->v.verdict)));
 		/* Covered by a link that matched: not changed since. */
 		json_object_set_new(e, "intact",
-				    json_boolean((uint64_t)frame <
-						 v->good_frames));
+				    json_boolean(ev.frame < d->v.good_frames));
+		*entry = e;
+		return 1;
 	}
-	if (session != NULL)
-		*session = session_of(h, v);
-	rp_close(fd, r);
 	return 0;
+}
+
+void rp_decisions_close(struct rp_decisions *d)
+{
+	struct tdm_verify again;
+
+	if (tdm_castread_problems(d->r) > 0)
+		rp_say(stderr, "tandem-replay: warning: %s",
+		       tdm_castread_problem(d->r));
+	/* Read twice: a file rewritten in between is said to be.  (One
+	 * that grew, a session still recording, is not: what came after
+	 * the first reading is marked NOT VERIFIED.) */
+	tdm_castread_verify(d->r, &again);
+	if (verdict_rank(again.verdict) > verdict_rank(d->first.verdict) ||
+	    again.good_frames < d->first.good_frames)
+		rp_say(stderr,
+		       "tandem-replay: warning: %s changed while it was "
+		       "read: what is listed may not be what was verified; "
+		       "read it again",
+		       d->path);
+	json_decref(d->session);
+	rp_close(d->fd, d->r);
+	d->session = NULL;
+	d->r = NULL;
+	d->fd = -1;
 }
 
 static void put_visible(struct tdm_buf *b, const char *s)
@@ -325,9 +372,9 @@ int rp_cmd_commands(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct rp_paths paths = { 0 };
-	struct tdm_verify v;
-	json_t *entries, *e;
-	size_t i, k;
+	struct rp_decisions d;
+	json_t *e;
+	size_t i;
 	int c, as_json = 0, status = 0;
 
 	optind = 1;
@@ -351,18 +398,17 @@ int rp_cmd_commands(int argc, char **argv)
 	if (rp_paths_collect(argv + optind, argc - optind, &paths) < 0)
 		status = RP_EXIT_ERROR;
 	for (i = 0; i < paths.n; i++) {
-		entries = json_array();
-		if (entries == NULL ||
-		    rp_decisions_read(paths.path[i], rp_bastion_keys, entries,
-				      &v, NULL) < 0) {
-			json_decref(entries);
+		if (rp_decisions_open(paths.path[i], rp_bastion_keys, &d) < 0) {
 			status = RP_EXIT_ERROR;
 			continue;
 		}
-		json_array_foreach (entries, k, e)
+		while (rp_decisions_next(&d, &e) == 1) {
 			rp_entry_print(e, as_json);
-		json_decref(entries);
-		rp_verdict_warn(paths.path[i], verdict_name(v.verdict), v.why);
+			json_decref(e);
+		}
+		rp_decisions_close(&d);
+		rp_verdict_warn(paths.path[i], rp_verdict_name(d.v.verdict),
+				d.v.why);
 	}
 	if (paths.n == 0 && status == 0) {
 		fprintf(stderr, "tandem-replay: no recordings (*.cast.zst) "

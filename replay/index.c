@@ -636,72 +636,65 @@ static void bind_json(sqlite3_stmt *st, int col, json_t *v)
 	}
 }
 
-static int add_entries(struct updater *u, int64_t file_id, json_t *entries,
-		       json_t *session)
+/* One decision of file_id, the k-th, into commands and its FTS copy. */
+static int add_entry(struct updater *u, int64_t file_id, int64_t k, json_t *e,
+		     json_t *session)
 {
-	json_t *e, *seq;
+	json_t *seq = json_object_get(e, "seq");
 	struct tdm_buf line;
-	size_t k;
 	char *text;
 
-	json_array_foreach (entries, k, e) {
-		tdm_buf_init(&line, 0);
-		rp_entry_line(e, &line);
-		if (line.data == NULL) {
-			tdm_buf_free(&line);
-			return -1;
-		}
-		text = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER |
-					     JSON_ENSURE_ASCII |
-					     JSON_REAL_PRECISION(15));
-		if (text == NULL) {
-			tdm_buf_free(&line);
-			return -1;
-		}
-		seq = json_object_get(e, "seq");
-		sqlite3_bind_int64(u->add_cmd, 1, file_id);
-		sqlite3_bind_int64(u->add_cmd, 2, (sqlite3_int64)k);
-		sqlite3_bind_int64(u->add_cmd, 3, rp_entry_time_us(e, session));
-		if (json_is_integer(seq))
-			sqlite3_bind_int64(u->add_cmd, 4,
-					   json_integer_value(seq));
-		bind_json(u->add_cmd, 5, json_object_get(e, "decision"));
-		bind_json(u->add_cmd, 6, json_object_get(e, "escort"));
-		bind_json(u->add_cmd, 7, json_object_get(e, "reason"));
-		bind_json(u->add_cmd, 8, json_object_get(e, "risks"));
-		bind_json(u->add_cmd, 9, json_object_get(e, "command"));
-		sqlite3_bind_text(u->add_cmd, 10, text, -1, free);
-		sqlite3_bind_text(u->add_cmd, 11, (const char *)line.data,
-				  (int)line.len, SQLITE_TRANSIENT);
+	tdm_buf_init(&line, 0);
+	rp_entry_line(e, &line);
+	if (line.data == NULL) {
 		tdm_buf_free(&line);
-		if (run(u->add_cmd) < 0)
-			return -1;
-		sqlite3_bind_int64(u->add_fts, 1,
-				   sqlite3_last_insert_rowid(u->ix->db));
-		if (bind_fts(u->add_fts, 2, json_object_get(e, "command")) <
-			    0 ||
-		    run(u->add_fts) < 0)
-			return -1;
-		u->decisions++;
+		return -1;
 	}
+	text = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER |
+				     JSON_ENSURE_ASCII |
+				     JSON_REAL_PRECISION(15));
+	if (text == NULL) {
+		tdm_buf_free(&line);
+		return -1;
+	}
+	sqlite3_bind_int64(u->add_cmd, 1, file_id);
+	sqlite3_bind_int64(u->add_cmd, 2, k);
+	sqlite3_bind_int64(u->add_cmd, 3, rp_entry_time_us(e, session));
+	if (json_is_integer(seq))
+		sqlite3_bind_int64(u->add_cmd, 4, json_integer_value(seq));
+	bind_json(u->add_cmd, 5, json_object_get(e, "decision"));
+	bind_json(u->add_cmd, 6, json_object_get(e, "escort"));
+	bind_json(u->add_cmd, 7, json_object_get(e, "reason"));
+	bind_json(u->add_cmd, 8, json_object_get(e, "risks"));
+	bind_json(u->add_cmd, 9, json_object_get(e, "command"));
+	sqlite3_bind_text(u->add_cmd, 10, text, -1, free);
+	sqlite3_bind_text(u->add_cmd, 11, (const char *)line.data,
+			  (int)line.len, SQLITE_TRANSIENT);
+	tdm_buf_free(&line);
+	if (run(u->add_cmd) < 0)
+		return -1;
+	sqlite3_bind_int64(u->add_fts, 1, sqlite3_last_insert_rowid(u->ix->db));
+	if (bind_fts(u->add_fts, 2, json_object_get(e, "command")) < 0 ||
+	    run(u->add_fts) < 0)
+		return -1;
+	u->decisions++;
 	return 0;
 }
 
-/* Reads one new or changed recording into the index. */
+/* Reads one new or changed recording into the index.  Its seal is judged
+ * by the key its header names; search judges the signer (known_seal). */
 static int add_recording(struct updater *u, const char *path, const char *rel,
 			 const struct stat *st, struct known *old)
 {
-	struct tdm_verify v;
-	json_t *entries = json_array(), *session = NULL;
+	struct rp_decisions d;
+	json_t *session, *e;
 	int readable, rc = -1;
-	int64_t file_id;
+	int64_t file_id, k = 0;
 
-	if (entries == NULL)
-		return -1;
-	readable = rp_decisions_read(path, NULL, entries, &v, &session) == 0 &&
-		   session != NULL;
+	readable = rp_decisions_open(path, NULL, &d) == 0;
 	if (!readable)
 		u->unreadable++;
+	session = readable ? d.session : NULL;
 	if (old != NULL && forget(u, old->id) < 0)
 		goto out;
 	sqlite3_bind_text(u->add_file, 1, rel, -1, SQLITE_TRANSIENT);
@@ -719,8 +712,8 @@ static int add_recording(struct updater *u, const char *path, const char *rel,
 		bind_json(u->add_file, 10, json_object_get(session, "attrs"));
 		bind_json(u->add_file, 11, json_object_get(session, "verify"));
 		bind_json(u->add_file, 12, json_object_get(session, "why"));
-		if (v.verdict == TDM_VERDICT_SEALED)
-			sqlite3_bind_blob(u->add_file, 13, v.signer,
+		if (d.v.verdict == TDM_VERDICT_SEALED)
+			sqlite3_bind_blob(u->add_file, 13, d.v.signer,
 					  TDM_ED25519_PUB, SQLITE_TRANSIENT);
 	}
 	if (run(u->add_file) < 0) {
@@ -728,15 +721,19 @@ static int add_recording(struct updater *u, const char *path, const char *rel,
 		goto out;
 	}
 	file_id = sqlite3_last_insert_rowid(u->ix->db);
-	if (readable && add_entries(u, file_id, entries, session) < 0) {
-		db_error(u->ix, "adding decisions");
-		goto out;
+	while (readable && rp_decisions_next(&d, &e) == 1) {
+		if (add_entry(u, file_id, k++, e, session) < 0) {
+			json_decref(e);
+			db_error(u->ix, "adding decisions");
+			goto out;
+		}
+		json_decref(e);
 	}
 	u->read++;
 	rc = 0;
 out:
-	json_decref(entries);
-	json_decref(session);
+	if (readable)
+		rp_decisions_close(&d);
 	return rc;
 }
 

@@ -74,18 +74,34 @@ int rp_write_all(int fd, const void *p, size_t n);
 /* The JSON object after the TAB of a marker event, or NULL. */
 json_t *rp_marker_json(const struct tdm_event *ev);
 /*
- * Appends one audit entry per decision in path to entries (the --json
- * shape, plus "verify" and "intact") and fills v, judged by rp_verdict
- * with keys; -1 if it cannot be opened.  session (when not NULL) gets the
- * header's start, session, engineer, target, bastion and attrs, and the
- * verdict and why.
+ * A recording's decisions, one at a time, each an audit entry (the --json
+ * shape, with "verify" and "intact").  open verifies the recording first
+ * (rp_verdict with keys, reading its frames without decoding them), so
+ * each entry is whole when next gives it and none is kept; -1 after
+ * saying why.  session: the header's start, session, engineer, target,
+ * bastion and attrs, and the verdict and why.  close warns of what could
+ * not be read, and of a file that changed between the two readings.
  */
-int rp_decisions_read(const char *path, const struct tdm_trust *keys,
-		      json_t *entries, struct tdm_verify *v, json_t **session);
+struct rp_decisions {
+	const char *path;
+	int fd;
+	struct tdm_castread *r; /* the second reading: the events */
+	const struct tdm_rec_header *h;
+	struct tdm_verify v;	 /* the verdict, as rp_verdict gives it */
+	struct tdm_verify first; /* the first reading's chain, unjudged */
+	json_t *session;
+};
+int rp_decisions_open(const char *path, const struct tdm_trust *keys,
+		      struct rp_decisions *d);
+/* 1 and a new reference in *entry, or 0 at the end. */
+int rp_decisions_next(struct rp_decisions *d, json_t **entry);
+void rp_decisions_close(struct rp_decisions *d);
 /* An entry as `commands` prints it: one line for a person, or JSON. */
 void rp_entry_print(json_t *e, int as_json);
 /* The line for a person, appended to line without its newline. */
 void rp_entry_line(json_t *e, struct tdm_buf *line);
+/* "sealed", "unsealed" or "tampered", as entries and the index say. */
+const char *rp_verdict_name(enum tdm_verdict v);
 /* The warning commands gives for a recording not sealed and intact. */
 void rp_verdict_warn(const char *path, const char *verdict, const char *why);
 /* text and a newline, with control characters shown when it has any. */

@@ -276,34 +276,24 @@ static void emit(struct search *s, json_t *e)
 /* Reads one recording and prints its matching entries. */
 static int scan(struct search *s, const char *path)
 {
-	struct tdm_verify v;
-	json_t *entries = json_array(), *session = NULL, *e;
-	size_t k, hits = 0;
-	int rc = 0;
+	struct rp_decisions d;
+	json_t *e;
+	size_t hits = 0;
 
 	s->files++;
-	if (entries == NULL ||
-	    rp_decisions_read(path, rp_bastion_keys, entries, &v, &session) <
-		    0 ||
-	    session == NULL) {
-		rc = -1;
-		goto out;
+	if (rp_decisions_open(path, rp_bastion_keys, &d) < 0)
+		return -1;
+	while (rp_decisions_next(&d, &e) == 1) {
+		if (rp_filter_match(&s->f, e, d.session)) {
+			emit(s, e);
+			hits++;
+		}
+		json_decref(e);
 	}
-	json_array_foreach (entries, k, e) {
-		if (!rp_filter_match(&s->f, e, session))
-			continue;
-		emit(s, e);
-		hits++;
-	}
+	rp_decisions_close(&d);
 	if (hits > 0)
-		rp_verdict_warn(
-			path,
-			json_string_value(json_object_get(session, "verify")),
-			json_string_value(json_object_get(session, "why")));
-out:
-	json_decref(entries);
-	json_decref(session);
-	return rc;
+		rp_verdict_warn(path, rp_verdict_name(d.v.verdict), d.v.why);
+	return 0;
 }
 
 struct row {
