@@ -148,6 +148,7 @@ struct gen {
 	const char *extra_output;
 	unsigned commands;   /* 0: 1 to 8, drawn */
 	unsigned bare_every; /* every Nth decision has no command */
+	size_t pad;	     /* bytes of " #xxx..." after each command */
 	uint8_t *extra;
 	size_t extra_len;
 };
@@ -159,13 +160,23 @@ static int one_command(struct gen *g, struct tdm_cast *c, uint64_t *s,
 	const struct cmd_kind *k = &commands[pick(s, N_OF(commands))];
 	const char *escort = escorts[pick(s, N_OF(escorts))];
 	const char *decision, *reason = NULL;
-	char cmd[256], label[640], out[256];
+	char *cmd, label[640], out[256];
 	struct tdm_buf vis;
 	json_t *risks;
 	unsigned roll = pick(s, 100), i, lines;
 	int rc;
 
-	snprintf(cmd, sizeof(cmd), k->fmt, pick(s, 1000));
+	cmd = malloc(258 + g->pad); /* and a CR */
+	if (cmd == NULL)
+		return -1;
+	snprintf(cmd, 256, k->fmt, pick(s, 1000));
+	if (g->pad >= 2) {
+		size_t at = strlen(cmd);
+
+		memcpy(cmd + at, " #", 2);
+		memset(cmd + at + 2, 'x', g->pad - 2);
+		cmd[at + g->pad] = '\0';
+	}
 	risks = json_array();
 	if (k->level != NULL)
 		json_array_append_new(risks,
@@ -229,10 +240,13 @@ static int one_command(struct gen *g, struct tdm_cast *c, uint64_t *s,
 		rc = marker(c, label, m);
 	}
 	json_decref(risks);
-	if (rc < 0 || strcmp(decision, "approved") != 0)
+	if (rc < 0 || strcmp(decision, "approved") != 0) {
+		free(cmd);
 		return rc;
-	snprintf(out, sizeof(out), "%s\r", cmd);
-	rc = tdm_cast_input(c, out, strlen(out));
+	}
+	strcat(cmd, "\r");
+	rc = tdm_cast_input(c, cmd, strlen(cmd));
+	free(cmd);
 	pace(g->pace_ms);
 	lines = 2 + pick(s, 20);
 	for (i = 0; rc == 0 && i < lines; i++) {
@@ -405,7 +419,8 @@ int main(int argc, char **argv)
 	if (argc < 4) {
 		fprintf(stderr, "usage: gen_recordings DIR COUNT KEY [--seed N]"
 				" [--pace-ms MS] [--output FILE] [--commands N]"
-				" [--no-command-every N]\n");
+				" [--no-command-every N]"
+				" [--command-pad BYTES]\n");
 		return 2;
 	}
 	g.dir = argv[1];
@@ -415,6 +430,8 @@ int main(int argc, char **argv)
 			seed = strtoull(argv[a + 1], NULL, 10);
 		else if (strcmp(argv[a], "--pace-ms") == 0)
 			g.pace_ms = (unsigned)strtoul(argv[a + 1], NULL, 10);
+		else if (strcmp(argv[a], "--command-pad") == 0)
+			g.pad = strtoul(argv[a + 1], NULL, 10);
 		else if (strcmp(argv[a], "--commands") == 0)
 			g.commands = (unsigned)strtoul(argv[a + 1], NULL, 10);
 		else if (strcmp(argv[a], "--no-command-every") == 0)

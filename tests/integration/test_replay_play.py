@@ -43,9 +43,11 @@ class Recordings:
                        ["-lpthread", "-o", self.gen], check=True)
 
     def make(self, sub, count=1, seed=1, pace_ms=0, output=None, commands=0,
-             no_command_every=0):
+             no_command_every=0, pad=0):
         argv = [self.gen, os.path.join(self.dir, sub), str(count), self.key,
                 "--seed", str(seed)]
+        if pad:
+            argv += ["--command-pad", str(pad)]
         if commands:
             argv += ["--commands", str(commands)]
         if no_command_every:

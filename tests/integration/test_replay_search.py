@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from test_replay_play import REPLAY, Recordings
+from test_replay_play import BUILD, REPLAY, Recordings
 
 FILTERS = [
     [],
@@ -259,6 +259,32 @@ class ReplayPathsTest(unittest.TestCase):
                 self.assertIn(b"PWNED", p.stdout + p.stderr)
                 self.assertNotIn(b"\x1b", p.stdout + p.stderr)
                 self.assertNotIn(b"\x07", p.stdout + p.stderr)
+
+
+class ReplayMemoryTest(unittest.TestCase):
+    """A small file can hold gigabytes of decisions: they are read one at a
+    time, never all kept."""
+
+    def test_memory_does_not_grow_with_the_decisions_in_a_file(self):
+        if os.path.basename(os.path.normpath(BUILD)) == "asan":
+            self.skipTest("the sanitizer keeps freed memory in quarantine")
+        rec = Recordings()
+        self.addCleanup(rec.close)
+        # 60 decisions of 1 MiB commands: a file of a few hundred KB.
+        path = rec.make("big", count=1, seed=4, commands=60,
+                        pad=1 << 20)[0]
+        self.assertLess(os.path.getsize(path), 4 << 20)
+        for sub in (["commands", "--json", path], ["search", path, "--command", "rm"],
+                    ["index", os.path.dirname(os.path.dirname(os.path.dirname(
+                        os.path.dirname(path))))]):
+            with self.subTest(sub=sub[0]):
+                p = subprocess.Popen([REPLAY] + sub, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+                _, status, usage = os.wait4(p.pid, 0)
+                p.returncode = os.waitstatus_to_exitcode(status)
+                self.assertEqual(p.returncode, 0, sub)
+                # One entry at a time is a few MiB; all 60 kept is over 150.
+                self.assertLess(usage.ru_maxrss, 100 * 1024, sub)
 
 
 class ReplaySearchLargeTest(unittest.TestCase):
