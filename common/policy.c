@@ -814,6 +814,10 @@ static const char regex_too_big[] =
 static const char regex_many_anchors[] =
 	"has more than 8 anchors (^, $, \\b, \\<, \\>), which glibc "
 	"compiles in exponential time; use fewer";
+static const char regex_backref[] =
+	"refers back to a group (\\1 to \\9), which POSIX extended "
+	"expressions do not have and glibc can take exponential time to "
+	"match; write the text out instead";
 static const char regex_anchor_repeated[] =
 	"repeats a group that holds an anchor (^, $, \\b, \\<, \\>), which "
 	"glibc compiles in exponential time; move the anchor out of the "
@@ -848,6 +852,8 @@ static const char *regex_problem(const char *re)
 			return regex_many_anchors;
 		switch (re[i]) {
 		case '\\':
+			if (re[i + 1] >= '1' && re[i + 1] <= '9')
+				return regex_backref;
 			if (re[i + 1] != '\0')
 				i++;
 			break;

@@ -39,6 +39,7 @@ struct compiled_rule {
 struct tdm_rules {
 	struct compiled_rule *r;
 	size_t n;
+	size_t ndeny;	    /* r[0, ndeny): every deny rule, site's first */
 	bool prefilter;	    /* off only in tests that check it is sound */
 	unsigned budget_ms; /* judging stops after this long */
 };
@@ -52,6 +53,9 @@ static const char tab_why[] =
 static const char open_why[] =
 	"leaves a quote or bracket open, so the next line typed becomes part "
 	"of this command";
+static const char slow_deny_why[] =
+	"is too long or tangled for tandem to check against the deny rules "
+	"in time; split it into shorter commands";
 static const char slow_why[] =
 	"is too long or tangled for tandem to check against every rule in "
 	"time; treat it as dangerous";
@@ -113,6 +117,11 @@ void tdm_rules_set_prefilter(struct tdm_rules *rs, bool on)
 void tdm_rules_set_budget(struct tdm_rules *rs, unsigned ms)
 {
 	rs->budget_ms = ms;
+}
+
+enum tdm_rule_kind tdm_rules_kind(const struct tdm_rules *rs, size_t i)
+{
+	return rs->r[i].kind;
 }
 
 static uint64_t now_ms(void)
@@ -199,6 +208,31 @@ static int add_rules(struct tdm_rules *rs, const struct tdm_policy *p,
 	return 0;
 }
 
+/*
+ * Every deny rule, the site's then the built-in ones, before any flag:
+ * a site's slow flag rule must not use up the time the built-in denies
+ * need (the order within each kind is kept).
+ */
+static int denies_first(struct tdm_rules *rs)
+{
+	struct compiled_rule *sorted;
+	size_t i, n = 0;
+
+	sorted = malloc((rs->n + 1) * sizeof(*sorted));
+	if (sorted == NULL)
+		return TDM_ERR_NOMEM;
+	for (i = 0; i < rs->n; i++)
+		if (rs->r[i].kind == TDM_RULE_DENY)
+			sorted[n++] = rs->r[i];
+	rs->ndeny = n;
+	for (i = 0; i < rs->n; i++)
+		if (rs->r[i].kind != TDM_RULE_DENY)
+			sorted[n++] = rs->r[i];
+	free(rs->r);
+	rs->r = sorted;
+	return 0;
+}
+
 int tdm_rules_compile(const struct tdm_policy *pol, struct tdm_rules **out,
 		      struct tdm_diag *diag)
 {
@@ -224,6 +258,8 @@ int tdm_rules_compile(const struct tdm_policy *pol, struct tdm_rules **out,
 	}
 	if (rc == 0 && diag->n > 0)
 		rc = TDM_ERR_INVAL;
+	if (rc == 0)
+		rc = denies_first(rs);
 	if (rc < 0) {
 		tdm_rules_free(rs);
 		return rc;
@@ -337,13 +373,18 @@ int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 		bool hit;
 
 		/*
-		 * A pasted wall of text can make a pattern slow.  The rules
-		 * left unchecked then become one critical risk, so the
-		 * escort is warned rather than the session stalled; deny
-		 * rules come first in each set and so are checked first.
+		 * A pasted wall of text can make a pattern slow.  Rather
+		 * than stall the session: a line not checked against every
+		 * deny rule (they come first) is refused as if one matched;
+		 * flag rules left unchecked become one critical risk.
 		 */
-		if (now_ms() - start > rs->budget_ms) {
-			add_risk(v, TDM_LEVEL_CRITICAL, slow_why);
+		if (now_ms() - start >= rs->budget_ms) {
+			if (i < rs->ndeny && !v->deny) {
+				v->deny = true;
+				v->deny_why = slow_deny_why;
+			}
+			add_risk(v, TDM_LEVEL_CRITICAL,
+				 i < rs->ndeny ? slow_deny_why : slow_why);
 			v->slow = true;
 			break;
 		}

@@ -58,6 +58,8 @@ size_t tdm_rules_compiled(const struct tdm_rules *rs);
 void tdm_rules_set_prefilter(struct tdm_rules *rs, bool on);
 /* Tests only: a smaller time budget than TDM_RISK_BUDGET_MS. */
 void tdm_rules_set_budget(struct tdm_rules *rs, unsigned ms);
+/* The kind of the i-th rule in the order they are checked (i < count). */
+enum tdm_rule_kind tdm_rules_kind(const struct tdm_rules *rs, size_t i);
 
 /*
  * Judges n bytes of a command line.  Fails only with TDM_ERR_NOMEM.  The

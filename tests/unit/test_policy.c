@@ -911,6 +911,20 @@ static void test_regex_repeating_an_anchor_is_refused(void **state)
 		      "the anchor out of the repeated group");
 }
 
+static void test_regex_referring_back_is_refused(void **state)
+{
+	/* "^(.*)(.*)(.*)(.*)(.*)\\5\\4\\3\\2\\1$" took glibc minutes on
+	 * a 120-letter line; a backslash before a digit in a bracket, or
+	 * escaped itself, is no reference. */
+	(void)state;
+	EXPECT_ERRORS("flag low \"^(.*)(.*)\\\\2\\\\1$\" palindrome\n"
+		      "deny \"[\\\\1]x\" fine\n"
+		      "deny \"a\\\\\\\\1\" fine\n",
+		      "policy.conf:1: regular expression \"^(.*)(.*)\\\\2"
+		      "\\\\1$\" refers back to a group (\\1 to \\9), which "
+		      "POSIX extended expressions do not have");
+}
+
 static void test_regex_with_many_anchors_is_refused(void **state)
 {
 	/* "(^|$)" written 80 times takes glibc's regcomp minutes. */
@@ -1610,6 +1624,7 @@ int main(void)
 		cmocka_unit_test(test_regex_too_costly_to_compile_is_refused),
 		cmocka_unit_test(test_regex_repeating_an_anchor_is_refused),
 		cmocka_unit_test(test_regex_with_many_anchors_is_refused),
+		cmocka_unit_test(test_regex_referring_back_is_refused),
 		cmocka_unit_test(test_regex_of_64_nested_groups_is_accepted),
 		cmocka_unit_test(test_ordinary_bounded_regex_is_accepted),
 		cmocka_unit_test(test_flag_with_unknown_level_is_error),

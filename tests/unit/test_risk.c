@@ -506,6 +506,38 @@ static void test_a_slow_line_becomes_a_critical_risk(void **state)
 	tdm_policy_free(p);
 }
 
+static void test_every_deny_rule_is_checked_before_any_flag(void **state)
+{
+	/* The site's flag rules come before the built-in set, yet a slow
+	 * one must not use up the time the built-in denies need. */
+	struct tdm_policy *p =
+		parse_policy("builtin-rules on\n"
+			     "flag low \"^ls\" \"lists files\"\n"
+			     "deny \"^zap-all\" \"wipes all\"\n");
+	struct tdm_rules *rs = compile(p);
+	struct tdm_verdict v;
+	size_t i, denies = 0;
+	bool flag_seen = false;
+
+	(void)state;
+	for (i = 0; i < tdm_rules_count(rs); i++) {
+		if (tdm_rules_kind(rs, i) == TDM_RULE_FLAG) {
+			flag_seen = true;
+			continue;
+		}
+		assert_false(flag_seen);
+		denies++;
+	}
+	assert_true(denies > 1 && flag_seen);
+	/* Out of time before the deny rules are done: refused. */
+	tdm_rules_set_budget(rs, 0);
+	judge(rs, "ls -l", 5, &v);
+	assert_true(v.deny && v.slow);
+	assert_non_null(strstr(v.deny_why, "deny rules in time"));
+	tdm_rules_free(rs);
+	tdm_policy_free(p);
+}
+
 /* tandem's own sentences meet the same bar as the built-in ones. */
 static void test_own_sentences_are_plain(void **state)
 {
@@ -685,6 +717,8 @@ int main(void)
 		cmocka_unit_test(test_open_and_deep_lines_are_risks),
 		cmocka_unit_test(test_verdict_json_shape),
 		cmocka_unit_test(test_a_slow_line_becomes_a_critical_risk),
+		cmocka_unit_test(
+			test_every_deny_rule_is_checked_before_any_flag),
 		cmocka_unit_test(test_own_sentences_are_plain),
 		cmocka_unit_test(test_required_literals),
 		cmocka_unit_test(
