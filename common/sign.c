@@ -210,9 +210,33 @@ void tdm_pubkey_fingerprint(const uint8_t pub[TDM_ED25519_PUB],
 
 /* ---- the private key file ----------------------------------------------- */
 
+int tdm_key_file_private(const char *what, const char *path,
+			 const struct stat *st, char *why, size_t why_size)
+{
+	/* Whoever else can read it can act as the bastion; as ssh does, a
+	 * key others may read or change is not used. */
+	if ((st->st_mode & (S_IRWXO | S_IWGRP | S_IXGRP)) != 0) {
+		tdm_say(why, why_size,
+			"%s %s is open to others (mode %04o); chmod 600 it, "
+			"or 640 with the tandem account's group",
+			what, path, (unsigned)(st->st_mode & 07777));
+		return TDM_ERR_DENIED;
+	}
+	if ((st->st_mode & S_IRGRP) != 0 && st->st_gid != getegid()) {
+		tdm_say(why, why_size,
+			"%s %s is readable by group %u, not the tandem "
+			"account's own (%u): its members could act as the "
+			"bastion; chmod 600 it, or chgrp it to %u",
+			what, path, (unsigned)st->st_gid, (unsigned)getegid(),
+			(unsigned)getegid());
+		return TDM_ERR_DENIED;
+	}
+	return 0;
+}
+
 /* Reads the whole file (at most KEY_FILE_MAX bytes) into b, and its mode. */
-static int read_key_file(const char *path, struct tdm_buf *b, mode_t *mode,
-			 char *why, size_t why_size)
+static int read_key_file(const char *path, struct tdm_buf *b,
+			 struct stat *st_out, char *why, size_t why_size)
 {
 	struct stat st;
 	ssize_t got;
@@ -235,7 +259,7 @@ static int read_key_file(const char *path, struct tdm_buf *b, mode_t *mode,
 		rc = TDM_ERR_INVAL;
 		goto out;
 	}
-	*mode = st.st_mode;
+	*st_out = st;
 	for (;;) {
 		rc = tdm_buf_reserve(b, 4096);
 		if (rc < 0)
@@ -451,7 +475,7 @@ int tdm_signer_load_why(const char *path, struct tdm_signer **out, char *why,
 	struct tdm_signer *s = NULL;
 	struct tdm_buf text, blob, sig;
 	uint8_t pub[TDM_ED25519_PUB];
-	mode_t mode = 0;
+	struct stat st;
 	int rc;
 
 	if (path == NULL || out == NULL)
@@ -459,22 +483,19 @@ int tdm_signer_load_why(const char *path, struct tdm_signer **out, char *why,
 	tdm_buf_init(&text, 0);
 	tdm_buf_init(&blob, 0);
 	tdm_buf_init(&sig, 0);
-	rc = read_key_file(path, &text, &mode, why, why_size);
+	rc = read_key_file(path, &text, &st, why, why_size);
 	if (rc == 0)
 		rc = unarmor_key(path, &text, &blob, why, why_size);
 	if (rc == 0)
 		rc = parse_key_blob(path, blob.data, blob.len, &s, why,
 				    why_size);
-	/* Whoever else can read it can seal a forged recording; as ssh
-	 * does, a key others may read or change is not used. */
-	if (rc == 0 && (mode & (S_IRWXO | S_IWGRP)) != 0) {
-		tdm_say(why, why_size,
-			"signing key %s is open to others (mode %04o); "
-			"chmod 600 it, or 640 for a group that needs it",
-			path, (unsigned)(mode & 07777));
+	/* Whoever else can read it can seal a forged recording. */
+	if (rc == 0)
+		rc = tdm_key_file_private("signing key", path, &st, why,
+					  why_size);
+	if (rc < 0) {
 		tdm_signer_free(s);
 		s = NULL;
-		rc = TDM_ERR_DENIED;
 	}
 	if (rc < 0)
 		goto out;

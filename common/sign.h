@@ -21,6 +21,16 @@
 #define TDM_FINGERPRINT_SIZE 64
 
 struct tdm_signer;
+struct stat;
+
+/*
+ * 0 when a private key file (what: "signing key", "identity") is the
+ * bastion's alone: no access for others, no writing for its group, and
+ * reading for its group only when that is the reader's own group (the
+ * tandem account's, not the escorts').  Else TDM_ERR_DENIED and why.
+ */
+int tdm_key_file_private(const char *what, const char *path,
+			 const struct stat *st, char *why, size_t why_size);
 
 /*
  * Reads an unencrypted OpenSSH ed25519 private key file and checks it by

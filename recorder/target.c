@@ -9,8 +9,10 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "err.h"
+#include "sign.h"
 
 static int split_key(const char *line, char *type, size_t type_size,
 		     const char **b64, size_t *b64_len)
@@ -121,8 +123,17 @@ out:
 static int authenticate(struct session *s, char *why, size_t why_size)
 {
 	ssh_key identity = NULL;
+	struct stat st;
 	int rc;
 
+	/* As ssh would: a key others may read lets them log in as the
+	 * bastion, past every escort. */
+	if (stat(s->target->identity, &st) == 0) {
+		rc = tdm_key_file_private("identity", s->target->identity, &st,
+					  why, why_size);
+		if (rc < 0)
+			return rc;
+	}
 	if (ssh_pki_import_privkey_file(s->target->identity, NULL, NULL, NULL,
 					&identity) != SSH_OK) {
 		snprintf(why, why_size,

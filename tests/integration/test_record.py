@@ -182,6 +182,28 @@ class Record(unittest.TestCase):
         indexed = replay("search", d, "--command", "zz-after-nul")
         self.assertEqual(indexed.stdout, scanned.stdout)
 
+    def test_a_key_others_can_read_is_not_used(self):
+        # The identity logs in to the target past every escort; the
+        # signing key seals recordings: neither may be open to others,
+        # nor readable by a group other than tandem's own.
+        for key, what in ((bed.identity, "identity"), (bed.signing_key, "signing key")):
+            st = os.stat(key)
+            try:
+                for mode, gid, says in ((0o644, st.st_gid, "is open to others (mode 0644)"),
+                                        (0o640, 65534, "is readable by group 65534")):
+                    with self.subTest(key=what, mode=oct(mode)):
+                        os.chown(key, st.st_uid, gid)
+                        os.chmod(key, mode)
+                        p = bed.ssh("db01", "echo must-not-run")
+                        self.assertEqual(p.returncode, 255, p.stderr)
+                        self.assertIn(f"{what} {key} {says}".encode(), p.stderr)
+                        self.assertNotIn(b"must-not-run", p.stdout)
+            finally:
+                os.chown(key, st.st_uid, st.st_gid)
+                os.chmod(key, st.st_mode & 0o7777)
+        p = bed.ssh_approved("db01", "echo keys-restored")
+        self.assertEqual(p.returncode, 0, p.stderr)
+
     def test_verify_catches_a_recording_put_in_another_place(self):
         import shutil
         import uuid

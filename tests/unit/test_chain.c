@@ -337,10 +337,20 @@ static void test_signer_refuses_a_key_others_can_read(void **state)
 	assert_null(s);
 	assert_non_null(strstr(why, "open to others (mode 0644)"));
 	assert_non_null(strstr(why, "chmod 600"));
-	/* Readable by its group only, as a deployment may need: used. */
+	/* Readable by the reader's own group, as tandem:tandem 0640: used. */
 	assert_int_equal(run("chmod 640 %s", path), 0);
 	assert_int_equal(tdm_signer_load_why(path, &s, why, sizeof(why)), 0);
 	tdm_signer_free(s);
+	s = NULL;
+	/* By another group (the escorts', say): its members could seal. */
+	if (getegid() != 65534 &&
+	    run("chgrp 65534 %s 2>/dev/null", path) == 0) {
+		assert_int_equal(tdm_signer_load_why(path, &s, why,
+						     sizeof(why)),
+				 TDM_ERR_DENIED);
+		assert_null(s);
+		assert_non_null(strstr(why, "readable by group 65534"));
+	}
 	unlink(path);
 }
 
