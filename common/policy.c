@@ -2088,8 +2088,6 @@ out:
 static int load_error(const char *path, int err, struct tdm_diag *diag)
 {
 	const char *hint;
-	struct tdm_buf b;
-	char **msgs;
 
 	switch (err) {
 	case ENOENT:
@@ -2107,41 +2105,51 @@ static int load_error(const char *path, int err, struct tdm_diag *diag)
 		hint = "make it a readable regular file";
 		break;
 	}
-	tdm_buf_init(&b, 0);
-	if (tdm_buf_printf(&b, "%s: cannot read: %s — %s", path, strerror(err),
-			   hint) < 0)
-		goto fail;
-	msgs = realloc(diag->msgs, (diag->n + 1) * sizeof(*msgs));
-	if (msgs == NULL)
-		goto fail;
-	diag->msgs = msgs;
-	msgs[diag->n++] = (char *)b.data;
-	return TDM_ERR_IO;
-fail:
-	tdm_buf_free(&b);
-	return TDM_ERR_NOMEM;
+	return tdm_diag_printf(diag, "%s: cannot read: %s — %s", path,
+			       strerror(err), hint) < 0 ?
+		       TDM_ERR_NOMEM :
+		       TDM_ERR_IO;
 }
 
 static int too_big_error(const char *path, struct tdm_diag *diag)
 {
-	struct tdm_buf b;
-	char **msgs;
+	return tdm_diag_printf(diag,
+			       "%s: cannot read: larger than %u bytes — check "
+			       "that this is the policy file",
+			       path, TDM_POLICY_MAX_BYTES) < 0 ?
+		       TDM_ERR_NOMEM :
+		       TDM_ERR_RANGE;
+}
 
-	tdm_buf_init(&b, 0);
-	if (tdm_buf_printf(&b,
-			   "%s: cannot read: larger than %u bytes — check "
-			   "that this is the policy file",
-			   path, TDM_POLICY_MAX_BYTES) < 0)
-		goto fail;
-	msgs = realloc(diag->msgs, (diag->n + 1) * sizeof(*msgs));
-	if (msgs == NULL)
-		goto fail;
-	diag->msgs = msgs;
-	msgs[diag->n++] = (char *)b.data;
-	return TDM_ERR_RANGE;
-fail:
-	tdm_buf_free(&b);
-	return TDM_ERR_NOMEM;
+/*
+ * Whoever can change the policy can turn the escorts off, so, as sshd's
+ * StrictModes: owned by root or by whoever reads it, and writable by no
+ * one else (a group may write it only when that group is root's).
+ */
+static int unsafe_error(const char *path, const struct stat *st,
+			struct tdm_diag *diag)
+{
+	int rc;
+
+	if ((st->st_uid == 0 || st->st_uid == geteuid()) &&
+	    (st->st_mode & S_IWOTH) == 0 &&
+	    ((st->st_mode & S_IWGRP) == 0 || st->st_gid == 0))
+		return 0;
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		rc = tdm_diag_printf(diag,
+				     "%s: owned by uid %u, not root — whoever "
+				     "can change the policy can turn the "
+				     "escorts off; chown root it",
+				     path, (unsigned)st->st_uid);
+	else
+		rc = tdm_diag_printf(diag,
+				     "%s: others may change it (mode %04o, "
+				     "group %u) — whoever can change the "
+				     "policy can turn the escorts off; chmod "
+				     "644 it, or 640 with group tandem",
+				     path, (unsigned)(st->st_mode & 07777),
+				     (unsigned)st->st_gid);
+	return rc < 0 ? TDM_ERR_NOMEM : TDM_ERR_DENIED;
 }
 
 int tdm_policy_load(const char *path, struct tdm_policy **out,
@@ -2176,6 +2184,9 @@ int tdm_policy_load(const char *path, struct tdm_policy **out,
 		rc = too_big_error(path, diag);
 		goto out;
 	}
+	rc = unsafe_error(path, &st, diag);
+	if (rc < 0)
+		goto out;
 	/* The file may grow after fstat: read at most one byte too many. */
 	while (text.len <= TDM_POLICY_MAX_BYTES) {
 		room = (size_t)TDM_POLICY_MAX_BYTES + 1 - text.len;
@@ -2208,6 +2219,27 @@ out:
 }
 
 /* ---- freeing and questions -------------------------------------------- */
+
+int tdm_diag_printf(struct tdm_diag *d, const char *fmt, ...)
+{
+	char **msgs, *msg;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return TDM_ERR_NOMEM;
+	msgs = realloc(d->msgs, (d->n + 1) * sizeof(*msgs));
+	if (msgs == NULL) {
+		free(msg);
+		return TDM_ERR_NOMEM;
+	}
+	d->msgs = msgs;
+	msgs[d->n++] = msg;
+	return 0;
+}
 
 void tdm_diag_free(struct tdm_diag *d)
 {

@@ -96,6 +96,9 @@ struct tdm_diag {
 	size_t n;
 };
 
+/* Appends one message; TDM_ERR_NOMEM when it cannot. */
+int tdm_diag_printf(struct tdm_diag *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 void tdm_diag_free(struct tdm_diag *d);
 
 #define TDM_POLICY_DEFAULT_PATH "/etc/tandem/policy.conf"

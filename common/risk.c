@@ -132,23 +132,6 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static int diag_add(struct tdm_diag *diag, const char *file, int line,
-		    const char *what)
-{
-	char **msgs = realloc(diag->msgs, (diag->n + 1) * sizeof(*msgs));
-	size_t len = strlen(file) + strlen(what) + 32;
-
-	if (msgs == NULL)
-		return TDM_ERR_NOMEM;
-	diag->msgs = msgs;
-	msgs[diag->n] = malloc(len);
-	if (msgs[diag->n] == NULL)
-		return TDM_ERR_NOMEM;
-	snprintf(msgs[diag->n], len, "%s:%d: %s", file, line, what);
-	diag->n++;
-	return 0;
-}
-
 static int compile_one(struct compiled_rule *cr, char *msg, size_t size)
 {
 	int rc = regcomp(&cr->re, cr->pattern, REG_EXTENDED | REG_NOSUB);
@@ -200,7 +183,8 @@ static int add_rules(struct tdm_rules *rs, const struct tdm_policy *p,
 				 "bad regular expression: "
 				 "%s",
 				 msg);
-			rc = diag_add(diag, file, p->rules[i].line, what);
+			rc = tdm_diag_printf(diag, "%s:%d: %s", file,
+					     p->rules[i].line, what);
 			if (rc < 0)
 				return rc;
 		}

@@ -1393,6 +1393,43 @@ static void test_load_names_the_file_in_errors(void **state)
 	free(path);
 }
 
+static void test_load_refuses_a_policy_others_may_change(void **state)
+{
+	/* Whoever can change it can turn the escorts off. */
+	char *path = write_temp(spec_example, strlen(spec_example));
+	struct tdm_policy *p = NULL;
+	struct tdm_diag d = { 0 };
+
+	(void)state;
+	assert_int_equal(chmod(path, 0666), 0);
+	assert_int_equal(tdm_policy_load(path, &p, &d), TDM_ERR_DENIED);
+	assert_null(p);
+	assert_int_equal(d.n, 1);
+	assert_non_null(strstr(d.msgs[0], "others may change it (mode 0666"));
+	assert_non_null(strstr(d.msgs[0], "chmod 644"));
+	tdm_diag_free(&d);
+	/* Writable by another group than root's: refused too. */
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(path, 0664), 0);
+		assert_int_equal(chown(path, 0, 65534), 0);
+		assert_int_equal(tdm_policy_load(path, &p, &d), TDM_ERR_DENIED);
+		tdm_diag_free(&d);
+		/* Owned by another account: refused. */
+		assert_int_equal(chmod(path, 0644), 0);
+		assert_int_equal(chown(path, 65534, 0), 0);
+		assert_int_equal(tdm_policy_load(path, &p, &d), TDM_ERR_DENIED);
+		assert_non_null(strstr(d.msgs[0], "owned by uid 65534"));
+		tdm_diag_free(&d);
+		assert_int_equal(chown(path, 0, 0), 0);
+	}
+	/* As an admin leaves it: read. */
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(tdm_policy_load(path, &p, &d), 0);
+	tdm_policy_free(p);
+	unlink(path);
+	free(path);
+}
+
 static void test_load_of_missing_file_says_cannot_read(void **state)
 {
 	struct tdm_policy *p = &untouched;
@@ -1657,6 +1694,7 @@ int main(void)
 		cmocka_unit_test(test_meets_is_true_when_nothing_is_required),
 		cmocka_unit_test(test_load_reads_a_file),
 		cmocka_unit_test(test_load_names_the_file_in_errors),
+		cmocka_unit_test(test_load_refuses_a_policy_others_may_change),
 		cmocka_unit_test(test_load_of_missing_file_says_cannot_read),
 		cmocka_unit_test(test_load_of_directory_says_cannot_read),
 		cmocka_unit_test(test_load_refuses_a_file_over_the_size_limit),
