@@ -1165,6 +1165,15 @@ static int parse_duration(struct parser *ps, const struct directive *d,
 			  d->word);
 		return rc < 0 ? rc : 1;
 	}
+	/* Beyond that, deadlines computed from it would wrap around and
+	 * expire at once. */
+	if (v > TDM_DURATION_MAX_MS) {
+		rc = perr(ps,
+			  "%s \"%s\" is more than a year; write at most "
+			  "365d",
+			  d->word, shown(ps, 0, s));
+		return rc < 0 ? rc : 1;
+	}
 	*ms = v;
 	return 0;
 }

@@ -423,6 +423,19 @@ static void test_zero_duration_is_error(void **state)
 		      "policy.conf:3: flush-interval must be more than 0");
 }
 
+static void test_duration_over_a_year_is_error(void **state)
+{
+	/* 2^64-1 ms passed, and then wrapped: "expired" at once. */
+	(void)state;
+	EXPECT_ERRORS(
+		"approval-timeout 18446744073709551615ms\n"
+		"idle-timeout 365d\n" DB01 "    raw-limit 366d\n",
+		"policy.conf:1: approval-timeout "
+		"\"18446744073709551615ms\" is more than a year; write at "
+		"most 365d",
+		"policy.conf:8: raw-limit \"366d\" is more than a year");
+}
+
 /* ---- ports and target fields ------------------------------------------ */
 
 static void test_bad_port_is_error(void **state)
@@ -1619,6 +1632,7 @@ int main(void)
 		cmocka_unit_test(test_duration_rejects_bad_forms_and_overflow),
 		cmocka_unit_test(test_bad_duration_is_error_at_its_line),
 		cmocka_unit_test(test_zero_duration_is_error),
+		cmocka_unit_test(test_duration_over_a_year_is_error),
 		cmocka_unit_test(test_bad_port_is_error),
 		cmocka_unit_test(test_port_bounds_1_and_65535_are_accepted),
 		cmocka_unit_test(
