@@ -178,7 +178,8 @@ install: all
 	$(if $(MAN1),install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
 	$(if $(MAN5),install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
 	sed 's|@BINDIR@|$(BINDIR)|g' systemd/tandem-verify.service.in \
-		> $(DESTDIR)$(UNITDIR)/tandem-verify.service
+		> $(BUILD)/tandem-verify.service
+	install -m 0644 $(BUILD)/tandem-verify.service $(DESTDIR)$(UNITDIR)/
 	install -m 0644 systemd/tandem-verify.timer $(DESTDIR)$(UNITDIR)/
 	install -m 0644 systemd/tandem.sysusers $(DESTDIR)$(SYSUSERSDIR)/tandem.conf
 	install -m 0644 systemd/tandem.tmpfiles $(DESTDIR)$(TMPFILESDIR)/tandem.conf

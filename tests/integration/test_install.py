@@ -31,9 +31,12 @@ class Install(unittest.TestCase):
     def setUpClass(cls):
         cls.dest = tempfile.mkdtemp(prefix="tandem-install-")
         build = os.environ.get("TANDEM_BUILD", "build")
+        # An admin's umask of 000 must not leave anything writable by
+        # others (a unit anyone may edit runs as whoever they write in).
         p = subprocess.run(["make", "-s", "-C", ROOT, f"BUILD={build}", "install",
                             f"DESTDIR={cls.dest}", "PREFIX=/opt/tandem"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           preexec_fn=lambda: os.umask(0))
         assert p.returncode == 0, p.stdout
 
     @classmethod
@@ -51,11 +54,15 @@ class Install(unittest.TestCase):
         self.assertEqual(self.tree(), EXPECTED)
         st = os.stat(os.path.join(self.dest, "opt/tandem/bin/tandem-recorder"))
         self.assertEqual(st.st_mode & 0o777, 0o755)
+        for f in EXPECTED.split():
+            mode = os.stat(os.path.join(self.dest, f)).st_mode
+            self.assertEqual(mode & 0o022, 0, f"{f} is mode {mode & 0o777:o}")
 
     def test_installed_unit_runs_the_installed_replay(self):
         with open(os.path.join(self.dest, "etc/systemd/system/tandem-verify.service")) as f:
             unit = f.read()
-        self.assertIn("/opt/tandem/bin/tandem-replay verify", unit)
+        self.assertIn("/opt/tandem/bin/tandem-replay --config "
+                      "/etc/tandem/policy.conf verify", unit)
         self.assertNotIn("@BINDIR@", unit)
 
     def test_units_verify_clean(self):
