@@ -582,6 +582,66 @@ static bool known_key_type(const char *type)
 	return false;
 }
 
+/* The next SSH wire string of p[*at, n): its start and length, or false. */
+static bool wire_string(const uint8_t *p, size_t n, size_t *at,
+			const uint8_t **str, size_t *len)
+{
+	uint32_t l;
+
+	if (n - *at < 4)
+		return false;
+	l = (uint32_t)p[*at] << 24 | (uint32_t)p[*at + 1] << 16 |
+	    (uint32_t)p[*at + 2] << 8 | (uint32_t)p[*at + 3];
+	if (l > n - *at - 4)
+		return false;
+	*str = p + *at + 4;
+	*len = l;
+	*at += 4 + (size_t)l;
+	return true;
+}
+
+/*
+ * True when the key data after its type string (p[at, n)) is whole: the
+ * fields its type has (RFC 4253, 5656; OpenSSH's PROTOCOL.u2f), of the
+ * right sizes, and nothing after them.  A key cut short passes a look at
+ * its type alone, and then no connection can ever use it.
+ */
+static bool key_blob_whole(const char *type, const uint8_t *p, size_t n,
+			   size_t at)
+{
+	const uint8_t *f;
+	size_t len, want = 0;
+	const char *curve = NULL;
+
+	if (strcmp(type, "ssh-ed25519") == 0 ||
+	    strcmp(type, "sk-ssh-ed25519@openssh.com") == 0) {
+		if (!wire_string(p, n, &at, &f, &len) || len != 32)
+			return false;
+	} else if (strcmp(type, "ssh-rsa") == 0) {
+		/* e, then n: non-empty integers, n of at least 1024 bits. */
+		if (!wire_string(p, n, &at, &f, &len) || len == 0 ||
+		    !wire_string(p, n, &at, &f, &len) || len < 128)
+			return false;
+	} else {
+		if (strstr(type, "nistp256") != NULL)
+			curve = "nistp256", want = 65;
+		else if (strstr(type, "nistp384") != NULL)
+			curve = "nistp384", want = 97;
+		else
+			curve = "nistp521", want = 133;
+		if (!wire_string(p, n, &at, &f, &len) ||
+		    len != strlen(curve) || memcmp(f, curve, len) != 0 ||
+		    !wire_string(p, n, &at, &f, &len) || len != want ||
+		    f[0] != 0x04)
+			return false;
+	}
+	/* A security key's relying party ("ssh:" by default). */
+	if (strncmp(type, "sk-", 3) == 0 &&
+	    (!wire_string(p, n, &at, &f, &len) || len == 0))
+		return false;
+	return at == n;
+}
+
 /*
  * Checks "TYPE BASE64 [COMMENT...]" and sets *out to it as one string.
  * Returns 0 (with *out NULL when the mistake was reported) or
@@ -634,7 +694,7 @@ static int parse_key(struct parser *ps, const char *what, char **args,
 			  what, shown(ps, 0, type));
 		goto out;
 	}
-	if (bloblen - 4 == slen)
+	if (!key_blob_whole(type, blob, bloblen, 4 + (size_t)slen))
 		goto not_a_key;
 	for (i = 2; i < nargs; i++) {
 		if (has_ctrl(args[i])) {

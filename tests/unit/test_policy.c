@@ -818,6 +818,71 @@ static void test_key_data_of_another_type_is_error(void **state)
 		      "policy.conf:4: key data is not an SSH public key");
 }
 
+static void test_key_cut_short_or_with_more_after_it_is_error(void **state)
+{
+	/* Both pass a look at the type alone; no connection can use them. */
+	(void)state;
+	EXPECT_ERRORS(
+		"engineer alice\n"
+		"    key ssh-ed25519 "
+		"AAAAC3NzaC1lZDI1NTE5AAAAIJbdkaRyAAW6dVKRtdlNGBU8rRXbepoHgvqc9"
+		"I1Y\n"
+		"    key ssh-ed25519 " ALICE_BLOB "AA== alice\n"
+		"    key ssh-ed25519 AAAAC3NzaC1lZDI1NTE5WA==\n",
+		"policy.conf:2: key data is not an SSH public key",
+		"policy.conf:3: key data is not an SSH public key",
+		"policy.conf:4: key data is not an SSH public key");
+}
+
+/* Keys ssh-keygen makes, of every type it can make here, are whole; the
+ * same keys cut at every fourth base64 digit are not. */
+static void test_keys_of_each_type_are_read_whole(void **state)
+{
+	static const char *const types[] = { "rsa -b 1024", "ecdsa -b 256",
+					     "ecdsa -b 384", "ecdsa -b 521",
+					     "ed25519" };
+	char cmd[256], line[2048], text[4096], key[64], pub[80];
+	struct tdm_policy *p;
+	struct tdm_diag d = { 0 };
+	size_t i, cut, b64_at, b64_end;
+	FILE *f;
+
+	(void)state;
+	snprintf(key, sizeof(key), "/tmp/tdm-keytype.%ld", (long)getpid());
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "rm -f %s %s.pub && ssh-keygen -q -N '' -t %s -f %s",
+			 key, key, types[i], key);
+		assert_int_equal(system(cmd), 0);
+		snprintf(pub, sizeof(pub), "%s.pub", key);
+		f = fopen(pub, "r");
+		assert_non_null(f);
+		assert_non_null(fgets(line, sizeof(line), f));
+		fclose(f);
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(text, sizeof(text), "engineer alice\n    key %s\n",
+			 line);
+		p = parse_ok(text);
+		tdm_policy_free(p);
+		b64_at = strcspn(line, " ") + 1;
+		b64_end = b64_at + strcspn(line + b64_at, " ");
+		for (cut = b64_at + 4; cut < b64_end; cut += 4) {
+			snprintf(text, sizeof(text),
+				 "engineer alice\n    key %.*s\n", (int)cut,
+				 line);
+			p = NULL;
+			assert_int_equal(tdm_policy_parse(text, strlen(text),
+							  "policy.conf", &p,
+							  &d),
+					 TDM_ERR_INVAL);
+			assert_int_equal(d.n, 1);
+			tdm_diag_free(&d);
+		}
+	}
+	unlink(key);
+	unlink(pub);
+}
+
 static void test_host_key_is_validated_like_a_key(void **state)
 {
 	(void)state;
@@ -1667,6 +1732,9 @@ int main(void)
 		cmocka_unit_test(test_key_of_unknown_type_is_error),
 		cmocka_unit_test(test_key_that_is_not_base64_is_error),
 		cmocka_unit_test(test_key_data_of_another_type_is_error),
+		cmocka_unit_test(
+			test_key_cut_short_or_with_more_after_it_is_error),
+		cmocka_unit_test(test_keys_of_each_type_are_read_whole),
 		cmocka_unit_test(test_host_key_is_validated_like_a_key),
 		cmocka_unit_test(
 			test_key_comment_with_control_characters_is_error),
