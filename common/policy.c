@@ -629,8 +629,8 @@ static bool key_blob_whole(const char *type, const uint8_t *p, size_t n,
 			curve = "nistp384", want = 97;
 		else
 			curve = "nistp521", want = 133;
-		if (!wire_string(p, n, &at, &f, &len) ||
-		    len != strlen(curve) || memcmp(f, curve, len) != 0 ||
+		if (!wire_string(p, n, &at, &f, &len) || len != strlen(curve) ||
+		    memcmp(f, curve, len) != 0 ||
 		    !wire_string(p, n, &at, &f, &len) || len != want ||
 		    f[0] != 0x04)
 			return false;
@@ -1185,6 +1185,14 @@ static int h_path(struct parser *ps, const struct directive *d, char **args,
 		field = &ps->pol->recordings;
 		break;
 	case SL_SESSIONS:
+		/* DIR/SESSION-ID.sock must fit a socket address. */
+		if (strlen(args[0]) > TDM_SESSIONS_PATH_MAX)
+			return perr(ps,
+				    "sessions \"%s\" is %zu bytes long; the "
+				    "sockets in it need a path of at most %u, "
+				    "e.g. /run/tandem/sessions",
+				    shown(ps, 0, args[0]), strlen(args[0]),
+				    TDM_SESSIONS_PATH_MAX);
 		field = &ps->pol->sessions;
 		break;
 	default:

@@ -141,6 +141,9 @@ const char *tdm_person_attr(const struct tdm_person *who, const char *key);
  * "1s", "250ms"); a bare number is seconds.  Returns 0 or TDM_ERR_INVAL.
  */
 int tdm_duration_parse(const char *s, unsigned long *ms);
+/* The longest sessions directory: "DIR/" + a 36-byte session id + ".sock"
+ * fits the 108 bytes of a socket address. */
+#define TDM_SESSIONS_PATH_MAX 65u
 /* The longest duration a policy may give: a year. */
 #define TDM_DURATION_MAX_MS (365ul * 24 * 60 * 60 * 1000)
 

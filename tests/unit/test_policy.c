@@ -423,6 +423,22 @@ static void test_zero_duration_is_error(void **state)
 		      "policy.conf:3: flush-interval must be more than 0");
 }
 
+static void test_sessions_path_too_long_for_a_socket_is_error(void **state)
+{
+	char text[256], want[256];
+
+	(void)state;
+	/* 65 bytes: its sockets' paths are 107, which fits. */
+	snprintf(text, sizeof(text), "sessions /%064d\n", 0);
+	tdm_policy_free(parse_ok(text));
+	snprintf(text, sizeof(text), "sessions /%065d\n", 0);
+	snprintf(want, sizeof(want),
+		 "policy.conf:1: sessions \"/%065d\" is 66 bytes long; the "
+		 "sockets in it need a path of at most 65",
+		 0);
+	EXPECT_ERRORS(text, want);
+}
+
 static void test_duration_over_a_year_is_error(void **state)
 {
 	/* 2^64-1 ms passed, and then wrapped: "expired" at once. */
@@ -1698,6 +1714,8 @@ int main(void)
 		cmocka_unit_test(test_bad_duration_is_error_at_its_line),
 		cmocka_unit_test(test_zero_duration_is_error),
 		cmocka_unit_test(test_duration_over_a_year_is_error),
+		cmocka_unit_test(
+			test_sessions_path_too_long_for_a_socket_is_error),
 		cmocka_unit_test(test_bad_port_is_error),
 		cmocka_unit_test(test_port_bounds_1_and_65535_are_accepted),
 		cmocka_unit_test(
