@@ -1417,11 +1417,15 @@ static int h_targets(struct parser *ps, const struct directive *d, char **args,
 	int rc;
 
 	for (i = 0; i < nargs; i++) {
-		if (args[i][0] == '\0' || has_ctrl(args[i])) {
+		if (args[i][0] == '\0' || has_ctrl(args[i]) ||
+		    strchr(args[i], ',') != NULL) {
 			rc = perr(ps,
 				  "%s entry \"%s\" is not a target name or "
-				  "pattern; write e.g. db01 or web-*",
-				  d->word, shown(ps, 0, args[i]));
+				  "pattern; write e.g. db01 or web-*%s",
+				  d->word, shown(ps, 0, args[i]),
+				  strchr(args[i], ',') != NULL ?
+					  ", separated by blanks, not commas" :
+					  "");
 			if (rc < 0)
 				return rc;
 			continue;
@@ -1584,10 +1588,14 @@ static int h_interactive(struct parser *ps, const struct directive *d,
 	int rc;
 
 	for (i = 0; i < nargs; i++) {
-		if (args[i][0] == '\0' || has_ctrl(args[i])) {
+		/* The gate compares the program's name alone, as typed
+		 * first on the line: a path or arguments never match. */
+		if (args[i][0] == '\0' || has_ctrl(args[i]) ||
+		    strpbrk(args[i], "/ \t") != NULL) {
 			rc = perr(ps,
 				  "%s entry \"%s\" is not a program name; "
-				  "write e.g. interactive vim less top",
+				  "write the name alone, e.g. interactive vim "
+				  "less top",
 				  d->word, shown(ps, 0, args[i]));
 			if (rc < 0)
 				return rc;
@@ -2173,7 +2181,9 @@ static int load_error(const char *path, int err, struct tdm_diag *diag)
 		break;
 	case EACCES:
 	case EPERM:
-		hint = "run as a user that may read it (root or group tandem)";
+		hint = "run as a user that may read it (the tandem and "
+		       "escort accounts and investigators all do: make it "
+		       "root's, mode 644)";
 		break;
 	case EISDIR:
 		hint = "point --config at the policy file, not a directory";

@@ -752,6 +752,25 @@ static void test_unknown_target_in_escort_is_error(void **state)
 		      "policy.conf:3: unknown target \"alice\" in escort bob");
 }
 
+static void
+test_entries_written_as_in_other_tools_say_how_to_write_them(void **state)
+{
+	/* "db01,web01" as in ssh -J; "/usr/bin/vim" or "vim -R", which
+	 * the gate, comparing the program's name alone, would never meet. */
+	(void)state;
+	EXPECT_ERRORS(
+		DB01 "    interactive /usr/bin/vim less\n"
+		     "    interactive \"vim -R\"\n"
+		     "engineer alice\n"
+		     "    targets db01,web01\n",
+		"policy.conf:6: interactive entry \"/usr/bin/vim\" is not "
+		"a program name; write the name alone",
+		"policy.conf:7: interactive entry \"vim -R\" is not",
+		"policy.conf:9: targets entry \"db01,web01\" is not a "
+		"target name or pattern; write e.g. db01 or web-*, "
+		"separated by blanks, not commas");
+}
+
 static void test_targets_may_name_a_target_defined_later(void **state)
 {
 	struct tdm_policy *p = parse_ok("escort bob\n"
@@ -1744,6 +1763,8 @@ int main(void)
 		cmocka_unit_test(test_unknown_target_in_engineer_is_error),
 		cmocka_unit_test(test_unknown_target_in_escort_is_error),
 		cmocka_unit_test(test_targets_may_name_a_target_defined_later),
+		cmocka_unit_test(
+			test_entries_written_as_in_other_tools_say_how_to_write_them),
 		cmocka_unit_test(test_pattern_matching_no_target_is_error),
 		cmocka_unit_test(test_key_used_twice_across_people_is_error),
 		cmocka_unit_test(test_key_listed_twice_for_one_person_is_error),
