@@ -71,6 +71,9 @@ struct tdm_castread {
 	struct tdm_link_hash hash;
 	int hash_ok;
 	uint8_t prev[TDM_LINK_SIZE];
+	uint64_t keep;		     /* tdm_castread_keep_link's k */
+	uint8_t kept[TDM_LINK_SIZE]; /* and that link, once matched */
+	int kept_ok;
 	uint64_t pending; /* frames since the last link */
 	uint64_t pending_index, pending_offset;
 	int seal_seen;
@@ -299,7 +302,12 @@ static void chain_link(struct tdm_castread *r, const uint8_t *p, size_t len)
 		return;
 	}
 	memcpy(r->prev, link, sizeof(link));
+	memcpy(r->v.good_link, link, sizeof(link));
 	r->v.links++;
+	if (r->v.links == r->keep) {
+		memcpy(r->kept, link, sizeof(link));
+		r->kept_ok = 1;
+	}
 	r->v.good_us = t;
 	r->v.good_bytes = r->cur.offset + len;
 	r->v.good_frames = r->cur.index + 1;
@@ -494,6 +502,15 @@ static void cr_bad_tail(struct tdm_castread *r, int rc)
 	r->done = 1;
 	r->tail_bad = 1;
 	r->tail_offset = r->off;
+	/* Nothing is written after the seal, not even by a crash. */
+	if (r->seal_seen) {
+		r->v.sealed = 0;
+		tamper(r, r->nframes, r->off,
+		       "the bytes from %llu on come after the seal: they were "
+		       "appended",
+		       (unsigned long long)r->off);
+		return;
+	}
 	/* The seal is written last, whole, after the chain is synced: a
 	 * damaged or cut-off seal is not what a crash leaves. */
 	if ((r->magic == TDM_CHAIN_SEAL_MAGIC && rc != TDM_ERR_TRUNCATED) ||
@@ -543,15 +560,6 @@ static void cr_bad_tail(struct tdm_castread *r, int rc)
 		tamper(r, 0, 0,
 		       "it does not start with a zstd frame; not a "
 		       "tandem recording");
-		return;
-	}
-	/* Nothing is written after the seal, not even by a crash. */
-	if (r->seal_seen) {
-		r->v.sealed = 0;
-		tamper(r, r->nframes, r->off,
-		       "the bytes from %llu on come after the seal: they were "
-		       "appended",
-		       (unsigned long long)r->off);
 		return;
 	}
 	/* A crash leaves a torn frame (read as cut off, above) or zeros;
@@ -1209,6 +1217,20 @@ void tdm_castread_verify(struct tdm_castread *r, struct tdm_verify *v)
 			 "no seal (the recorder stopped before sealing, or the "
 			 "end was cut off)",
 			 secs(v->good_us));
+}
+
+void tdm_castread_keep_link(struct tdm_castread *r, uint64_t k)
+{
+	r->keep = k;
+}
+
+int tdm_castread_kept_link(const struct tdm_castread *r,
+			   uint8_t out[TDM_LINK_SIZE])
+{
+	if (!r->kept_ok)
+		return -1;
+	memcpy(out, r->kept, TDM_LINK_SIZE);
+	return 0;
 }
 
 uint64_t tdm_castread_problems(const struct tdm_castread *r)

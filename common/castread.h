@@ -68,8 +68,9 @@ struct tdm_verify {
 	uint64_t bad_offset; /* and its byte offset */
 	int sealed;
 	uint8_t signer[TDM_ED25519_PUB]; /* sealed: who signed */
-	char last_link[65];	    /* sealed: the message the seal signs */
-	uint8_t seal[TDM_SEAL_MAX]; /* sealed: the SSHSIG blob */
+	char last_link[65]; /* sealed: the message the seal signs */
+	uint8_t good_link[TDM_LINK_SIZE]; /* links > 0: the last matched */
+	uint8_t seal[TDM_SEAL_MAX];	  /* sealed: the SSHSIG blob */
 	size_t seal_len;
 	char why[512]; /* tampered or unsealed: what and where */
 };
@@ -91,6 +92,16 @@ int tdm_castread_next(struct tdm_castread *r, struct tdm_event *ev);
  * caller's job (compare v->signer).
  */
 void tdm_castread_verify(struct tdm_castread *r, struct tdm_verify *v);
+/*
+ * Keeps link number k (counted from 1) when it matches, for
+ * tdm_castread_kept_link: a second reading of a file proves it read what
+ * the first verified when its link k is the first's last (good_link).
+ * Call before reading.
+ */
+void tdm_castread_keep_link(struct tdm_castread *r, uint64_t k);
+/* 0 with out filled once link k has matched, else -1. */
+int tdm_castread_kept_link(const struct tdm_castread *r,
+			   uint8_t out[TDM_LINK_SIZE]);
 /* Problems met so far (damaged frames, unreadable lines) and the first. */
 uint64_t tdm_castread_problems(const struct tdm_castread *r);
 const char *tdm_castread_problem(const struct tdm_castread *r);

@@ -2233,7 +2233,8 @@ static int unsafe_error(const char *path, const struct stat *st,
 				     "%s: others may change it (mode %04o, "
 				     "group %u) — whoever can change the "
 				     "policy can turn the escorts off; chmod "
-				     "644 it, or 640 with group tandem",
+				     "644 it (the tandem and escort accounts "
+				     "and investigators all read it)",
 				     path, (unsigned)(st->st_mode & 07777),
 				     (unsigned)st->st_gid);
 	return rc < 0 ? TDM_ERR_NOMEM : TDM_ERR_DENIED;

@@ -493,12 +493,11 @@ int tdm_signer_load_why(const char *path, struct tdm_signer **out, char *why,
 	if (rc == 0)
 		rc = tdm_key_file_private("signing key", path, &st, why,
 					  why_size);
-	if (rc < 0) {
+	if (rc != 0 || s == NULL) {
 		tdm_signer_free(s);
-		s = NULL;
-	}
-	if (rc < 0)
+		rc = rc < 0 ? rc : TDM_ERR_INVAL;
 		goto out;
+	}
 	/* One signature now, checked: the key works, and OpenSSL has
 	 * loaded everything it needs before any sandbox starts. */
 	rc = tdm_signer_sign(s, TDM_SIGN_NAMESPACE, probe, sizeof(probe) - 1,

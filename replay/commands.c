@@ -14,6 +14,7 @@
 #include "visible.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -167,6 +168,7 @@ int rp_decisions_open(const char *path, const struct tdm_trust *keys,
 		close(d->fd);
 		return -1;
 	}
+	tdm_castread_keep_link(d->r, d->first.links);
 	d->h = tdm_castread_header(d->r);
 	d->session = session_of(d->h, &d->v);
 	if (d->session == NULL) {
@@ -206,29 +208,52 @@ int rp_decisions_next(struct rp_decisions *d, json_t **entry)
 	return 0;
 }
 
-void rp_decisions_close(struct rp_decisions *d)
+/*
+ * Whether the second reading read what the first verified: the same link
+ * where the first's chain ended (so the same bytes up to it), and for a
+ * sealed file the same seal.  A file that grew after the first reading
+ * (a session still recording) passes: what came later is NOT VERIFIED.
+ */
+static bool read_what_was_verified(struct rp_decisions *d,
+				   const struct tdm_verify *again)
+{
+	uint8_t link[TDM_LINK_SIZE];
+
+	if (d->first.links > 0 &&
+	    (tdm_castread_kept_link(d->r, link) < 0 ||
+	     memcmp(link, d->first.good_link, sizeof(link)) != 0))
+		return false;
+	if (d->first.verdict == TDM_VERDICT_SEALED &&
+	    (again->verdict != TDM_VERDICT_SEALED ||
+	     strcmp(again->last_link, d->first.last_link) != 0 ||
+	     memcmp(again->signer, d->first.signer, TDM_ED25519_PUB) != 0))
+		return false;
+	return verdict_rank(again->verdict) <= verdict_rank(d->first.verdict);
+}
+
+int rp_decisions_close(struct rp_decisions *d)
 {
 	struct tdm_verify again;
+	int rc = 0;
 
 	if (tdm_castread_problems(d->r) > 0)
 		rp_say(stderr, "tandem-replay: warning: %s",
 		       tdm_castread_problem(d->r));
-	/* Read twice: a file rewritten in between is said to be.  (One
-	 * that grew, a session still recording, is not: what came after
-	 * the first reading is marked NOT VERIFIED.) */
 	tdm_castread_verify(d->r, &again);
-	if (verdict_rank(again.verdict) > verdict_rank(d->first.verdict) ||
-	    again.good_frames < d->first.good_frames)
+	if (!read_what_was_verified(d, &again)) {
 		rp_say(stderr,
-		       "tandem-replay: warning: %s changed while it was "
-		       "read: what is listed may not be what was verified; "
-		       "read it again",
+		       "tandem-replay: %s changed while it was read: what "
+		       "was listed may not be what was verified; read it "
+		       "again",
 		       d->path);
+		rc = -1;
+	}
 	json_decref(d->session);
 	rp_close(d->fd, d->r);
 	d->session = NULL;
 	d->r = NULL;
 	d->fd = -1;
+	return rc;
 }
 
 static void put_visible(struct tdm_buf *b, const char *s)
@@ -406,7 +431,8 @@ int rp_cmd_commands(int argc, char **argv)
 			rp_entry_print(e, as_json);
 			json_decref(e);
 		}
-		rp_decisions_close(&d);
+		if (rp_decisions_close(&d) < 0)
+			status = RP_EXIT_ERROR;
 		rp_verdict_warn(paths.path[i], rp_verdict_name(d.v.verdict),
 				d.v.why);
 	}

@@ -41,20 +41,22 @@ static int paths_add(struct rp_paths *p, const char *path)
 	return 0;
 }
 
-/* nftw has no context argument: the walk's list lives here meanwhile. */
+/* nftw has no context argument: the walk's list lives here meanwhile,
+ * with, when the directory named is a link, how to name what it finds:
+ * as given (walk_given) in place of the root walked (walk_root_len). */
 static struct rp_paths *walk_out;
 static int walk_failed;
+static const char *walk_given;
+static size_t walk_root_len;
 
 static int walk_one(const char *path, const struct stat *st, int type,
 		    struct FTW *ftw)
 {
 	size_t n = strlen(path), sn = strlen(RP_SUFFIX);
-	struct stat lst;
+	struct tdm_buf named;
+	int rc;
 
-	/* The walk follows links so that the directory named may be one;
-	 * below it, a link is passed over, a directory's whole subtree. */
-	if (ftw->level > 0 && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
-		return type == FTW_D ? FTW_SKIP_SUBTREE : FTW_CONTINUE;
+	(void)ftw;
 	if (type == FTW_DNR) {
 		rp_say(stderr,
 		       "tandem-replay: cannot read directory %s: "
@@ -62,21 +64,66 @@ static int walk_one(const char *path, const struct stat *st, int type,
 		       "tandem-audit)",
 		       path);
 		walk_failed = 1;
-		return FTW_CONTINUE;
+		return 0;
 	}
-	/* Only regular files: opening a FIFO named like a recording would
-	 * wait for a writer for ever. */
+	/* Only regular files (FTW_PHYS: links are not followed): opening a
+	 * FIFO named like a recording would wait for a writer for ever. */
 	if (type != FTW_F || !S_ISREG(st->st_mode) || n < sn ||
 	    strcmp(path + n - sn, RP_SUFFIX) != 0)
-		return FTW_CONTINUE;
-	if (paths_add(walk_out, path) < 0)
-		return FTW_STOP;
-	return FTW_CONTINUE;
+		return 0;
+	if (walk_given == NULL)
+		return paths_add(walk_out, path) < 0 ? -1 : 0;
+	tdm_buf_init(&named, 0);
+	rc = tdm_buf_puts(&named, walk_given) < 0 ||
+			     tdm_buf_puts(&named, path + walk_root_len) < 0 ||
+			     tdm_buf_putc(&named, '\0') < 0 ||
+			     paths_add(walk_out, (const char *)named.data) < 0 ?
+		     -1 :
+		     0;
+	tdm_buf_free(&named);
+	return rc;
 }
 
 static int cmp_path(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Walks the directory dir names.  When dir is itself a symbolic link it
+ * is walked as "dir/." (which the kernel resolves, so nftw's FTW_PHYS
+ * need not be dropped: without it nftw skips a directory it has met
+ * through a link, the real one included) and named as given.
+ */
+static int walk_dir(const char *dir)
+{
+	struct tdm_buf given, root;
+	struct stat lst;
+	size_t len = strlen(dir);
+	int rc = -1;
+
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	tdm_buf_init(&given, 0);
+	tdm_buf_init(&root, 0);
+	if (tdm_buf_put(&given, dir, len) < 0 ||
+	    tdm_buf_putc(&given, '\0') < 0 || tdm_buf_put(&root, dir, len) < 0)
+		goto out;
+	if (lstat((const char *)given.data, &lst) == 0 &&
+	    S_ISLNK(lst.st_mode)) {
+		if (tdm_buf_puts(&root, "/.") < 0)
+			goto out;
+		walk_given = (const char *)given.data;
+		walk_root_len = root.len;
+	}
+	if (tdm_buf_putc(&root, '\0') < 0)
+		goto out;
+	rc = nftw((const char *)root.data, walk_one, 32, FTW_PHYS);
+out:
+	walk_given = NULL;
+	tdm_buf_free(&given);
+	tdm_buf_free(&root);
+	return rc;
 }
 
 int rp_paths_collect(char **args, int nargs, struct rp_paths *out)
@@ -101,7 +148,7 @@ int rp_paths_collect(char **args, int nargs, struct rp_paths *out)
 		}
 		first = out->n;
 		walk_out = out;
-		if (nftw(args[i], walk_one, 32, FTW_ACTIONRETVAL) != 0)
+		if (walk_dir(args[i]) < 0)
 			goto nomem;
 		walk_out = NULL;
 		qsort(out->path + first, out->n - first, sizeof(char *),

@@ -435,7 +435,8 @@ static json_t *column_json(sqlite3_stmt *st, int col)
 {
 	const char *text = (const char *)sqlite3_column_text(st, col);
 
-	return text != NULL ? json_loads(text, 0, NULL) : NULL;
+	/* A command may hold a NUL (\u0000), as the recording does. */
+	return text != NULL ? json_loads(text, JSON_ALLOW_NUL, NULL) : NULL;
 }
 
 static json_t *column_str(sqlite3_stmt *st, int col)
@@ -732,8 +733,9 @@ static int add_recording(struct updater *u, const char *path, const char *rel,
 	u->read++;
 	rc = 0;
 out:
-	if (readable)
-		rp_decisions_close(&d);
+	/* Changed while read: the run fails, and the next reads it anew. */
+	if (readable && rp_decisions_close(&d) < 0)
+		rc = -1;
 	return rc;
 }
 

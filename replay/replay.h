@@ -80,7 +80,7 @@ json_t *rp_marker_json(const struct tdm_event *ev);
  * each entry is whole when next gives it and none is kept; -1 after
  * saying why.  session: the header's start, session, engineer, target,
  * bastion and attrs, and the verdict and why.  close warns of what could
- * not be read, and of a file that changed between the two readings.
+ * not be read.
  */
 struct rp_decisions {
 	const char *path;
@@ -95,7 +95,8 @@ int rp_decisions_open(const char *path, const struct tdm_trust *keys,
 		      struct rp_decisions *d);
 /* 1 and a new reference in *entry, or 0 at the end. */
 int rp_decisions_next(struct rp_decisions *d, json_t **entry);
-void rp_decisions_close(struct rp_decisions *d);
+/* -1 when the file changed between the two readings (said on stderr). */
+int rp_decisions_close(struct rp_decisions *d);
 /* An entry as `commands` prints it: one line for a person, or JSON. */
 void rp_entry_print(json_t *e, int as_json);
 /* The line for a person, appended to line without its newline. */

@@ -279,6 +279,7 @@ static int scan(struct search *s, const char *path)
 	struct rp_decisions d;
 	json_t *e;
 	size_t hits = 0;
+	int rc;
 
 	s->files++;
 	if (rp_decisions_open(path, rp_bastion_keys, &d) < 0)
@@ -290,10 +291,10 @@ static int scan(struct search *s, const char *path)
 		}
 		json_decref(e);
 	}
-	rp_decisions_close(&d);
+	rc = rp_decisions_close(&d);
 	if (hits > 0)
 		rp_verdict_warn(path, rp_verdict_name(d.v.verdict), d.v.why);
-	return 0;
+	return rc;
 }
 
 struct row {

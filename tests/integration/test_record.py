@@ -181,6 +181,10 @@ class Record(unittest.TestCase):
         self.assertEqual(replay("index", d).returncode, 0)
         indexed = replay("search", d, "--command", "zz-after-nul")
         self.assertEqual(indexed.stdout, scanned.stdout)
+        for_json = [replay("search", d, "--json", "--command", "zz-after-nul", *a).stdout
+                    for a in (["--no-index"], [])]
+        self.assertEqual(for_json[0], for_json[1])
+        self.assertEqual(len(for_json[0].splitlines()), 1)
 
     def test_a_key_others_can_read_is_not_used(self):
         # The identity logs in to the target past every escort; the

@@ -213,9 +213,17 @@ class ReplayPathsTest(unittest.TestCase):
         db = os.path.join(dblink, "idx.sqlite")
         self.assertIn("20 read", replay("index", "--db", db, self.dir).stdout)
         self.assertEqual(replay("search", "--db", db, self.dir).stdout, want)
-        # Below the directory named, links are not followed.
+        # Below the directory named, links are not followed, and the
+        # directories they point to are read all the same (a walk that
+        # followed them skipped a directory it had met through a link).
         os.symlink(self.dir, os.path.join(self.dir, "loop"))
+        for year in sorted(d for d in os.listdir(self.dir) if d.isdigit()):
+            for name in ("0-" + year, "latest-" + year, "zz-" + year):
+                os.symlink(os.path.join(self.dir, year), os.path.join(self.dir, name))
         self.assertEqual(replay("commands", self.dir).stdout, want)
+        self.assertEqual(replay("commands", link).stdout, want)
+        self.assertEqual(replay("commands", link + "/").stdout, want)
+        self.assertEqual(replay("verify", link).stdout.count("sealed and intact"), 20)
 
     def test_a_fifo_named_like_a_recording_does_not_hang(self):
         fifo = os.path.join(self.dir, "zz.cast.zst")
