@@ -151,8 +151,10 @@ int rp_paths_collect(char **args, int nargs, struct rp_paths *out)
 		if (walk_dir(args[i]) < 0)
 			goto nomem;
 		walk_out = NULL;
-		qsort(out->path + first, out->n - first, sizeof(char *),
-		      cmp_path);
+		/* Nothing found: out->path may still be NULL. */
+		if (out->n > first)
+			qsort(out->path + first, out->n - first,
+			      sizeof(char *), cmp_path);
 	}
 	return walk_failed ? -1 : 0;
 nomem:
