@@ -597,7 +597,9 @@ class Term:
                                      start_new_session=True, env=e,
                                      preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
         os.close(slave)
-        self.out = b""
+        # A bytearray: a flood of small reads appends in place, where
+        # bytes would be copied whole for each.
+        self.out = bytearray()
         self.eof = False
         self.cond = threading.Condition()
         self.reader = threading.Thread(target=self._pump, daemon=True)
@@ -635,11 +637,17 @@ class Term:
             pattern = pattern.encode()
         rx = re.compile(pattern)
         deadline = time.time() + timeout
+        searched = 0
         with self.cond:
             while True:
-                m = rx.search(self.out)
+                # All of it once, then what came since (and the 64 KiB
+                # before, for a match across the reads): searching all
+                # of a flood at every read was quadratic, and a test
+                # waiting for the end of 20 MB timed out.
+                m = rx.search(self.out, max(0, searched - 65536))
                 if m:
                     return m
+                searched = len(self.out)
                 left = deadline - time.time()
                 if left <= 0 or self.eof:
                     raise AssertionError(f"expected {pattern!r}; screen so far: "
