@@ -15,6 +15,7 @@
 #include "policy.h"
 #include "buf.h"
 #include "err.h"
+#include "risk.h"
 #include "visible.h"
 
 #include <errno.h>
@@ -1630,19 +1631,14 @@ static int h_raw_limit(struct parser *ps, const struct directive *d,
 static int h_rule(struct parser *ps, const struct directive *d, char **args,
 		  size_t nargs)
 {
-	static const char *const levels[] = { "low", "medium", "high",
-					      "critical" };
 	enum tdm_level level = TDM_LEVEL_CRITICAL;
 	struct tdm_rule *rules, rule;
 	bool is_flag = strcmp(d->word, "flag") == 0;
-	size_t i, n = ps->ndiags;
+	size_t n = ps->ndiags;
 	int rc;
 
 	if (is_flag) {
-		for (i = 0; i < 4; i++)
-			if (strcmp(args[0], levels[i]) == 0)
-				break;
-		if (i == 4) {
+		if (!tdm_level_parse(args[0], &level)) {
 			rc = perr(ps,
 				  "unknown level \"%s\" in flag; use low, "
 				  "medium, high or critical",
@@ -1650,7 +1646,6 @@ static int h_rule(struct parser *ps, const struct directive *d, char **args,
 			if (rc < 0)
 				return rc;
 		}
-		level = (enum tdm_level)i;
 		args++;
 		nargs--;
 	}

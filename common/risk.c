@@ -63,6 +63,18 @@ static const char deep_why[] =
 	"is nested too deeply for tandem to check every part; read it with "
 	"extra care";
 
+bool tdm_level_parse(const char *name, enum tdm_level *level)
+{
+	enum tdm_level l;
+
+	for (l = TDM_LEVEL_LOW; name != NULL && l <= TDM_LEVEL_CRITICAL; l++)
+		if (strcmp(name, tdm_level_name(l)) == 0) {
+			*level = l;
+			return true;
+		}
+	return false;
+}
+
 const char *tdm_level_name(enum tdm_level level)
 {
 	switch (level) {

@@ -71,6 +71,8 @@ int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 /* [{"level": "high", "why": "…"}, …] */
 json_t *tdm_verdict_risks(const struct tdm_verdict *v);
 const char *tdm_level_name(enum tdm_level level);
+/* The level tdm_level_name gives as name; false for any other string. */
+bool tdm_level_parse(const char *name, enum tdm_level *level);
 
 /* The built-in rule set's text, in policy syntax. */
 extern const char tdm_builtin_rules[];

@@ -246,13 +246,12 @@ static void label_of(const struct pending_cmd *pc, struct tdm_buf *out)
 /* The level a risk's name gives, for keeping the list highest first. */
 static enum tdm_level level_of(json_t *risk)
 {
-	const char *name = json_string_value(json_object_get(risk, "level"));
 	enum tdm_level l;
 
-	for (l = TDM_LEVEL_LOW; l < TDM_LEVEL_CRITICAL; l++)
-		if (name != NULL && strcmp(name, tdm_level_name(l)) == 0)
-			return l;
-	return TDM_LEVEL_CRITICAL;
+	return tdm_level_parse(
+		       json_string_value(json_object_get(risk, "level")), &l) ?
+		       l :
+		       TDM_LEVEL_CRITICAL;
 }
 
 /* Judges the start of the stdin a decision releases, as a script. */
