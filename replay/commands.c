@@ -14,12 +14,12 @@
 #include "visible.h"
 
 #include <getopt.h>
-#include <stdbool.h>
-#include <unistd.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 json_t *rp_marker_json(const struct tdm_event *ev)
 {
@@ -436,11 +436,7 @@ int rp_cmd_commands(int argc, char **argv)
 		rp_verdict_warn(paths.path[i], rp_verdict_name(d.v.verdict),
 				d.v.why);
 	}
-	if (paths.n == 0 && status == 0) {
-		fprintf(stderr, "tandem-replay: no recordings (*.cast.zst) "
-				"found in what was given\n");
-		status = RP_EXIT_ERROR;
-	}
+	status = rp_none_found(paths.n, status);
 	rp_paths_free(&paths);
 	return status;
 }

@@ -153,13 +153,22 @@ int rp_paths_collect(char **args, int nargs, struct rp_paths *out)
 		walk_out = NULL;
 		/* Nothing found: out->path may still be NULL. */
 		if (out->n > first)
-			qsort(out->path + first, out->n - first,
-			      sizeof(char *), cmp_path);
+			qsort(out->path + first, out->n - first, sizeof(char *),
+			      cmp_path);
 	}
 	return walk_failed ? -1 : 0;
 nomem:
 	rp_say(stderr, "tandem-replay: out of memory listing %s", args[i]);
 	return -1;
+}
+
+int rp_none_found(size_t found, int status)
+{
+	if (found > 0 || status != 0)
+		return status;
+	fprintf(stderr, "tandem-replay: no recordings (*.cast.zst) found in "
+			"what was given\n");
+	return RP_EXIT_ERROR;
 }
 
 void rp_paths_free(struct rp_paths *p)

@@ -52,6 +52,12 @@ struct rp_paths {
 int rp_paths_collect(char **args, int nargs, struct rp_paths *out);
 void rp_paths_free(struct rp_paths *p);
 /*
+ * status, or RP_EXIT_ERROR after saying so when nothing failed yet and
+ * found is 0: reading nothing is more likely a wrong path than an empty
+ * archive, and must not pass for a clean answer.
+ */
+int rp_none_found(size_t found, int status);
+/*
  * Opens a recording for reading; on failure says why on stderr (naming the
  * file and the fix) and returns -1.
  */

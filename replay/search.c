@@ -567,13 +567,7 @@ int rp_cmd_search(int argc, char **argv)
 			status = RP_EXIT_ERROR;
 		}
 	}
-	/* As verify: a search of nothing is more likely a wrong path than
-	 * an empty archive, and must not pass for "no matches". */
-	if (s.files == 0 && status == 0) {
-		fprintf(stderr, "tandem-replay: no recordings (*.cast.zst) "
-				"found in what was given\n");
-		status = RP_EXIT_ERROR;
-	}
+	status = rp_none_found(s.files, status);
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr,
 			"tandem-replay: %zu match%s in %zu "

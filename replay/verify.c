@@ -147,18 +147,19 @@ void rp_verdict(const char *path, struct tdm_castread *r,
 		const struct tdm_trust *keys, struct tdm_verify *v)
 {
 	const struct tdm_rec_header *h;
+	const char *bastion;
 	char fp[TDM_FINGERPRINT_SIZE];
 
 	tdm_castread_verify(r, v);
 	h = tdm_castread_header(r);
+	bastion = h != NULL && h->bastion != NULL ? h->bastion : "?";
 	if (v->verdict != TDM_VERDICT_TAMPERED &&
 	    path_contradicts(path, h, v->why, sizeof(v->why))) {
 		v->verdict = TDM_VERDICT_TAMPERED;
 		return;
 	}
 	if (v->verdict != TDM_VERDICT_SEALED || keys == NULL ||
-	    tdm_trust_check(keys, v->signer,
-			    h != NULL && h->bastion != NULL ? h->bastion : "?",
+	    tdm_trust_check(keys, v->signer, bastion,
 			    h != NULL ? h->timestamp : 0))
 		return;
 	/* Anyone can make a chain: without a trusted seal no part of it
@@ -178,8 +179,7 @@ void rp_verdict(const char *path, struct tdm_castread *r,
 			 "sealed by key %s, which is not trusted for bastion "
 			 "%s (re-signed, or add the bastion's key to the "
 			 "trusted keys)",
-			 fp,
-			 h != NULL && h->bastion != NULL ? h->bastion : "?");
+			 fp, bastion);
 }
 
 /* Verifies one file and prints its line; returns its exit status. */
@@ -305,11 +305,7 @@ int rp_cmd_verify(int argc, char **argv)
 	for (i = 0; i < paths.n; i++)
 		status = worst(status, verify_one(paths.path[i], keys, quiet,
 						  &unpinned));
-	if (paths.n == 0 && status == 0) {
-		fprintf(stderr, "tandem-replay: no recordings (*.cast.zst) "
-				"found in what was given\n");
-		status = RP_EXIT_ERROR;
-	}
+	status = rp_none_found(paths.n, status);
 	fflush(stdout);
 	if (unpinned)
 		fprintf(stderr,
