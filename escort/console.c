@@ -503,6 +503,7 @@ struct plan {
 	size_t cmd, cmd_need; /* the command: rows it gets, rows it needs */
 	size_t input;	      /* the line about its stdin: 0 or 1 */
 	size_t preview;	      /* rows of the stdin's first bytes */
+	size_t preview_need;  /* rows all of those bytes would take */
 	size_t risks;	      /* at least 1: "no risks" says so too */
 	size_t rows;	      /* all of it, the heading included */
 };
@@ -543,6 +544,7 @@ static void plan_pending(struct console *con, struct watched *w,
 	if (pl->input) {
 		want = put_rows(con, json_text(p, "stdin_preview"), true,
 				width - 2, 0, 0, "");
+		pl->preview_need = want;
 		pl->preview = want < 4 ? want : 4;
 		if (pl->preview > left)
 			pl->preview = left;
@@ -599,8 +601,7 @@ static void draw_pending(struct console *con, struct watched *w, int top,
 			json_integer_value(json_object_get(p, "stdin_bytes"));
 		/* Bad bytes make the repaired start longer, never equal. */
 		bool all = bytes == (long long)strlen(start) &&
-			   put_rows(con, start, true, width - 2, 0, 0, "") <=
-				   pl->preview;
+			   pl->preview_need <= pl->preview;
 
 		snprintf(text, sizeof(text), "stdin: %lld bytes%s%s", bytes,
 			 json_is_true(json_object_get(p, "stdin_complete")) ?
