@@ -63,6 +63,11 @@ static void delete_range(struct lineedit *le, size_t from, size_t to)
 {
 	struct tdm_buf *b = &le->line;
 
+	/* Nothing to delete; a line never typed in has no memory yet. */
+	if (from == to) {
+		le->cursor = from;
+		return;
+	}
 	memmove(b->data + from, b->data + to, b->len - to + 1);
 	b->len -= to - from;
 	le->cursor = from;

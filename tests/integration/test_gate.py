@@ -270,6 +270,22 @@ class Gate(unittest.TestCase):
         finally:
             t.close()
 
+    def test_deleting_keys_first_thing_at_the_prompt_do_no_harm(self):
+        # Ctrl-U, Ctrl-W and Ctrl-K before any other key once killed the
+        # recorder: its line had no memory yet.
+        t = bed.shell(unwatched=True)
+        try:
+            t.send("\x15\x17\x0b")
+            time.sleep(0.5)
+            self.assertIsNone(t.proc.poll())
+            t.send("echo still-here\r")
+            item = bed.decide_next()
+            self.assertEqual(item["command"], "echo still-here")
+            t.expect(r"\r\nstill-here\r\n")
+            end(t)
+        finally:
+            t.close()
+
     def test_ctrl_d_needs_approval(self):
         t = bed.shell(unwatched=True)
         try:

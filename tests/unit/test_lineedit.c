@@ -120,6 +120,30 @@ static void test_ctrl_v_takes_the_next_byte_literally(void **state)
 	lineedit_free(&le);
 }
 
+/* Ctrl-U first thing at a prompt is a habit: it must not end the session. */
+static void test_deleting_keys_on_a_fresh_line_do_nothing(void **state)
+{
+	/* clang-format off */
+	static const char *const keys[] = {
+		"\x15", "\x17", "\x0b", "\x7f", "\x08", "\x1b[3~",
+		"\x01\x15\x0b\x17\x7f",
+	};
+	/* clang-format on */
+	struct lineedit le;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		lineedit_init(&le);
+		assert_int_equal(type(&le, keys[i], strlen(keys[i])), LE_NONE);
+		assert_int_equal(le.line.len, 0);
+		assert_int_equal(le.cursor, 0);
+		assert_int_equal(TYPE(&le, "ls\r"), LE_SUBMIT);
+		assert_line(&le, "ls");
+		lineedit_free(&le);
+	}
+}
+
 static void test_control_keys_report_their_actions(void **state)
 {
 	struct lineedit le;
@@ -174,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_paste_is_one_unit_with_its_newlines),
 		cmocka_unit_test(test_paste_end_marker_ends_the_paste_once),
 		cmocka_unit_test(test_ctrl_v_takes_the_next_byte_literally),
+		cmocka_unit_test(test_deleting_keys_on_a_fresh_line_do_nothing),
 		cmocka_unit_test(test_control_keys_report_their_actions),
 		cmocka_unit_test(test_line_longer_than_the_bound_is_refused),
 		cmocka_unit_test(test_drawing_shows_control_characters_visibly),
