@@ -289,10 +289,15 @@ static bool matches(const regex_t *re, const char *s, size_t n)
 	return regexec(re, s, 1, m, REG_STARTEND) == 0;
 }
 
-static void add_risk(struct tdm_verdict *v, enum tdm_level level,
-		     const char *why)
+/*
+ * Adds a risk while fewer than cap are listed; beyond that it takes the
+ * place of the lowest one listed if it is higher, so a line that trips
+ * many rules still shows its worst.
+ */
+static void add_risk_cap(struct tdm_verdict *v, enum tdm_level level,
+			 const char *why, size_t cap)
 {
-	size_t i;
+	size_t i, low;
 
 	for (i = 0; i < v->n; i++) {
 		if (strcmp(v->risks[i].why, why) == 0) {
@@ -301,11 +306,26 @@ static void add_risk(struct tdm_verdict *v, enum tdm_level level,
 			return;
 		}
 	}
-	if (v->n == TDM_RISK_MAX)
-		return;
+	if (v->n >= cap) {
+		low = 0;
+		for (i = 1; i < v->n; i++)
+			if (v->risks[i].level <= v->risks[low].level)
+				low = i;
+		if (v->n == 0 || v->risks[low].level >= level)
+			return;
+		memmove(&v->risks[low], &v->risks[low + 1],
+			(v->n - low - 1) * sizeof(v->risks[0]));
+		v->n--;
+	}
 	v->risks[v->n].level = level;
 	v->risks[v->n].why = why;
 	v->n++;
+}
+
+static void add_risk(struct tdm_verdict *v, enum tdm_level level,
+		     const char *why)
+{
+	add_risk_cap(v, level, why, TDM_RISK_MAX);
 }
 
 /* Highest level first; equal levels keep the rules' order. */
@@ -341,13 +361,64 @@ static bool may_match(const struct compiled_rule *cr, const uint8_t *line,
 	return false;
 }
 
+static int judge_line(struct tdm_rules *rs, const uint8_t *line, size_t n,
+		      struct tdm_verdict *v);
+
+/* A control key a terminal's line editor acts on; not a tab or a break. */
+static bool is_key(uint8_t c)
+{
+	return (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f;
+}
+
+/*
+ * Typed into a shell's line editor, control keys are not text: a NUL
+ * (Ctrl-@) is dropped, so "mk<NUL>fs /dev/sda" runs mkfs.  So a line
+ * holding any is judged twice, as written and with them taken out, and
+ * the worse of each rule counts; the hidden-character warning stays, as
+ * keys that move the cursor can rearrange the line beyond this.
+ */
 int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 		    struct tdm_verdict *v)
 {
+	struct tdm_verdict bare;
+	uint8_t *keyless;
+	size_t i, m = 0;
+	int rc;
+
+	rc = judge_line(rs, line, n, v);
+	for (i = 0; rc == 0 && i < n && !is_key(line[i]); i++)
+		;
+	if (rc < 0 || i == n)
+		return rc;
+	keyless = malloc(n);
+	if (keyless == NULL)
+		return TDM_ERR_NOMEM;
+	for (i = 0; i < n; i++)
+		if (!is_key(line[i]))
+			keyless[m++] = line[i];
+	rc = judge_line(rs, keyless, m, &bare);
+	free(keyless);
+	if (rc < 0)
+		return rc;
+	if (bare.deny && !v->deny) {
+		v->deny = true;
+		v->deny_why = bare.deny_why;
+	}
+	v->slow = v->slow || bare.slow;
+	for (i = 0; i < bare.n; i++)
+		add_risk(v, bare.risks[i].level, bare.risks[i].why);
+	sort_risks(v);
+	return 0;
+}
+
+static int judge_line(struct tdm_rules *rs, const uint8_t *line, size_t n,
+		      struct tdm_verdict *v)
+{
 	struct tdm_sh_parts parts;
 	uint64_t start;
+	bool hidden, tab;
+	size_t i, k, cap;
 	char *raw;
-	size_t i, k;
 	int rc;
 
 	memset(v, 0, sizeof(*v));
@@ -355,14 +426,22 @@ int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 	raw = malloc(n + 1);
 	if (raw == NULL)
 		return TDM_ERR_NOMEM;
-	if (n > 0)
-		memcpy(raw, line, n);
+	/* A carriage return ends a line as a newline does: a terminal hands
+	 * it to the shell as one (a pasted line break is one), so the rules
+	 * see the lines apart, as the shell will run them. */
+	for (i = 0; i < n; i++)
+		raw[i] = line[i] == '\r' ? '\n' : (char)line[i];
 	raw[n] = '\0';
-	rc = tdm_sh_parts(line, n, &parts);
+	rc = tdm_sh_parts((const uint8_t *)raw, n, &parts);
 	if (rc < 0) {
 		free(raw);
 		return rc;
 	}
+	/* The line's own warnings always have their places in the list. */
+	hidden = hides_something(line, n);
+	tab = memchr(line, '\t', n) != NULL;
+	cap = TDM_RISK_MAX - (size_t)hidden - (size_t)tab - (size_t)parts.deep -
+	      (size_t)parts.open;
 	start = now_ms();
 	for (i = 0; i < rs->n; i++) {
 		struct compiled_rule *cr = &rs->r[i];
@@ -379,13 +458,14 @@ int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 				v->deny = true;
 				v->deny_why = slow_deny_why;
 			}
-			add_risk(v, TDM_LEVEL_CRITICAL,
-				 i < rs->ndeny ? slow_deny_why : slow_why);
+			add_risk_cap(v, TDM_LEVEL_CRITICAL,
+				     i < rs->ndeny ? slow_deny_why : slow_why,
+				     cap);
 			v->slow = true;
 			break;
 		}
 		if (cr->need.n > 0 && rs->prefilter &&
-		    !may_match(cr, line, n, &parts))
+		    !may_match(cr, (const uint8_t *)raw, n, &parts))
 			continue;
 		if (!cr->compiled) {
 			char msg[256];
@@ -409,15 +489,15 @@ int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 				v->deny = true;
 				v->deny_why = cr->why;
 			}
-			add_risk(v, TDM_LEVEL_CRITICAL, cr->why);
+			add_risk_cap(v, TDM_LEVEL_CRITICAL, cr->why, cap);
 		} else {
-			add_risk(v, cr->level, cr->why);
+			add_risk_cap(v, cr->level, cr->why, cap);
 		}
 	}
-	if (hides_something(line, n))
+	if (hidden)
 		add_risk(v, TDM_LEVEL_HIGH, hidden_why);
 	/* Typed at a shell's prompt, a tab completes rather than spaces. */
-	if (memchr(line, '\t', n) != NULL)
+	if (tab)
 		add_risk(v, TDM_LEVEL_HIGH, tab_why);
 	if (parts.deep)
 		add_risk(v, TDM_LEVEL_HIGH, deep_why);

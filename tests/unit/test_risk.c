@@ -436,6 +436,49 @@ static void test_hidden_characters_and_tabs(void **state)
 	tdm_policy_free(p);
 }
 
+/* A line tripping more rules than the list holds keeps its worst, and
+ * its own warnings (hidden characters here) always. */
+static void
+test_a_full_risk_list_keeps_the_worst_and_the_lines_own(void **state)
+{
+	struct tdm_policy *p;
+	struct tdm_rules *rs;
+	struct tdm_verdict v;
+	struct tdm_buf text, line;
+	bool hidden = false, crit = false;
+	size_t i;
+
+	(void)state;
+	tdm_buf_init(&text, 0);
+	tdm_buf_init(&line, 0);
+	tdm_buf_puts(&text, "builtin-rules off\n");
+	for (i = 0; i < TDM_RISK_MAX + 4; i++) {
+		tdm_buf_printf(&text, "flag low \"cmd%zu\" \"runs cmd%zu\"\n",
+			       i, i);
+		tdm_buf_printf(&line, "cmd%zu; ", i);
+	}
+	tdm_buf_puts(&text, "flag critical \"^danger\" \"is dangerous\"\n");
+	tdm_buf_puts(&line, "danger \x01");
+	tdm_buf_putc(&text, '\0');
+	p = parse_policy((const char *)text.data);
+	rs = compile(p);
+	judge(rs, (const char *)line.data, line.len, &v);
+	assert_int_equal(v.n, TDM_RISK_MAX);
+	for (i = 0; i < v.n; i++) {
+		hidden = hidden || strstr(v.risks[i].why, "control") != NULL ||
+			 strstr(v.risks[i].why, "hidden") != NULL ||
+			 strstr(v.risks[i].why, "invisible") != NULL;
+		crit = crit || strcmp(v.risks[i].why, "is dangerous") == 0;
+	}
+	assert_true(crit);
+	assert_true(hidden);
+	assert_int_equal(v.risks[0].level, TDM_LEVEL_CRITICAL);
+	tdm_rules_free(rs);
+	tdm_policy_free(p);
+	tdm_buf_free(&text);
+	tdm_buf_free(&line);
+}
+
 static void test_a_nul_does_not_hide_the_rest_of_the_line(void **state)
 {
 	struct tdm_policy *p =
@@ -713,6 +756,8 @@ int main(void)
 		cmocka_unit_test(test_policy_rules_come_first_and_deny_wins),
 		cmocka_unit_test(test_builtin_rules_off_loads_none),
 		cmocka_unit_test(test_hidden_characters_and_tabs),
+		cmocka_unit_test(
+			test_a_full_risk_list_keeps_the_worst_and_the_lines_own),
 		cmocka_unit_test(test_a_nul_does_not_hide_the_rest_of_the_line),
 		cmocka_unit_test(test_open_and_deep_lines_are_risks),
 		cmocka_unit_test(test_verdict_json_shape),
