@@ -495,7 +495,8 @@ static void decide(struct session *s, struct escort_conn *c,
 {
 	long long seq = tdm_msg_int(m, "seq");
 	const char *reason = tdm_msg_str(m, "reason");
-	char why[512];
+	/* A failure after the decision was recorded may say nothing. */
+	char why[512] = "the decision was recorded, but acting on it failed";
 	int rc;
 
 	if (seq < 0 || seq > 0xffffffffLL) {
