@@ -76,6 +76,10 @@ struct console {
 	long long drawn_seq;
 	uint64_t drawn_ms;
 	bool drawn_whole;
+	/* What an open deny or kill prompt is about, fixed when it opened:
+	 * a session that ends or a command decided meanwhile cancels it. */
+	char asked_id[40];
+	long long asked_seq;
 	bool too_small; /* the terminal is under 20x8 */
 	struct tdm_buf out;
 	/* What each row of the terminal shows now, as last written (row r
@@ -879,11 +883,17 @@ static void key(struct console *con, uint8_t k)
 		seq = pending_seq(w);
 	if (con->mode == MODE_REASON) {
 		if (k == '\r' || k == '\n') {
-			if (seq > 0)
+			if (seq > 0 && seq == con->asked_seq &&
+			    strcmp(w->c.id, con->asked_id) == 0)
 				act(con, TDM_MSG_DENY,
 				    json_pack("{s:I,s:s?}", "seq",
 					      (json_int_t)seq, "reason",
 					      con->ilen ? con->input : NULL));
+			else
+				snprintf(con->status, sizeof(con->status),
+					 "#%lld was decided or withdrawn "
+					 "meanwhile: nothing was denied",
+					 con->asked_seq);
 			con->mode = MODE_KEYS;
 		} else if (k == 0x1b) {
 			con->mode = MODE_KEYS;
@@ -897,7 +907,8 @@ static void key(struct console *con, uint8_t k)
 		return;
 	}
 	if (con->mode == MODE_KILL) {
-		if (k == 'y')
+		if (k == 'y' && w != NULL &&
+		    strcmp(w->c.id, con->asked_id) == 0)
 			act(con, TDM_MSG_KILL,
 			    json_pack("{s:s}", "reason", "ended by escort"));
 		con->mode = MODE_KEYS;
@@ -928,11 +939,17 @@ static void key(struct console *con, uint8_t k)
 			con->mode = MODE_REASON;
 			con->ilen = 0;
 			con->input[0] = '\0';
+			snprintf(con->asked_id, sizeof(con->asked_id), "%s",
+				 w->c.id);
+			con->asked_seq = seq;
 		}
 		break;
 	case 'k':
-		if (w != NULL)
+		if (w != NULL) {
 			con->mode = MODE_KILL;
+			snprintf(con->asked_id, sizeof(con->asked_id), "%s",
+				 w->c.id);
+		}
 		break;
 	case 'r':
 		if (w != NULL)
@@ -981,11 +998,20 @@ static void drop_ended(struct console *con)
 			i++;
 			continue;
 		}
+		/* A prompt about the session that ended is over. */
+		if (i == con->cur && con->mode != MODE_KEYS) {
+			con->mode = MODE_KEYS;
+			snprintf(con->status, sizeof(con->status),
+				 "the session ended: nothing was sent");
+		}
 		watched_free(con->w[i]);
 		con->dirty = con->urgent = true;
 		memmove(con->w + i, con->w + i + 1,
 			(con->n - i - 1) * sizeof(con->w[0]));
 		con->n--;
+		/* The escort stays on the session they were looking at. */
+		if (i < con->cur)
+			con->cur--;
 		if (con->cur >= con->n && con->n > 0)
 			con->cur = con->n - 1;
 		if (con->n == 0)

@@ -166,6 +166,36 @@ class Console(unittest.TestCase):
             con.close()
             t.close()
 
+    def test_a_deny_prompt_never_denies_a_command_that_came_after_it(self):
+        # The escort opens the reason prompt on #1; another escort approves
+        # #1 meanwhile and #2 arrives.  Enter must not deny #2, which the
+        # escort never read.
+        m1, m2 = target_file("console-deny-1"), target_file("console-deny-2")
+        t = bed.shell()
+        con = Tmux(console_cmd())
+        try:
+            t.send(f"touch {m1}\r")
+            con.wait_for(r"#1 alice wants to run:")
+            con.keys("d")
+            con.wait_for("reason for denying")
+            bed.decide_next(expect=f"touch {m1}")
+            t.expect(re.escape(f"touch {m1}\r\n$ "))
+            t.send(f"touch {m2}\r")
+            con.wait_for(r"#2 alice wants to run:")
+            con.keys("too late", enter=True)
+            con.wait_for(r"#1 was decided or withdrawn meanwhile: nothing "
+                         r"was denied")
+            item = bed.pending(wait=1)
+            self.assertEqual([i["seq"] for i in item], [2])
+            bed.decide_next(expect=f"touch {m2}")
+            end = time.time() + 5
+            while not os.path.exists(m2) and time.time() < end:
+                time.sleep(0.1)
+            self.assertTrue(os.path.exists(m2))
+        finally:
+            con.close()
+            t.close()
+
     def test_console_shows_control_characters_in_pending_visibly(self):
         t = bed.shell()
         con = Tmux(console_cmd())
