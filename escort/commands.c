@@ -45,18 +45,20 @@ static void print_risks(json_t *risks)
 		printf("    risk %s: %s\n", jstr(r, "level"), jstr(r, "why"));
 }
 
-/* Each line of text, indented, with control characters shown. */
-static void print_lines(const char *text)
+/*
+ * Each line of text[0..n), indented, with control characters shown: a
+ * NUL among them too, as \x00, not as the end of what is shown.
+ */
+static void print_lines(const char *text, size_t n)
 {
-	const char *nl;
+	const char *nl, *end = text + n;
 	struct tdm_buf vis;
 
-	while (*text != '\0') {
-		nl = strchr(text, '\n');
+	while (text < end) {
+		nl = memchr(text, '\n', (size_t)(end - text));
 		tdm_buf_init(&vis, 0);
 		if (tdm_visible((const uint8_t *)text,
-				nl ? (size_t)(nl - text) : strlen(text),
-				&vis) == 0 &&
+				(size_t)((nl ? nl : end) - text), &vis) == 0 &&
 		    tdm_buf_putc(&vis, '\0') == 0)
 			printf("      %s\n", (char *)vis.data);
 		tdm_buf_free(&vis);
@@ -68,7 +70,7 @@ static void print_lines(const char *text)
 
 static void print_pending(json_t *p, bool json)
 {
-	json_t *size;
+	json_t *size, *start;
 
 	if (json) {
 		print_json(p);
@@ -85,7 +87,10 @@ static void print_pending(json_t *p, bool json)
 		       json_is_true(json_object_get(p, "stdin_complete")) ?
 			       ", then its end" :
 			       "");
-		print_lines(jstr(p, "stdin_preview"));
+		start = json_object_get(p, "stdin_preview");
+		if (json_is_string(start))
+			print_lines(json_string_value(start),
+				    json_string_length(start));
 	}
 }
 

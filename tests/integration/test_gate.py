@@ -509,6 +509,31 @@ class Gate(unittest.TestCase):
             proc.kill()
             proc.wait()
 
+    def test_pending_shows_the_stdin_past_a_nul(self):
+        # A NUL once ended what `pending` showed of the stdin: the escort
+        # read "echo harmless" and nothing of what followed it.
+        data = b"echo harmless\0\ntouch /tmp/hidden-past-nul\n"
+        proc = subprocess.Popen(bed.ssh_argv() + ["db01", "sh"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        try:
+            proc.stdin.write(data)
+            proc.stdin.close()
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                items = bed.pending(wait=2)
+                if items and items[0].get("stdin_complete"):
+                    break
+            shown = bed.escort("pending").stdout.decode()
+            self.assertIn("echo harmless\\x00", shown)
+            self.assertIn("touch /tmp/hidden-past-nul", shown)
+            p = items[0]
+            self.assertEqual(bed.escort("deny", p["session"], str(p["seq"])).returncode, 0)
+            self.assertEqual(proc.wait(20), 255)
+        finally:
+            proc.kill()
+            proc.wait()
+
     def test_stdin_after_approval_waits_for_its_own_approval(self):
         # A command that reads commands from stdin: the escort approves
         # `sh` with what had come; each later part is asked for again.
