@@ -51,8 +51,8 @@ static const char tab_why[] =
 	"contains a tab, which the server may complete into a longer name "
 	"that is not shown here";
 static const char open_why[] =
-	"leaves a quote or bracket open, so the next line typed becomes part "
-	"of this command";
+	"leaves a quote or bracket open, or ends in a pipe (|), && or ||, so "
+	"the next line typed becomes part of this command";
 static const char slow_deny_why[] =
 	"is too long or tangled for tandem to check against the deny rules "
 	"in time; split it into shorter commands";
@@ -289,15 +289,22 @@ static bool matches(const regex_t *re, const char *s, size_t n)
 	return regexec(re, s, 1, m, REG_STARTEND) == 0;
 }
 
+/* The line's own warnings, never pushed out of a full list. */
+static bool own_warning(const char *why)
+{
+	return why == hidden_why || why == tab_why || why == deep_why ||
+	       why == open_why;
+}
+
 /*
  * Adds a risk while fewer than cap are listed; beyond that it takes the
- * place of the lowest one listed if it is higher, so a line that trips
- * many rules still shows its worst.
+ * place of the lowest rule's risk listed if it is higher, so a line that
+ * trips many rules still shows its worst, and its own warnings.
  */
 static void add_risk_cap(struct tdm_verdict *v, enum tdm_level level,
 			 const char *why, size_t cap)
 {
-	size_t i, low;
+	size_t i, low = SIZE_MAX;
 
 	for (i = 0; i < v->n; i++) {
 		if (strcmp(v->risks[i].why, why) == 0) {
@@ -307,11 +314,12 @@ static void add_risk_cap(struct tdm_verdict *v, enum tdm_level level,
 		}
 	}
 	if (v->n >= cap) {
-		low = 0;
-		for (i = 1; i < v->n; i++)
-			if (v->risks[i].level <= v->risks[low].level)
+		for (i = 0; i < v->n; i++)
+			if (!own_warning(v->risks[i].why) &&
+			    (low == SIZE_MAX ||
+			     v->risks[i].level <= v->risks[low].level))
 				low = i;
-		if (v->n == 0 || v->risks[low].level >= level)
+		if (low == SIZE_MAX || v->risks[low].level >= level)
 			return;
 		memmove(&v->risks[low], &v->risks[low + 1],
 			(v->n - low - 1) * sizeof(v->risks[0]));
@@ -362,7 +370,7 @@ static bool may_match(const struct compiled_rule *cr, const uint8_t *line,
 }
 
 static int judge_line(struct tdm_rules *rs, const uint8_t *line, size_t n,
-		      struct tdm_verdict *v);
+		      struct tdm_verdict *v, uint64_t start);
 
 /* A control key a terminal's line editor acts on; not a tab or a break. */
 static bool is_key(uint8_t c)
@@ -375,17 +383,19 @@ static bool is_key(uint8_t c)
  * (Ctrl-@) is dropped, so "mk<NUL>fs /dev/sda" runs mkfs.  So a line
  * holding any is judged twice, as written and with them taken out, and
  * the worse of each rule counts; the hidden-character warning stays, as
- * keys that move the cursor can rearrange the line beyond this.
+ * keys that move the cursor can rearrange the line beyond this.  Both
+ * readings share one judging budget.
  */
 int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 		    struct tdm_verdict *v)
 {
+	uint64_t start = now_ms();
 	struct tdm_verdict bare;
 	uint8_t *keyless;
 	size_t i, m = 0;
 	int rc;
 
-	rc = judge_line(rs, line, n, v);
+	rc = judge_line(rs, line, n, v, start);
 	for (i = 0; rc == 0 && i < n && !is_key(line[i]); i++)
 		;
 	if (rc < 0 || i == n)
@@ -396,7 +406,7 @@ int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 	for (i = 0; i < n; i++)
 		if (!is_key(line[i]))
 			keyless[m++] = line[i];
-	rc = judge_line(rs, keyless, m, &bare);
+	rc = judge_line(rs, keyless, m, &bare, start);
 	free(keyless);
 	if (rc < 0)
 		return rc;
@@ -405,6 +415,7 @@ int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 		v->deny_why = bare.deny_why;
 	}
 	v->slow = v->slow || bare.slow;
+	v->open = v->open || bare.open;
 	for (i = 0; i < bare.n; i++)
 		add_risk(v, bare.risks[i].level, bare.risks[i].why);
 	sort_risks(v);
@@ -412,10 +423,9 @@ int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 }
 
 static int judge_line(struct tdm_rules *rs, const uint8_t *line, size_t n,
-		      struct tdm_verdict *v)
+		      struct tdm_verdict *v, uint64_t start)
 {
 	struct tdm_sh_parts parts;
-	uint64_t start;
 	bool hidden, tab;
 	size_t i, k, cap;
 	char *raw;
@@ -442,7 +452,6 @@ static int judge_line(struct tdm_rules *rs, const uint8_t *line, size_t n,
 	tab = memchr(line, '\t', n) != NULL;
 	cap = TDM_RISK_MAX - (size_t)hidden - (size_t)tab - (size_t)parts.deep -
 	      (size_t)parts.open;
-	start = now_ms();
 	for (i = 0; i < rs->n; i++) {
 		struct compiled_rule *cr = &rs->r[i];
 		bool hit;

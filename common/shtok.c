@@ -1676,6 +1676,27 @@ static void parse_list(struct sh *sh, struct lex *lx, int close,
 				op = "|&";
 			}
 		}
+		/*
+		 * After a pipe, && or || the command goes on past line breaks
+		 * and comments, as the shell reads it; a line that ends there
+		 * is not done, and the shell takes the next line as its rest.
+		 */
+		if (op[0] == '|' || strcmp(op, "&&") == 0) {
+			for (;;) {
+				skip_blanks(lx);
+				if (peek(lx, 0) == '#')
+					while (!at_end(lx) &&
+					       lx->p[lx->i] != '\n')
+						lx->i++;
+				if (peek(lx, 0) != '\n')
+					break;
+				lx->i++;
+				if (lx->nhd > 0)
+					read_heredocs(sh, lx);
+			}
+			if (at_end(lx) && lx->top)
+				sh->out->open = true;
+		}
 		if (text->len > 0) {
 			putc_(sh, text, ' ');
 			puts_(sh, text, op);

@@ -114,8 +114,8 @@ void gate_free(struct session *s)
 }
 
 static const char carried_why[] =
-	"continues an approved line that left a quote open; the two lines "
-	"run as one command";
+	"continues an approved line that was left unfinished (an open quote, "
+	"or a pipe, && or || at its end); the two lines run as one command";
 
 /*
  * Judges a command against the rules.  A line that continues an approved
@@ -260,15 +260,30 @@ static int judge_input(struct session *s, json_t *risks, bool *deny,
 {
 	struct tdm_verdict v;
 	struct tdm_buf all;
-	size_t n = s->stdin_held.len < SESSION_STDIN_PREVIEW ?
+	size_t n = s->stdin_held.len < SESSION_STDIN_JUDGED ?
 			   s->stdin_held.len :
-			   SESSION_STDIN_PREVIEW;
+			   SESSION_STDIN_JUDGED;
 	char why[512];
 	size_t i;
 	int rc;
 
 	if (n == 0)
 		return 0;
+	if (n < s->stdin_held.len) {
+		size_t at = 0;
+
+		while (at < json_array_size(risks) &&
+		       level_of(json_array_get(risks, at)) >= TDM_LEVEL_HIGH)
+			at++;
+		snprintf(why, sizeof(why),
+			 "its input is %zu bytes, and only the first %zu were "
+			 "checked against the rules: nobody has read what "
+			 "follows them",
+			 s->stdin_held.len, n);
+		json_array_insert_new(risks, at,
+				      json_pack("{s:s,s:s}", "level", "high",
+						"why", why));
+	}
 	memset(&v, 0, sizeof(v));
 	/* After the unfinished line the target already has: a command cut
 	 * in two parts is judged whole, as the target will read it. */
@@ -881,31 +896,44 @@ static json_t *attrs_json(const struct tdm_person *p)
 	return o;
 }
 
-/* The program a command runs: the first word's last path part. */
+/* A byte a program's name or path may hold: no quoting, no expansion. */
+static bool program_byte(uint8_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '+' ||
+	       c == '-' || c == '/';
+}
+
+/*
+ * The program a command runs, for raw mode: the first word's last path
+ * part.  Only a plain line has one: a first word that is a bare path
+ * (no quote, "$(...)" or backquote there could make "vim" run a shell
+ * first), and nothing after it that runs something else.
+ */
 static void note_program(struct session *s, const struct tdm_buf *cmd)
 {
 	size_t i = 0, start, end;
+	uint8_t c;
 
+	s->last_program[0] = '\0';
 	while (i < cmd->len && (cmd->data[i] == ' ' || cmd->data[i] == '\t'))
 		i++;
 	start = end = i;
-	while (end < cmd->len && cmd->data[end] != ' ' &&
-	       cmd->data[end] != '\t' && cmd->data[end] != ';' &&
-	       cmd->data[end] != '\r' && cmd->data[end] != '|' &&
-	       cmd->data[end] != '&') {
+	while (end < cmd->len && program_byte(cmd->data[end])) {
 		if (cmd->data[end] == '/')
 			start = end + 1;
 		end++;
 	}
-	/* Anything after the program (a pipe, a second command) is not the
-	 * interactive program itself: raw mode is not offered for it. */
-	for (i = end; i < cmd->len; i++)
-		if (strchr(";|&\r\n`$<>", cmd->data[i]) != NULL) {
-			s->last_program[0] = '\0';
+	if (end < cmd->len && cmd->data[end] != ' ' && cmd->data[end] != '\t')
+		return;
+	for (i = end; i < cmd->len; i++) {
+		c = cmd->data[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f ||
+		    strchr(";|&`$<>(){}", c) != NULL)
 			return;
-		}
-	if (end - start >= sizeof(s->last_program))
-		end = start;
+	}
+	if (end == start || end - start >= sizeof(s->last_program))
+		return;
 	memcpy(s->last_program, cmd->data + start, end - start);
 	s->last_program[end - start] = '\0';
 }

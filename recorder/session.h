@@ -45,6 +45,9 @@
 #define SESSION_MAX_HELD (8u * 1024u * 1024u)
 /* First bytes of that stdin an escort is shown. */
 #define SESSION_STDIN_PREVIEW 4096u
+/* How much of each part of the stdin the rules read (the rest is named
+ * as unchecked): all of a script, at judging speed. */
+#define SESSION_STDIN_JUDGED (64u * 1024u)
 /* Recent output kept so an escort who attaches sees the screen. */
 #define SESSION_SCREEN_KEEP (64u * 1024u)
 #define SESSION_MAX_ESCORTS 16

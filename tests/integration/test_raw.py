@@ -76,6 +76,13 @@ class Raw(unittest.TestCase):
         bed.decide_next()
         p = bed.escort("raw", session_id(), "on")
         self.assertEqual(p.returncode, 1)
+        # A first word that ends in "cat" but runs something else first.
+        for line in ("/$(echo)/cat /dev/null", "x`true`/cat /dev/null"):
+            self.t.send(line + "\r")
+            bed.decide_next(expect=line)
+            p = bed.escort("raw", session_id(), "on")
+            self.assertEqual(p.returncode, 1, line)
+            self.assertIn(b"runs none of them", p.stderr)
         self.t.send("\x03")
 
     def test_raw_mode_is_for_the_program_approved_just_before(self):

