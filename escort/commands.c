@@ -15,13 +15,27 @@
 #include "err.h"
 #include "visible.h"
 
-#define MAX_SESSIONS 256
+#define MAX_SESSIONS 1024
 
 static const char *jstr(json_t *o, const char *k)
 {
 	json_t *v = json_object_get(o, k);
 
 	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+/* A refusal in the recorder's words, control characters shown, not run. */
+static void say_refusal(const char *text)
+{
+	struct tdm_buf vis;
+
+	tdm_buf_init(&vis, 0);
+	if (tdm_visible((const uint8_t *)text, strlen(text), &vis) == 0 &&
+	    tdm_buf_putc(&vis, '\0') == 0)
+		fprintf(stderr, "tandem-escort: %s\n", (char *)vis.data);
+	else
+		fprintf(stderr, "tandem-escort: refused\n");
+	tdm_buf_free(&vis);
 }
 
 static void print_json(json_t *o)
@@ -343,8 +357,15 @@ int cmd_decide(const struct escort_ctx *ctx, int argc, char **argv)
 			return 2;
 		}
 	}
+	if (!tdm_session_id_ok(argv[1], strlen(argv[1]))) {
+		fprintf(stderr,
+			"tandem-escort: %s is not a session id; `list` "
+			"shows them\n",
+			argv[1]);
+		return 2;
+	}
 	if (client_attach(ctx, argv[1], &c, 5000) < 0) {
-		fprintf(stderr, "tandem-escort: %s\n", c.error);
+		say_refusal(c.error);
 		client_close(&c);
 		return 1;
 	}
@@ -379,10 +400,9 @@ int cmd_decide(const struct escort_ctx *ctx, int argc, char **argv)
 			break;
 		}
 		if (m.type == TDM_MSG_ERROR) {
-			fprintf(stderr, "tandem-escort: %s\n",
-				tdm_msg_str(&m, "error") ?
-					tdm_msg_str(&m, "error") :
-					"refused");
+			say_refusal(tdm_msg_str(&m, "error") ?
+					    tdm_msg_str(&m, "error") :
+					    "refused");
 			tdm_msg_clear(&m);
 			break;
 		}

@@ -31,6 +31,8 @@
 #include "visible.h"
 
 #define MAX_WATCHED 64
+/* Sessions listed each scan: watched, refused and others alike. */
+#define MAX_LISTED 1024
 /* A new pending command must be on screen this long before 'a' works. */
 #define LOOK_FIRST_MS 700
 /* The screen is drawn at most this often (about 30 frames a second). */
@@ -81,6 +83,11 @@ struct console {
 	char asked_id[40];
 	long long asked_seq;
 	bool too_small; /* the terminal is under 20x8 */
+	/* Sessions that refused this escort (another target, their own
+	 * session): a refusal holds for the session's life, and each try
+	 * would leave a mark in its recording. */
+	char refused[MAX_LISTED][37];
+	size_t nrefused, refused_next;
 	struct tdm_buf out;
 	/* What each row of the terminal shows now, as last written (row r
 	 * at shown[r - 1]); nshown 0 when unknown, so all is written. */
@@ -123,6 +130,14 @@ static const char *json_text(json_t *o, const char *k)
 	return json_is_string(v) ? json_string_value(v) : "";
 }
 
+/* The string's length, NULs included (stdin may hold them). */
+static size_t json_text_len(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_string(v) ? json_string_length(v) : 0;
+}
+
 static long long pending_seq(const struct watched *w)
 {
 	return w->c.pending != NULL ?
@@ -161,10 +176,33 @@ static int new_screen(struct watched *w)
 	return 0;
 }
 
+static bool was_refused(const struct console *con, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < con->nrefused; i++)
+		if (strcmp(con->refused[i], id) == 0)
+			return true;
+	return false;
+}
+
+/* Remembers a refusal; when full, the oldest is forgotten (and tried
+ * once more, which is all that forgetting costs). */
+static void note_refused(struct console *con, const char *id)
+{
+	/* Ids are 36 characters: client_sessions checked their shape. */
+	memcpy(con->refused[con->refused_next], id, 36);
+	con->refused[con->refused_next][36] = '\0';
+	con->refused_next = (con->refused_next + 1) % MAX_LISTED;
+	if (con->nrefused < MAX_LISTED)
+		con->nrefused++;
+}
+
 static void attach_new(struct console *con)
 {
-	static char ids[MAX_WATCHED][37];
-	size_t i, j, n = client_sessions(con->ctx, ids, MAX_WATCHED);
+	static char ids[MAX_LISTED][37];
+	size_t i, j, n = client_sessions(con->ctx, ids, MAX_LISTED);
+	int rc;
 
 	for (i = 0; i < n && con->n < MAX_WATCHED; i++) {
 		struct watched *w;
@@ -172,13 +210,16 @@ static void attach_new(struct console *con)
 		for (j = 0; j < con->n; j++)
 			if (strcmp(con->w[j]->c.id, ids[i]) == 0)
 				break;
-		if (j < con->n)
+		if (j < con->n || was_refused(con, ids[i]))
 			continue;
 		w = calloc(1, sizeof(*w));
 		if (w == NULL)
 			return;
-		if (client_attach(con->ctx, ids[i], &w->c, 2000) < 0) {
+		rc = client_attach(con->ctx, ids[i], &w->c, 2000);
+		if (rc < 0) {
 			/* Not one this escort may supervise, or gone. */
+			if (rc == TDM_ERR_DENIED)
+				note_refused(con, ids[i]);
 			client_close(&w->c);
 			free(w);
 			continue;
@@ -456,24 +497,25 @@ static size_t row_end(const struct tdm_buf *vis, size_t at, size_t width)
 }
 
 /*
- * Text from the recorder with control characters shown, cut into rows of
- * width columns: the command's "visible" form, or (by_line) stdin, each
- * line of it on rows of its own.  Draws up to max rows from row top
- * (none when top is 0), each after indent, and returns how many rows all
- * of it needs.
+ * Text from the recorder (n bytes, a NUL among them shown as \x00) with
+ * control characters shown, cut into rows of width columns: the command's
+ * "visible" form, or (by_line) stdin, each line of it on rows of its own.
+ * Draws up to max rows from row top (none when top is 0), each after
+ * indent, and returns how many rows all of it needs.
  */
-static size_t put_rows(struct console *con, const char *text, bool by_line,
-		       size_t width, int top, size_t max, const char *indent)
+static size_t put_rows(struct console *con, const char *text, size_t n,
+		       bool by_line, size_t width, int top, size_t max,
+		       const char *indent)
 {
-	const char *line = text, *nl;
+	const char *line = text, *nl, *stop = text + n;
 	bool shown = !by_line;
 	struct tdm_buf vis;
 	size_t rows = 0, at, end, len;
 	int rc;
 
 	do {
-		nl = by_line ? strchr(line, '\n') : NULL;
-		len = nl ? (size_t)(nl - line) : strlen(line);
+		nl = by_line ? memchr(line, '\n', (size_t)(stop - line)) : NULL;
+		len = (size_t)((nl ? nl : stop) - line);
 		tdm_buf_init(&vis, 0);
 		/* The recorder's "visible" text comes escaped already: it is
 		 * escaped again only where it is not. */
@@ -498,7 +540,7 @@ static size_t put_rows(struct console *con, const char *text, bool by_line,
 		} while (at < vis.len);
 		tdm_buf_free(&vis);
 		line = nl ? nl + 1 : NULL;
-	} while (line != NULL && *line != '\0');
+	} while (line != NULL && line < stop);
 	return rows;
 }
 
@@ -533,8 +575,9 @@ static void plan_pending(struct console *con, struct watched *w,
 	}
 	left = room > 3 ? (size_t)room : 3;
 	pl->input = json_is_integer(json_object_get(p, "stdin_bytes"));
-	pl->cmd_need =
-		put_rows(con, json_text(p, "visible"), false, width, 0, 0, "");
+	pl->cmd_need = put_rows(con, json_text(p, "visible"),
+				strlen(json_text(p, "visible")), false, width,
+				0, 0, "");
 	/* One row each stays for the stdin line and a risk. */
 	pl->cmd = pl->cmd_need;
 	if (pl->cmd > left - 1 - pl->input)
@@ -546,7 +589,8 @@ static void plan_pending(struct console *con, struct watched *w,
 		pl->risks = left;
 	left -= pl->risks;
 	if (pl->input) {
-		want = put_rows(con, json_text(p, "stdin_preview"), true,
+		want = put_rows(con, json_text(p, "stdin_preview"),
+				json_text_len(p, "stdin_preview"), true,
 				width - 2, 0, 0, "");
 		pl->preview_need = want;
 		pl->preview = want < 4 ? want : 4;
@@ -586,8 +630,8 @@ static void draw_pending(struct console *con, struct watched *w, int top,
 	/* All of the command, or a plain note that it does not fit: the
 	 * console then refuses to approve it (key()). */
 	shown = pl->cmd < pl->cmd_need && pl->cmd > 0 ? pl->cmd - 1 : pl->cmd;
-	put_rows(con, json_text(p, "visible"), false, width, row, shown,
-		 "  \x1b[1m");
+	put_rows(con, json_text(p, "visible"), strlen(json_text(p, "visible")),
+		 false, width, row, shown, "  \x1b[1m");
 	row += (int)shown;
 	if (shown < pl->cmd) {
 		snprintf(text, sizeof(text),
@@ -601,10 +645,11 @@ static void draw_pending(struct console *con, struct watched *w, int top,
 	}
 	if (pl->input) {
 		const char *start = json_text(p, "stdin_preview");
+		size_t start_len = json_text_len(p, "stdin_preview");
 		long long bytes =
 			json_integer_value(json_object_get(p, "stdin_bytes"));
 		/* Bad bytes make the repaired start longer, never equal. */
-		bool all = bytes == (long long)strlen(start) &&
+		bool all = bytes == (long long)start_len &&
 			   pl->preview_need <= pl->preview;
 
 		snprintf(text, sizeof(text), "stdin: %lld bytes%s%s", bytes,
@@ -615,7 +660,8 @@ static void draw_pending(struct console *con, struct watched *w, int top,
 		tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K  \x1b[1m", row++);
 		put_safe(&con->out, text, width);
 		tdm_buf_puts(&con->out, "\x1b[0m");
-		put_rows(con, start, true, width - 2, row, pl->preview, "    ");
+		put_rows(con, start, start_len, true, width - 2, row,
+			 pl->preview, "    ");
 		row += (int)pl->preview;
 	}
 	risks = json_object_get(p, "risks");

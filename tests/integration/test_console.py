@@ -196,6 +196,69 @@ class Console(unittest.TestCase):
             con.close()
             t.close()
 
+    def test_a_kill_prompt_stays_on_its_session_when_another_ends(self):
+        # Three sessions; the escort asks to kill the middle one, and the
+        # first ends before they confirm.  The kill once went to the third.
+        terms = {}
+        con = None
+        try:
+            for name in "ABC":
+                terms[name] = bed.shell(unwatched=True)
+                terms[name].send(f"echo mark-{name}\r")
+                terms[name].expect(r"#1 waiting for escort")
+            con = Tmux(console_cmd())
+            at = {}
+            for _ in range(6):
+                screen = con.wait_for(r"(?s)session \d/3.*#1 alice wants to "
+                                      r"run:\s+echo mark-[ABC]")
+                i = int(re.search(r"session (\d)/3", screen).group(1))
+                at[i] = re.search(r"run:\s+echo mark-([ABC])", screen).group(1)
+                if len(at) == 3 and i == 2:
+                    break
+                con.keys("n")
+                con.wait_for(f"session {i % 3 + 1}/3")
+                time.sleep(0.3)
+            self.assertEqual(sorted(at), [1, 2, 3])
+            con.keys("k")
+            con.wait_for(r"end this session\? y to confirm")
+            terms[at[1]].close()
+            con.wait_for(r"session 1/2")
+            con.wait_for(r"end this session\? y to confirm")
+            con.keys("y")
+            self.assertNotEqual(terms[at[2]].wait(20), None)
+            time.sleep(1)
+            self.assertIsNone(terms[at[3]].proc.poll())
+            self.assertIn(f"echo mark-{at[3]}",
+                          [i["command"] for i in bed.pending(wait=2)])
+        finally:
+            if con:
+                con.close()
+            for t in terms.values():
+                t.close()
+
+    def test_a_session_that_refused_the_escort_is_not_tried_again(self):
+        # carol may escort, never her own session.  Her console once tried
+        # that session every second, each refusal a mark in its recording.
+        before = bed.recordings_now()
+        t = bed.shell(who="carol", unwatched=True)
+        con = Tmux(" ".join(bed.ssh_argv("carol-escort", user="escort",
+                                         tty=True)))
+        try:
+            t.send("echo watched-by-nobody\r")
+            t.expect(r"#1 waiting for escort")
+            con.wait_for(r"no live sessions you may escort")
+            time.sleep(5)
+            bed.decide_next("deny")
+            t.send("exit\r")
+            bed.decide_next()
+            t.wait()
+        finally:
+            con.close()
+            t.close()
+        refused = [x for x in Recording(bed.new_recording(before)).markers()
+                   if x.startswith("escort refused: carol")]
+        self.assertEqual(len(refused), 1, refused)
+
     def test_console_shows_control_characters_in_pending_visibly(self):
         t = bed.shell()
         con = Tmux(console_cmd())

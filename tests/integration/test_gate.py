@@ -383,8 +383,9 @@ class Gate(unittest.TestCase):
             bad = bed.escort("approve", "00000000-0000-0000-0000-000000000000", "1")
             self.assertEqual(bad.returncode, 1)
             self.assertIn(b"no live session", bad.stderr)
+            # Malformed, not merely unknown: a usage error (SPEC, man page).
             bad = bed.escort("approve", "../../etc/passwd", "1")
-            self.assertEqual(bad.returncode, 1)
+            self.assertEqual(bad.returncode, 2)
             self.assertIn(b"not a session id", bad.stderr)
             bad = bed.escort("approve", p["session"])
             self.assertEqual(bad.returncode, 2)
