@@ -101,11 +101,11 @@ int escorts_start_reaper(struct session *s)
 	return 0;
 }
 
-int escorts_open(struct session *s, char *why, size_t why_size)
+int escorts_prepare(struct session *s, char *why, size_t why_size)
 {
 	struct sockaddr_un sa;
 	struct passwd *pw;
-	int fd, n;
+	int n;
 
 	s->listen_fd = -1;
 	pw = getpwnam(s->policy->escort_user);
@@ -129,6 +129,22 @@ int escorts_open(struct session *s, char *why, size_t why_size)
 		return TDM_ERR_RANGE;
 	}
 	snprintf(s->sock_path, sizeof(s->sock_path), "%s", sa.sun_path);
+	return 0;
+}
+
+int escorts_open(struct session *s, char *why, size_t why_size)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	/* escorts_prepare made the path and checked that it fits. */
+	if (strlen(s->sock_path) >= sizeof(sa.sun_path)) {
+		snprintf(why, why_size, "no escort socket path");
+		return TDM_ERR_RANGE;
+	}
+	memcpy(sa.sun_path, s->sock_path, strlen(s->sock_path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;

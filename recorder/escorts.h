@@ -21,6 +21,14 @@
  * is in memory.
  */
 int escorts_start_reaper(struct session *s);
+/* Checks the escort account and the socket's path, before the target is
+ * reached, so that a policy error refuses the session at once. */
+int escorts_prepare(struct session *s, char *why, size_t why_size);
+/*
+ * Creates the socket escorts attach to.  Called once the session is about
+ * to relay: a socket no one accepts on (while the target is reached)
+ * would hold every escort console that tried it.
+ */
 int escorts_open(struct session *s, char *why, size_t why_size);
 void escorts_close(struct session *s);
 /* Adds the listening socket and every connection to pfd; returns count. */

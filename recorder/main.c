@@ -356,11 +356,16 @@ static int run_session(struct session *s)
 	if (rc < 0)
 		goto write_failed;
 
-	rc = escorts_open(s, why, sizeof(why));
+	/* The escorts' socket last: a socket that nothing accepts on while
+	 * the target is reached (up to its timeout) would hold every escort
+	 * console that tries it. */
+	rc = escorts_prepare(s, why, sizeof(why));
 	if (rc == 0)
 		rc = target_connect(s, why, sizeof(why));
 	if (rc == 0 && s->command == NULL)
 		rc = target_open(s, why, sizeof(why));
+	if (rc == 0)
+		rc = escorts_open(s, why, sizeof(why));
 	if (rc < 0) {
 		session_say(s, "%s", why);
 		snprintf(s->end_why, sizeof(s->end_why), "refused");
