@@ -39,6 +39,7 @@ import shlex
 import signal
 import statistics
 import fcntl
+import grp
 import struct
 import subprocess
 import sys
@@ -65,6 +66,8 @@ SEARCH_COUNT = int(os.environ.get("BENCH_SEARCH_COUNT",
 APPROVALS = int(os.environ.get("BENCH_APPROVALS", "100" if QUICK else "300"))
 
 T_START = time.time()
+TLOG_LOCK_DIR = "/run/tlog"
+UTMP = "/run/utmp"
 
 
 def progress(msg):
@@ -290,11 +293,39 @@ exec asciinema rec -q --stdin -c {self.to_target} {rec}/asciinema-$$.cast
         os.chmod(self.ssh_config, 0o644)
         os.chmod(self.known_hosts, 0o644)
         self.peers.start()
+        self.lend_tlog_dir(tandem)
 
         self.cpu = {"tandem": CpuGroup("tandem", bed.bastion.proc.pid),
                     "peers": CpuGroup("peers", self.peers.proc.pid)}
         self.rss = RssSampler(list(self.cpu.values()))
         self.rss.start()
+
+    def lend_tlog_dir(self, account):
+        """tlog-rec-session takes a lock in /run/tlog before it records.
+        Upstream installs it set-user-ID to its own account, which owns that
+        directory; Debian's package installs it as a plain program, so the
+        account it records cannot make the lock and tlog exits at once.
+        For the run the directory belongs to that account; stop() gives it
+        back."""
+        self.tlog_owner = None
+        # tlog also adds the session to utmp (through utempter), and fails
+        # when there is none: a machine booted without systemd-tmpfiles
+        # has no /run/utmp.  Made as tmpfiles.d would, removed by stop().
+        self.made_utmp = False
+        if not os.path.exists(UTMP):
+            utmp_gid = grp.getgrnam("utmp").gr_gid
+            fd = os.open(UTMP, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o664)
+            os.fchown(fd, 0, utmp_gid)
+            os.fchmod(fd, 0o664)
+            os.close(fd)
+            self.made_utmp = True
+        try:
+            st = os.stat(TLOG_LOCK_DIR)
+        except FileNotFoundError:
+            return
+        if st.st_uid != account.pw_uid:
+            os.chown(TLOG_LOCK_DIR, account.pw_uid, st.st_gid)
+            self.tlog_owner = (st.st_uid, st.st_gid)
 
     def script(self, name, text):
         path = os.path.join(self.dir, name)
@@ -319,6 +350,10 @@ exec asciinema rec -q --stdin -c {self.to_target} {rec}/asciinema-$$.cast
                               timeout=timeout, text=True)
 
     def stop(self):
+        if getattr(self, "tlog_owner", None):
+            os.chown(TLOG_LOCK_DIR, *self.tlog_owner)
+        if getattr(self, "made_utmp", False):
+            os.unlink(UTMP)
         self.rss.stop.set()
         self.peers.stop()
         self.bed.stop()
@@ -1008,7 +1043,8 @@ def report(w, results, path):
             "through a PTY")
         add("")
         add("MB/s counts the text's bytes (10^6 B) from the first to the last byte at the "
-            "engineer; every byte was checked. Bastion CPU is sshd and everything under "
+            "engineer; every byte was checked, and only runs whose bytes all arrived "
+            "intact give figures. Bastion CPU is sshd and everything under "
             "it (recorder, relay ssh). Peak RSS: the recorder process; session: every "
             "process of the session on the bastion.")
         add("")
@@ -1017,7 +1053,11 @@ def report(w, results, path):
             "| recording / raw | runs intact |")
         add("|---|---|---|---|---|---|---|---|---|---|---|")
         for name in ORDER:
-            rs = b[name]
+            rs = intact(b[name])
+            if not rs:
+                add(f"| {name} | no run intact | | | | | | | | "
+                    f"| 0/{len(b[name])} |")
+                continue
             mb = [r["mbps"] for r in rs]
             cpu = [r["cpu"] for r in rs]
             size = [r["rec_bytes"] for r in rs]
@@ -1030,7 +1070,7 @@ def report(w, results, path):
                 f"{med([r['rec_priv_kb'] for r in rs]) / 1024:.1f} "
                 f"| {med([r['sess_rss_kb'] for r in rs]) / 1024:.1f} "
                 f"| {med(size) / 1e6:.1f} | {med(size) / raw:.3f} "
-                f"| {sum(r['intact'] for r in rs)}/{len(rs)} |")
+                f"| {len(rs)}/{len(b[name])} |")
         add("")
     v = results.get("verify")
     if v:
@@ -1125,14 +1165,28 @@ def report(w, results, path):
         f.write("\n".join(L))
 
 
+def intact(runs):
+    """The runs whose every byte arrived: a case that failed (a recorder
+    that exits at once "delivers" nothing very fast) gives no figure."""
+    return [r for r in runs if r["intact"]]
+
+
 def targets(results):
     out = []
     b = results.get("bulk")
     if b:
-        mb = {n: med([r["mbps"] for r in b[n]]) for n in ORDER}
-        cpu = {n: med([r["cpu"] for r in b[n]]) for n in ORDER}
+        broken = [n for n in ORDER if not intact(b[n])]
+        mb = {n: med([r["mbps"] for r in intact(b[n])]) for n in ORDER
+              if n not in broken}
+        cpu = {n: med([r["cpu"] for r in intact(b[n])]) for n in ORDER
+               if n not in broken}
         size = med([r["rec_bytes"] for r in b["tandem"]])
         yes = lambda ok: "met" if ok else "MISSED"
+        for n in broken:
+            out.append(f"throughput against {n}: NOT MEASURED, none of its "
+                       f"{len(b[n])} runs delivered the text intact")
+        if "tandem" not in mb:
+            return out
         if "ssh -J" in mb:
             out.append(f"throughput ≥ 0.9× ssh -J: {mb['tandem'] / mb['ssh -J']:.2f}× — "
                        f"{yes(mb['tandem'] >= 0.9 * mb['ssh -J'])}")
