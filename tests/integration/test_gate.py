@@ -490,11 +490,7 @@ class Gate(unittest.TestCase):
         try:
             proc.stdin.write(data)
             proc.stdin.close()
-            deadline = time.time() + 10
-            while time.time() < deadline:
-                items = bed.pending(wait=2)
-                if items and items[0].get("stdin_complete"):
-                    break
+            items = bed.pending_with_stdin(timeout=10)
             p = items[0]
             self.assertEqual(p["command"], f"touch {m}; cat > {dest}")
             self.assertEqual(p["stdin_bytes"], len(data))
@@ -520,11 +516,7 @@ class Gate(unittest.TestCase):
         try:
             proc.stdin.write(data)
             proc.stdin.close()
-            deadline = time.time() + 10
-            while time.time() < deadline:
-                items = bed.pending(wait=2)
-                if items and items[0].get("stdin_complete"):
-                    break
+            items = bed.pending_with_stdin(timeout=10)
             shown = bed.escort("pending").stdout.decode()
             self.assertIn("echo harmless\\x00", shown)
             self.assertIn("touch /tmp/hidden-past-nul", shown)

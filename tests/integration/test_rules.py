@@ -235,11 +235,7 @@ class Rules(unittest.TestCase):
         try:
             proc.stdin.write(big)
             proc.stdin.close()
-            deadline = time.time() + 20
-            while time.time() < deadline:
-                items = bed.pending(wait=2)
-                if items and items[0].get("stdin_complete"):
-                    break
+            items = bed.pending_with_stdin(timeout=20)
             item = items[0]
             self.assertIn(f"its input is {len(big)} bytes, and only the first "
                           f"65536 were checked", json.dumps(item["risks"]))

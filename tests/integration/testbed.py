@@ -385,6 +385,17 @@ target db03
             raise AssertionError(f"pending failed: {p.stderr!r}")
         return [json.loads(l) for l in p.stdout.decode().split("\n") if l.strip()]
 
+    def pending_with_stdin(self, timeout=20, who="bob"):
+        """The pending commands once the first one's stdin has all come
+        (its stdin_complete); what there is when timeout runs out."""
+        deadline = time.time() + timeout
+        items = []
+        while time.time() < deadline:
+            items = self.pending(wait=2, who=who)
+            if items and items[0].get("stdin_complete"):
+                break
+        return items
+
     def decide_next(self, verb="approve", who="bob", wait=20, reason=None, expect=None):
         """Waits for a pending command and approves (or denies) it."""
         deadline = time.time() + wait
