@@ -64,6 +64,10 @@ MANY_BYTES = int(os.environ.get("BENCH_MANY_BYTES", "1000000"))
 SEARCH_COUNT = int(os.environ.get("BENCH_SEARCH_COUNT",
                                   "1000" if QUICK else "10000"))
 APPROVALS = int(os.environ.get("BENCH_APPROVALS", "100" if QUICK else "300"))
+# Keys timed after IDLE_PAUSE s of quiet each, as a person types: the
+# machine has gone idle before each one.
+IDLE_KEYS = int(os.environ.get("BENCH_IDLE_KEYS", "50" if QUICK else "200"))
+IDLE_PAUSE = 0.02
 
 T_START = time.time()
 TLOG_LOCK_DIR = "/run/tlog"
@@ -472,12 +476,15 @@ class Pty:
     def send(self, data):
         os.write(self.master, data)
 
-    def round_trips(self, keys, expect_fn):
-        """Sends keys one at a time; each waits until the output since it
-        ends with expect_fn(i).  Returns microseconds per key."""
+    def round_trips(self, keys, expect_fn, pause=0.0):
+        """Sends keys one at a time, each pause seconds after the last one's
+        echo; each waits until the output since it ends with expect_fn(i).
+        Returns microseconds per key."""
         lat = []
         for i, k in enumerate(keys):
             want = expect_fn(i)
+            if pause:
+                time.sleep(pause)
             got = b""
             t0 = time.perf_counter_ns()
             os.write(self.master, k)
@@ -742,6 +749,14 @@ def keys_once(w, name):
                 lat += t.round_trips(keys, lambda i, line=line: line[:i + 1])
                 t.round_trips([b"\x15"], lambda i: b"\x1b[J")
             out["lineedit"] = lat[50:50 + KEYS]
+            lat = []
+            for start in range(0, IDLE_KEYS, 50):
+                keys = [LETTERS[i % 26] for i in range(start, start + 50)]
+                line = b"".join(keys)
+                lat += t.round_trips(keys, lambda i, line=line: line[:i + 1],
+                                     pause=IDLE_PAUSE)
+                t.round_trips([b"\x15"], lambda i: b"\x1b[J")
+            out["lineedit_idle"] = lat[:IDLE_KEYS]
             t.send(b"cat\r")
             approve_one(w)
             t.expect(rb"cat\r\n")
@@ -761,6 +776,9 @@ def keys_once(w, name):
         keys = [LETTERS[i % 26] for i in range(KEYS + 50)]
         lat = t.round_trips(keys, lambda i: keys[i])
         out["raw"] = lat[50:]
+        keys = [LETTERS[i % 26] for i in range(IDLE_KEYS)]
+        out["raw_idle"] = t.round_trips(keys, lambda i: keys[i],
+                                        pause=IDLE_PAUSE)
         t.send(b"\x03")
         try:
             t.drain(0.2)
@@ -1091,21 +1109,28 @@ def report(w, results, path):
         add("Each key goes to `cat` on the target and back as its PTY's echo; for tandem in "
             "supervised raw mode, with an escort console watching (in tmux, its own terminal). The line editor row is "
             "tandem's own echo (the key never leaves the bastion), same session. The "
-            "memory sampler is paused while keys are timed.")
+            "memory sampler is paused while keys are timed. Each key is sent as soon as "
+            "the last one's echo is in; the *after idle* columns time "
+            f"{IDLE_KEYS} more keys, each sent {IDLE_PAUSE * 1000:.0f} ms after the "
+            "last echo, as a person types, when the machine has gone idle.")
         add("")
-        add("| case | p50 ms | p99 ms |")
-        add("|---|---|---|")
+        add("| case | p50 ms | p99 ms | after idle p50 ms | after idle p99 ms |")
+        add("|---|---|---|---|---|")
+
+        def row(label, runs, idle_runs):
+            cells = []
+            for rs in (runs, idle_runs):
+                for q in (0.5, 0.99):
+                    v = [pct(x, q) / 1000 for x in rs]
+                    cells.append(f"{med(v):.3f} ({spread(v, '{:.3f}')})")
+            add(f"| {label} | " + " | ".join(cells) + " |")
+
         for name in ORDER:
-            p50 = [pct(r["raw"], 0.5) / 1000 for r in k[name]]
-            p99 = [pct(r["raw"], 0.99) / 1000 for r in k[name]]
             label = name + (" (raw mode)" if name == "tandem" else "")
-            add(f"| {label} | {med(p50):.3f} ({spread(p50, '{:.3f}')}) "
-                f"| {med(p99):.3f} ({spread(p99, '{:.3f}')}) |")
-        le = [r["lineedit"] for r in k["tandem"]]
-        p50 = [pct(x, 0.5) / 1000 for x in le]
-        p99 = [pct(x, 0.99) / 1000 for x in le]
-        add(f"| tandem line editor echo | {med(p50):.3f} ({spread(p50, '{:.3f}')}) "
-            f"| {med(p99):.3f} ({spread(p99, '{:.3f}')}) |")
+            row(label, [r["raw"] for r in k[name]],
+                [r["raw_idle"] for r in k[name]])
+        row("tandem line editor echo", [r["lineedit"] for r in k["tandem"]],
+            [r["lineedit_idle"] for r in k["tandem"]])
         add("")
     a = results.get("approval")
     if a:
