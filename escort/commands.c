@@ -24,11 +24,14 @@ static const char *jstr(json_t *o, const char *k)
 	return json_is_string(v) ? json_string_value(v) : "";
 }
 
-/* A refusal in the recorder's words, control characters shown, not run. */
+/* A refusal in the recorder's words (NULL: none given), control characters
+ * shown, not run. */
 static void say_refusal(const char *text)
 {
 	struct tdm_buf vis;
 
+	if (text == NULL)
+		text = "refused";
 	tdm_buf_init(&vis, 0);
 	if (tdm_visible((const uint8_t *)text, strlen(text), &vis) == 0 &&
 	    tdm_buf_putc(&vis, '\0') == 0)
@@ -400,9 +403,7 @@ int cmd_decide(const struct escort_ctx *ctx, int argc, char **argv)
 			break;
 		}
 		if (m.type == TDM_MSG_ERROR) {
-			say_refusal(tdm_msg_str(&m, "error") ?
-					    tdm_msg_str(&m, "error") :
-					    "refused");
+			say_refusal(tdm_msg_str(&m, "error"));
 			tdm_msg_clear(&m);
 			break;
 		}

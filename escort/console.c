@@ -576,8 +576,8 @@ static void plan_pending(struct console *con, struct watched *w,
 	left = room > 3 ? (size_t)room : 3;
 	pl->input = json_is_integer(json_object_get(p, "stdin_bytes"));
 	pl->cmd_need = put_rows(con, json_text(p, "visible"),
-				strlen(json_text(p, "visible")), false, width,
-				0, 0, "");
+				json_text_len(p, "visible"), false, width, 0, 0,
+				"");
 	/* One row each stays for the stdin line and a risk. */
 	pl->cmd = pl->cmd_need;
 	if (pl->cmd > left - 1 - pl->input)
@@ -630,7 +630,7 @@ static void draw_pending(struct console *con, struct watched *w, int top,
 	/* All of the command, or a plain note that it does not fit: the
 	 * console then refuses to approve it (key()). */
 	shown = pl->cmd < pl->cmd_need && pl->cmd > 0 ? pl->cmd - 1 : pl->cmd;
-	put_rows(con, json_text(p, "visible"), strlen(json_text(p, "visible")),
+	put_rows(con, json_text(p, "visible"), json_text_len(p, "visible"),
 		 false, width, row, shown, "  \x1b[1m");
 	row += (int)shown;
 	if (shown < pl->cmd) {

@@ -254,6 +254,20 @@ static enum tdm_level level_of(json_t *risk)
 		       TDM_LEVEL_CRITICAL;
 }
 
+/* Adds a risk among the command's, highest first: a critical one in the
+ * input must not end up below "+N more". */
+static void insert_ranked(json_t *risks, enum tdm_level level, const char *why)
+{
+	size_t at = 0;
+
+	while (at < json_array_size(risks) &&
+	       level_of(json_array_get(risks, at)) >= level)
+		at++;
+	json_array_insert_new(risks, at,
+			      json_pack("{s:s,s:s}", "level",
+					tdm_level_name(level), "why", why));
+}
+
 /* Judges the start of the stdin a decision releases, as a script. */
 static int judge_input(struct session *s, json_t *risks, bool *deny,
 		       char *deny_why, size_t deny_size)
@@ -270,19 +284,12 @@ static int judge_input(struct session *s, json_t *risks, bool *deny,
 	if (n == 0)
 		return 0;
 	if (n < s->stdin_held.len) {
-		size_t at = 0;
-
-		while (at < json_array_size(risks) &&
-		       level_of(json_array_get(risks, at)) >= TDM_LEVEL_HIGH)
-			at++;
 		snprintf(why, sizeof(why),
 			 "its input is %zu bytes, and only the first %zu were "
 			 "checked against the rules: nobody has read what "
 			 "follows them",
 			 s->stdin_held.len, n);
-		json_array_insert_new(risks, at,
-				      json_pack("{s:s,s:s}", "level", "high",
-						"why", why));
+		insert_ranked(risks, TDM_LEVEL_HIGH, why);
 	}
 	memset(&v, 0, sizeof(v));
 	/* After the unfinished line the target already has: a command cut
@@ -301,19 +308,8 @@ static int judge_input(struct session *s, json_t *risks, bool *deny,
 		snprintf(deny_why, deny_size, "its input: %s", v.deny_why);
 	}
 	for (i = 0; i < v.n; i++) {
-		size_t at = 0;
-
-		/* Among the command's risks, highest first: a critical one
-		 * in the input must not end up below "+N more". */
-		while (at < json_array_size(risks) &&
-		       level_of(json_array_get(risks, at)) >= v.risks[i].level)
-			at++;
 		snprintf(why, sizeof(why), "its input: %s", v.risks[i].why);
-		json_array_insert_new(
-			risks, at,
-			json_pack("{s:s,s:s}", "level",
-				  tdm_level_name(v.risks[i].level), "why",
-				  why));
+		insert_ranked(risks, v.risks[i].level, why);
 	}
 	return 0;
 }
