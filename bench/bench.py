@@ -297,24 +297,22 @@ exec asciinema rec -q --stdin -c {self.to_target} {rec}/asciinema-$$.cast
         os.chmod(self.ssh_config, 0o644)
         os.chmod(self.known_hosts, 0o644)
         self.peers.start()
-        self.lend_tlog_dir(tandem)
+        self.prepare_tlog(tandem)
 
         self.cpu = {"tandem": CpuGroup("tandem", bed.bastion.proc.pid),
                     "peers": CpuGroup("peers", self.peers.proc.pid)}
         self.rss = RssSampler(list(self.cpu.values()))
         self.rss.start()
 
-    def lend_tlog_dir(self, account):
-        """tlog-rec-session takes a lock in /run/tlog before it records.
-        Upstream installs it set-user-ID to its own account, which owns that
-        directory; Debian's package installs it as a plain program, so the
-        account it records cannot make the lock and tlog exits at once.
-        For the run the directory belongs to that account; stop() gives it
-        back."""
+    def prepare_tlog(self, account):
+        """What tlog-rec-session needs before it records, put back by stop().
+        It adds the session to utmp (through utempter) and exits when there
+        is none: a machine booted without systemd-tmpfiles has no
+        /run/utmp, so it is made as tmpfiles.d would.  And it takes a lock
+        in /run/tlog: upstream installs it set-user-ID to its own account,
+        which owns that directory, but Debian's package installs it as a
+        plain program, so the directory is lent to the recorded account."""
         self.tlog_owner = None
-        # tlog also adds the session to utmp (through utempter), and fails
-        # when there is none: a machine booted without systemd-tmpfiles
-        # has no /run/utmp.  Made as tmpfiles.d would, removed by stop().
         self.made_utmp = False
         if not os.path.exists(UTMP):
             utmp_gid = grp.getgrnam("utmp").gr_gid
@@ -713,6 +711,20 @@ def verify_speed(w, results):
 LETTERS = [bytes([c]) for c in b"abcdefghijklmnopqrstuvwxyz"]
 
 
+def typed_lines(t, count, pause=0.0):
+    """count keys typed into tandem's line editor (each pause s after the
+    last one's echo), in lines of 50 each cleared with Ctrl-U; the echo
+    time of each key, in microseconds."""
+    lat = []
+    for start in range(0, count, 50):
+        keys = [LETTERS[i % 26] for i in range(start, min(start + 50, count))]
+        line = b"".join(keys)
+        lat += t.round_trips(keys, lambda i, line=line: line[:i + 1],
+                             pause=pause)
+        t.round_trips([b"\x15"], lambda i: b"\x1b[J")
+    return lat
+
+
 def keys_once(w, name):
     """Round trips of KEYS keys to `cat` on the target (raw mode for
     tandem), and for tandem also through its line editor first."""
@@ -742,21 +754,8 @@ def keys_once(w, name):
             # sleep there let both cores go idle, and the first key after
             # it took 0.44 ms (p50) to the others' 0.13 ms: 2 % of the
             # keys, so they alone made the p99 (bench/limits.md).
-            lat = []
-            for start in range(0, KEYS + 50, 50):
-                keys = [LETTERS[i % 26] for i in range(start, start + 50)]
-                line = b"".join(keys)
-                lat += t.round_trips(keys, lambda i, line=line: line[:i + 1])
-                t.round_trips([b"\x15"], lambda i: b"\x1b[J")
-            out["lineedit"] = lat[50:50 + KEYS]
-            lat = []
-            for start in range(0, IDLE_KEYS, 50):
-                keys = [LETTERS[i % 26] for i in range(start, start + 50)]
-                line = b"".join(keys)
-                lat += t.round_trips(keys, lambda i, line=line: line[:i + 1],
-                                     pause=IDLE_PAUSE)
-                t.round_trips([b"\x15"], lambda i: b"\x1b[J")
-            out["lineedit_idle"] = lat[:IDLE_KEYS]
+            out["lineedit"] = typed_lines(t, KEYS + 50)[50:]
+            out["lineedit_idle"] = typed_lines(t, IDLE_KEYS, IDLE_PAUSE)
             t.send(b"cat\r")
             approve_one(w)
             t.expect(rb"cat\r\n")
