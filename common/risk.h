@@ -4,7 +4,7 @@
  *
  * The policy's `deny` and `flag` rules and, unless `builtin-rules off`,
  * the built-in set (policy/builtin.rules, compiled into the programs) are
- * compiled once.  A command line is judged by matching every rule against
+ * checked once, when the policy is loaded.  A command line is judged by matching every rule against
  * the raw line and against each normalised part the shell tokenizer finds
  * (shtok.h), so quoting, wrappers and substitutions do not hide a command
  * from its rule.  Characters that hide what a line does, a line left open
@@ -52,7 +52,8 @@ int tdm_rules_compile(const struct tdm_policy *pol, struct tdm_rules **out,
 		      struct tdm_diag *diag);
 void tdm_rules_free(struct tdm_rules *rs);
 size_t tdm_rules_count(const struct tdm_rules *rs);
-/* How many rules' patterns are compiled so far (see risk.c). */
+/* How many rules' patterns are compiled now: 0 between judgements, as
+ * each judgement frees the patterns it compiled (see risk.c). */
 size_t tdm_rules_compiled(const struct tdm_rules *rs);
 /* Tests only: judge without the literal prefilter, to show it is sound. */
 void tdm_rules_set_prefilter(struct tdm_rules *rs, bool on);
@@ -63,7 +64,8 @@ enum tdm_rule_kind tdm_rules_kind(const struct tdm_rules *rs, size_t i);
 
 /*
  * Judges n bytes of a command line.  Fails only with TDM_ERR_NOMEM.  The
- * rule set is not const: a rule's pattern is compiled when first needed.
+ * rule set is not const: the patterns the line needs are compiled for it
+ * and freed before this returns.
  */
 int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 		    struct tdm_verdict *v);
