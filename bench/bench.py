@@ -15,6 +15,9 @@ Workloads, each case interleaved with the others, several repetitions:
            size, and a byte-for-byte check of what the engineer received;
   keys     keystroke round trip to `cat` on the target (its PTY echoes),
            and for tandem also its line editor's echo; p50/p99;
+  judged   one interactive session typing the command table's one-line
+           commands twice over, each judged by the rules and refused:
+           the recorder's RSS as the session goes on;
   approval bench/approval_latency.py: escort decision -> bytes at the target;
   many     50 then 200 concurrent tandem sessions, each printing output and
            running approved commands; no error and no lost byte allowed;
@@ -392,19 +395,21 @@ def case_argv(w, name, command):
 
 
 class AutoEscort(threading.Thread):
-    """Approves every pending command: tandem-escort pending --json --wait,
-    then approve SESSION SEQ for each, a few at a time."""
+    """Approves (or, with decision="deny", denies) every pending command:
+    tandem-escort pending --json --wait, then approve SESSION SEQ for
+    each, a few at a time."""
 
-    def __init__(self, w, workers=4):
+    def __init__(self, w, workers=4, decision="approve"):
         super().__init__(daemon=True)
         self.w = w
+        self.decision = decision
         self.stop = threading.Event()
         self.done = set()
         self.errors = []
         self.pool = concurrent.futures.ThreadPoolExecutor(workers)
 
     def approve(self, item):
-        p = self.w.escort_cmd("approve", item["session"], str(item["seq"]))
+        p = self.w.escort_cmd(self.decision, item["session"], str(item["seq"]))
         if p.returncode != 0 and "already" not in p.stderr:
             self.errors.append(p.stderr.strip())
 
@@ -848,6 +853,107 @@ def approvals(build, results):
 
 # ---- workload: many sessions ----------------------------------------------
 
+def typed_commands():
+    """The lines of tests/data/commands.tsv an engineer types as one line:
+    printable ASCII without the table's escapes, quotes and brackets
+    closed, no here-document and no trailing operator (a line left open
+    waits for its next line)."""
+    out = []
+    with open(os.path.join(ROOT, "tests", "data", "commands.tsv")) as f:
+        for row in f:
+            if row.startswith("#") or "\t" not in row:
+                continue
+            cmd = row.split("\t")[1]
+            if "\\" in cmd or not all(32 <= ord(c) < 127 for c in cmd):
+                continue
+            try:
+                shlex.split(cmd)
+            except ValueError:
+                continue
+            if "<<" in cmd or cmd.rstrip().endswith(("|", "&&", "||", "&", "(")):
+                continue
+            if cmd.count("(") != cmd.count(")") or cmd.count("{") != cmd.count("}") \
+                    or cmd.count("`") % 2:
+                continue
+            out.append(cmd)
+    return out
+
+
+def judged(w, results, passes=2):
+    """One interactive session that types every line of typed_commands()
+    passes times over; each is judged by the rules and then refused, by a
+    deny rule or by an escort who denies everything, so nothing reaches
+    the target.  What the recorder holds as the session goes on."""
+    lines = typed_commands()
+    group = w.cpu["tandem"]
+    esc = AutoEscort(w, decision="deny")
+    esc.start()
+    w.rss.reset()
+    p = subprocess.Popen(w.ssh("tandem", ["db01"]), stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    fd = p.stdout.fileno()
+    buf = bytearray()
+    errors, rss_at, seq, decided = [], [], 0, 0
+
+    def until(pattern, what, timeout=30):
+        deadline = time.time() + timeout
+        while not re.search(pattern, buf):
+            r, _, _ = select.select([fd], [], [], max(0.05, deadline - time.time()))
+            if not r:
+                if time.time() > deadline:
+                    raise AssertionError(f"no {what}: {bytes(buf[-200:])!r}")
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise AssertionError(f"session ended before {what}")
+            buf.extend(chunk)
+
+    def recorder_rss():
+        w.rss.sample()
+        for pid in group.pids():
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    st = f.read()
+            except OSError:
+                continue
+            if re.search(r"Name:\s+tandem-recorder", st):
+                return int(re.search(r"VmRSS:\s+(\d+)", st).group(1))
+        return 0
+
+    t0 = time.perf_counter()
+    try:
+        until(rb"\$ $", "prompt")
+        rss_at.append(recorder_rss())
+        for _ in range(passes):
+            for cmd in lines:
+                seq += 1
+                del buf[:]
+                p.stdin.write(cmd.encode() + b"\r")
+                p.stdin.flush()
+                until(rb"#%d (denied|refused)" % seq, f"decision on #{seq}: {cmd}")
+                decided += 1
+            rss_at.append(recorder_rss())
+    except AssertionError as e:
+        errors.append(str(e)[:300])
+    wall = time.perf_counter() - t0
+    esc.close()
+    p.stdin.close()
+    p.kill()
+    p.wait()
+    seen = w.rss.snapshot()
+    recs = [kb for comm, kb in seen.values() if comm == "tandem-recorder"]
+    pss = [v for pid, v in w.rss.pss_snapshot().items()
+           if seen.get(pid, ("", 0))[0] == "tandem-recorder"]
+    r = dict(lines=len(lines), passes=passes, decided=decided,
+             errors=errors + esc.errors, wall=wall, rss_at=rss_at,
+             peak=max(recs, default=0), pss=max((v[0] for v in pss), default=0),
+             priv=max((v[1] for v in pss), default=0))
+    progress(f"judged: {r['decided']} lines decided, {len(r['errors'])} errors, "
+             f"recorder RSS {' → '.join(f'{x / 1024:.1f}' for x in rss_at)} MB, "
+             f"peak {r['peak'] / 1024:.1f} MB")
+    results["judged"] = r
+
+
 def many(w, count, text_path, expected, results):
     """count concurrent tandem sessions: each connects (at most 8 in their
     handshake at once, as sshd's MaxStartups wants), waits for all the
@@ -1156,6 +1262,27 @@ def report(w, results, path):
                 f"{med([r['direct_p99_ms'] for r in rs]):.3f} | "
                 f"{cell('added_p50_ms')} | {cell('added_p99_ms')} |")
         add("")
+    j = results.get("judged")
+    if j:
+        add(f"## One interactive session: {j['lines']} command lines judged, "
+            f"{j['passes']} times over")
+        add("")
+        add("The lines of tests/data/commands.tsv an engineer types as one line, "
+            "typed into one tandem session; each is judged by the built-in rules "
+            "and refused, by a deny rule or by an escort who denies everything, so "
+            "nothing reaches the target. RSS is the recorder's, at the prompt and "
+            "after each pass.")
+        add("")
+        add("| lines decided | errors | wall s | ms per line | recorder RSS MB "
+            "(prompt → each pass) | recorder peak RSS MB | peak Pss / private MB |")
+        add("|---|---|---|---|---|---|---|")
+        add(f"| {j['decided']} | {len(j['errors'])} | {j['wall']:.1f} "
+            f"| {1000 * j['wall'] / max(1, j['decided']):.1f} "
+            f"| {' → '.join(f'{x / 1024:.1f}' for x in j['rss_at'])} "
+            f"| {j['peak'] / 1024:.1f} | {j['pss'] / 1024:.1f} / {j['priv'] / 1024:.1f} |")
+        for e in j["errors"][:5]:
+            add(f"- error: {e}")
+        add("")
     m = results.get("many")
     if m:
         add(f"## Concurrent tandem sessions ({MANY_BYTES / 1e6:.0f} MB of text each, "
@@ -1244,6 +1371,14 @@ def targets(results):
                        f"{j:.3f} ms (+{t - j:.3f}) — {'met' if t - j <= 0.3 else 'MISSED'}")
         else:
             out.append(f"raw-mode round trip p99: {t:.3f} ms (ssh -J not run: no ratio)")
+    j = results.get("judged")
+    if j:
+        ok = not j["errors"]
+        out.append(f"≤ 8 MB RSS per recorder (interactive, {j['decided']} lines judged): "
+                   f"peak RSS {j['peak'] / 1024:.1f} MB — "
+                   f"{'met' if ok and j['peak'] <= 8192 else 'MISSED'}; peak Pss "
+                   f"{j['pss'] / 1024:.1f} MB — {'met' if ok and j['pss'] <= 8192 else 'MISSED'}"
+                   + ("" if ok else f" ({len(j['errors'])} errors)"))
     for label, key in (("disk", "approval"), ("tmpfs", "approval_tmpfs")):
         a = results.get(key)
         if a:
@@ -1275,7 +1410,8 @@ def targets(results):
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     build = os.path.abspath(args[0] if args else os.path.join(ROOT, "build"))
-    only = os.environ.get("BENCH_ONLY", "bulk,keys,approval,many,search").split(",")
+    only = os.environ.get("BENCH_ONLY",
+                          "bulk,keys,judged,approval,many,search").split(",")
     out_path = os.environ.get("BENCH_OUT", os.path.join(HERE, "results.md"))
     results = {"load": [("at the start", busy_others())]}
     progress(results["load"][0][1])
@@ -1303,6 +1439,9 @@ def main():
             report(w, results, out_path)
         if "keys" in only:
             keystrokes(w, results)
+            report(w, results, out_path)
+        if "judged" in only:
+            judged(w, results)
             report(w, results, out_path)
         if "many" in only:
             with open(small, "rb") as f:
