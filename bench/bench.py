@@ -54,7 +54,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from testbed import (Bed, Sshd, Tmux, TARGET_USER, keygen,  # noqa: E402
-                     pubkey_body, Recording)
+                     pubkey_body, Recording, one_line_commands)
 
 QUICK = "--quick" in sys.argv
 REPS = int(os.environ.get("BENCH_REPS", "2" if QUICK else "3"))
@@ -853,38 +853,12 @@ def approvals(build, results):
 
 # ---- workload: many sessions ----------------------------------------------
 
-def typed_commands():
-    """The lines of tests/data/commands.tsv an engineer types as one line:
-    printable ASCII without the table's escapes, quotes and brackets
-    closed, no here-document and no trailing operator (a line left open
-    waits for its next line)."""
-    out = []
-    with open(os.path.join(ROOT, "tests", "data", "commands.tsv")) as f:
-        for row in f:
-            if row.startswith("#") or "\t" not in row:
-                continue
-            cmd = row.split("\t")[1]
-            if "\\" in cmd or not all(32 <= ord(c) < 127 for c in cmd):
-                continue
-            try:
-                shlex.split(cmd)
-            except ValueError:
-                continue
-            if "<<" in cmd or cmd.rstrip().endswith(("|", "&&", "||", "&", "(")):
-                continue
-            if cmd.count("(") != cmd.count(")") or cmd.count("{") != cmd.count("}") \
-                    or cmd.count("`") % 2:
-                continue
-            out.append(cmd)
-    return out
-
-
 def judged(w, results, passes=2):
-    """One interactive session that types every line of typed_commands()
+    """One interactive session that types every line of one_line_commands()
     passes times over; each is judged by the rules and then refused, by a
     deny rule or by an escort who denies everything, so nothing reaches
     the target.  What the recorder holds as the session goes on."""
-    lines = typed_commands()
+    lines = one_line_commands()
     group = w.cpu["tandem"]
     esc = AutoEscort(w, decision="deny")
     esc.start()

@@ -4,13 +4,16 @@ shell's quoting does not hide a command from its rule.  Real bastion, real
 ssh clients; the rules are the bed policy's own plus the built-in set."""
 import json
 import os
+import re
 import subprocess
+import sys
 import time
 import unittest
 
-from testbed import Bed, Recording, Tmux, target_file
+from testbed import Bed, Recording, Tmux, one_line_commands, target_file
 
 bed = None
+BUILD = os.environ.get("TANDEM_BUILD", "build")
 
 RULES = '''
 deny  "^tandem-wipe( |$)"            "wipes the whole test disk"
@@ -21,7 +24,7 @@ flag  low    "^tandem-peek( |$)"     "reads the test secrets"
 
 def setUpModule():
     global bed
-    bed = Bed(os.environ.get("TANDEM_BUILD", "build"), policy_extra=RULES)
+    bed = Bed(BUILD, policy_extra=RULES)
 
 
 def tearDownModule():
@@ -184,6 +187,41 @@ class Rules(unittest.TestCase):
         got = decisions(path)
         self.assertEqual([(d["decision"], d["command"]) for d in got],
                          [("refused", "tandem-wipe --now")])
+
+    def test_a_recorder_does_not_grow_with_the_lines_it_judges(self):
+        # Every line of the command table an engineer can type as one,
+        # twice over, behind a word the bed's deny rule refuses: each is
+        # judged by every rule it has words for, and nothing runs.  The
+        # patterns a line compiles are freed with it; kept, they grew a
+        # recorder by 10 MB over these lines.
+        if os.path.basename(os.path.normpath(BUILD)) == "asan":
+            self.skipTest("the sanitizer keeps freed memory in quarantine")
+        lines = one_line_commands()
+        self.assertGreater(len(lines), 200)
+        t = bed.shell(unwatched=True)
+        try:
+            pid = int(subprocess.run(["pgrep", "-n", "-x", "tandem-recorder"],
+                                     stdout=subprocess.PIPE, text=True,
+                                     check=True).stdout)
+
+            def rss_kb():
+                with open(f"/proc/{pid}/status") as f:
+                    return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+            seq = 0
+            for n, cmd in enumerate(lines + lines):
+                seq += 1
+                t.send(f"tandem-wipe; {cmd}\r")
+                t.expect(rb"#%d refused by policy" % seq)
+                if n == 30:
+                    warm = rss_kb()
+            grown = rss_kb() - warm
+            print(f"recorder RSS after 30 lines {warm} kB, after {seq}: "
+                  f"{grown:+d} kB", file=sys.stderr)
+            self.assertLess(grown, 1024)
+            end(t)
+        finally:
+            t.close()
 
     def test_stdin_cut_in_two_is_judged_as_the_target_reads_it(self):
         # Without a terminal, input after the approval comes in parts the

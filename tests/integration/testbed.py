@@ -43,6 +43,33 @@ def target_file(name):
     return path
 
 
+def one_line_commands():
+    """The command lines of tests/data/commands.tsv an engineer types as
+    one line: printable ASCII without the table's escapes, quotes and
+    brackets closed, no here-document and no trailing operator (a line
+    left open waits for the next)."""
+    import shlex
+    out = []
+    with open(os.path.join(ROOT, "tests", "data", "commands.tsv")) as f:
+        for row in f:
+            if row.startswith("#") or "\t" not in row:
+                continue
+            cmd = row.split("\t")[1]
+            if "\\" in cmd or not all(32 <= ord(c) < 127 for c in cmd):
+                continue
+            try:
+                shlex.split(cmd)
+            except ValueError:
+                continue
+            if "<<" in cmd or cmd.rstrip().endswith(("|", "&&", "||", "&", "(")):
+                continue
+            if cmd.count("(") != cmd.count(")") or cmd.count("{") != cmd.count("}") \
+                    or cmd.count("`") % 2:
+                continue
+            out.append(cmd)
+    return out
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
