@@ -6,9 +6,10 @@
 #
 # Runs as root: the test bed creates accounts and starts sshd.  Installs the
 # benchmark-only Debian packages when they are missing (one apt-get update,
-# then apt-get install -y).  BENCH_REPS, BENCH_BULK_BYTES, BENCH_KEYS,
-# BENCH_MANY, BENCH_SEARCH_COUNT, BENCH_APPROVALS and BENCH_ONLY
-# (bulk,keys,judged,approval,many,search) change what runs; see bench/bench.py.
+# then apt-get install -y).  BENCH_REPS, BENCH_BULK_REPS, BENCH_BULK_BYTES,
+# BENCH_KEYS, BENCH_MANY, BENCH_SEARCH_COUNT, BENCH_APPROVALS and BENCH_ONLY
+# (bulk,keys,judged,approval,many,search) change what runs; see
+# bench/bench.py.
 set -eu
 build=${1:-build}
 shift || true
