@@ -25,8 +25,8 @@
  * match caches regexec adds to them with every new line, are what a
  * recorder would otherwise spend most of its memory on: kept for a
  * session, the built-in set grows the heap by 11 MB over the 356 lines of
- * tests/data/commands.tsv.  Compiling again costs about 0.2 ms a line,
- * paid once, when the line is sent.  The policy loader has already
+ * tests/data/commands.tsv.  Compiling again makes judging those lines
+ * take 0.43 ms each instead of 0.16, paid once, when the line is sent.  The policy loader has already
  * compiled every pattern once, so a late compile fails only for want of
  * memory.
  */
@@ -211,18 +211,15 @@ static int add_rules(struct tdm_rules *rs, const struct tdm_policy *p,
 		rc = compile_one(cr, msg, sizeof(msg));
 		if (rc == TDM_ERR_NOMEM)
 			return rc;
-		if (rc == 0)
+		if (rc == 0) {
 			release_one(cr);
-		if (rc < 0) {
-			snprintf(what, sizeof(what),
-				 "bad regular expression: "
-				 "%s",
-				 msg);
-			rc = tdm_diag_printf(diag, "%s:%d: %s", file,
-					     p->rules[i].line, what);
-			if (rc < 0)
-				return rc;
+			continue;
 		}
+		snprintf(what, sizeof(what), "bad regular expression: %s", msg);
+		rc = tdm_diag_printf(diag, "%s:%d: %s", file, p->rules[i].line,
+				     what);
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }

@@ -4,10 +4,10 @@
  *
  * The policy's `deny` and `flag` rules and, unless `builtin-rules off`,
  * the built-in set (policy/builtin.rules, compiled into the programs) are
- * checked once, when the policy is loaded.  A command line is judged by matching every rule against
- * the raw line and against each normalised part the shell tokenizer finds
- * (shtok.h), so quoting, wrappers and substitutions do not hide a command
- * from its rule.  Characters that hide what a line does, a line left open
+ * checked once, when the policy is loaded.  A command line is judged by
+ * matching every rule against the raw line and against each normalised
+ * part the shell tokenizer finds (shtok.h), so quoting, wrappers and
+ * substitutions do not hide a command from its rule.  Characters that hide what a line does, a line left open
  * and a line too deep to read are risks of their own.
  */
 #ifndef TDM_RISK_H

@@ -22,21 +22,6 @@ def tearDownModule():
         bed.stop()
 
 
-def recorder_pids():
-    """The recorders of this test bed (not their socket reapers)."""
-    out = subprocess.run(["pgrep", "-u", "tandem", "-f", bed.bin + "/tandem-recorder"],
-                         stdout=subprocess.PIPE, text=True).stdout.split()
-    pids = []
-    for pid in out:
-        try:
-            with open(f"/proc/{pid}/comm") as f:
-                if f.read().strip() == "tandem-recorder":
-                    pids.append(pid)
-        except OSError:
-            pass
-    return pids
-
-
 def target_home(name):
     return os.path.join("/home", TARGET_USER, name)
 
@@ -266,7 +251,7 @@ class Relay(unittest.TestCase):
             bed.decide_next()
             t.expect(r"before-the-crash-2")
             time.sleep(0.8)  # past the test bed's 200ms flush interval
-            pids = recorder_pids()
+            pids = bed.recorder_pids()
             self.assertEqual(len(pids), 1, pids)
             os.kill(int(pids[0]), 9)
             t.wait()

@@ -16,6 +16,7 @@ import pty
 import pwd
 import re
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -48,7 +49,6 @@ def one_line_commands():
     one line: printable ASCII without the table's escapes, quotes and
     brackets closed, no here-document and no trailing operator (a line
     left open waits for the next)."""
-    import shlex
     out = []
     with open(os.path.join(ROOT, "tests", "data", "commands.tsv")) as f:
         for row in f:
@@ -380,6 +380,20 @@ target db03
         argv += list(extra)
         argv.append(f"{user}@127.0.0.1")
         return argv
+
+    def recorder_pids(self):
+        """The recorders of this test bed (not their socket reapers)."""
+        out = subprocess.run(["pgrep", "-u", "tandem", "-f", self.bin + "/tandem-recorder"],
+                             stdout=subprocess.PIPE, text=True).stdout.split()
+        pids = []
+        for pid in out:
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    if f.read().strip() == "tandem-recorder":
+                        pids.append(pid)
+            except OSError:
+                pass
+        return pids
 
     def shell(self, who="alice", target="db01", unwatched=False):
         """An engineer's interactive session, waiting at the target's prompt;
