@@ -17,7 +17,6 @@
  */
 #include "gate.h"
 
-#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -119,20 +118,6 @@ static const char carried_why[] =
 	"or a pipe, && or || at its end); the two lines run as one command";
 
 /*
- * The rules free what a judgement compiles (common/risk.c); the pages go
- * back to the system too, so a recorder between commands holds about
- * what its session needs, not what its busiest line took.
- */
-static int judge_text(struct session *s, const uint8_t *p, size_t n,
-		      struct tdm_verdict *v)
-{
-	int rc = tdm_rules_judge(s->rules, p, n, v);
-
-	malloc_trim(0);
-	return rc;
-}
-
-/*
  * Judges a command against the rules.  A line that continues an approved
  * one left open is judged together with it, as the shell will read it.
  */
@@ -155,7 +140,8 @@ int gate_judge(struct session *s, enum pending_kind kind, const uint8_t *cmd,
 		tdm_buf_free(&all);
 		return TDM_ERR_NOMEM;
 	}
-	rc = judge_text(s, carried ? all.data : cmd, carried ? all.len : n, v);
+	rc = tdm_rules_judge(s->rules, carried ? all.data : cmd,
+			     carried ? all.len : n, v);
 	tdm_buf_wipe(&all);
 	if (rc < 0)
 		return rc;
@@ -313,7 +299,7 @@ static int judge_input(struct session *s, json_t *risks, bool *deny,
 	if (rc == 0)
 		rc = tdm_buf_put(&all, s->stdin_held.data, n);
 	if (rc == 0)
-		rc = judge_text(s, all.data, all.len, &v);
+		rc = tdm_rules_judge(s->rules, all.data, all.len, &v);
 	tdm_buf_wipe(&all);
 	if (rc < 0)
 		return rc;
