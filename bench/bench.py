@@ -862,7 +862,6 @@ def judged(w, results, passes=2):
     deny rule or by an escort who denies everything, so nothing reaches
     the target.  What the recorder holds as the session goes on."""
     lines = one_line_commands()
-    group = w.cpu["tandem"]
     esc = AutoEscort(w, decision="deny")
     esc.start()
     w.rss.reset()
@@ -887,14 +886,12 @@ def judged(w, results, passes=2):
 
     def recorder_rss():
         w.rss.sample()
-        for pid in group.pids():
+        for pid in w.bed.recorder_pids():
             try:
                 with open(f"/proc/{pid}/status") as f:
-                    st = f.read()
+                    return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
             except OSError:
                 continue
-            if re.search(r"Name:\s+tandem-recorder", st):
-                return int(re.search(r"VmRSS:\s+(\d+)", st).group(1))
         return 0
 
     t0 = time.perf_counter()

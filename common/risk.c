@@ -26,9 +26,9 @@
  * recorder would otherwise spend most of its memory on: kept for a
  * session, the built-in set grows the heap by 11 MB over the 356 lines of
  * tests/data/commands.tsv.  Compiling again makes judging those lines
- * take 0.43 ms each instead of 0.16, paid once, when the line is sent.  The policy loader has already
- * compiled every pattern once, so a late compile fails only for want of
- * memory.
+ * take 0.43 ms each instead of 0.16, paid once, when the line is sent.
+ * The policy loader has already compiled every pattern once, so a late
+ * compile fails only for want of memory.
  */
 struct compiled_rule {
 	enum tdm_rule_kind kind;

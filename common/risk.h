@@ -7,8 +7,9 @@
  * checked once, when the policy is loaded.  A command line is judged by
  * matching every rule against the raw line and against each normalised
  * part the shell tokenizer finds (shtok.h), so quoting, wrappers and
- * substitutions do not hide a command from its rule.  Characters that hide what a line does, a line left open
- * and a line too deep to read are risks of their own.
+ * substitutions do not hide a command from its rule.  Characters that
+ * hide what a line does, a line left open and a line too deep to read are
+ * risks of their own.
  */
 #ifndef TDM_RISK_H
 #define TDM_RISK_H
