@@ -45,6 +45,7 @@ struct tdm_rules {
 	size_t n;
 	size_t ndeny;	    /* r[0, ndeny): every deny rule, site's first */
 	bool prefilter;	    /* off only in tests that check it is sound */
+	bool keep;	    /* on only for the fuzz target's reference */
 	unsigned budget_ms; /* judging stops after this long */
 };
 
@@ -175,6 +176,13 @@ static void release_all(struct tdm_rules *rs)
 
 	for (i = 0; i < rs->n; i++)
 		release_one(&rs->r[i]);
+}
+
+void tdm_rules_set_keep(struct tdm_rules *rs, bool on)
+{
+	rs->keep = on;
+	if (!on)
+		release_all(rs);
 }
 
 static int add_rules(struct tdm_rules *rs, const struct tdm_policy *p,
@@ -447,7 +455,8 @@ int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 {
 	int rc = judge_both(rs, line, n, v);
 
-	release_all(rs);
+	if (!rs->keep)
+		release_all(rs);
 	return rc;
 }
 

@@ -54,10 +54,15 @@ int tdm_rules_compile(const struct tdm_policy *pol, struct tdm_rules **out,
 void tdm_rules_free(struct tdm_rules *rs);
 size_t tdm_rules_count(const struct tdm_rules *rs);
 /* How many rules' patterns are compiled now: 0 between judgements, as
- * each judgement frees the patterns it compiled (see risk.c). */
+ * each judgement frees the patterns it compiled (see risk.c), unless
+ * tdm_rules_set_keep is on. */
 size_t tdm_rules_compiled(const struct tdm_rules *rs);
 /* Tests only: judge without the literal prefilter, to show it is sound. */
 void tdm_rules_set_prefilter(struct tdm_rules *rs, bool on);
+/* Fuzz target only: what judging compiles stays compiled, until this is
+ * turned off or the set is freed.  Matching is the same; memory grows
+ * with every new line (see risk.c), which a recorder must not do. */
+void tdm_rules_set_keep(struct tdm_rules *rs, bool on);
 /* Tests only: a smaller time budget than TDM_RISK_BUDGET_MS. */
 void tdm_rules_set_budget(struct tdm_rules *rs, unsigned ms);
 /* The kind of the i-th rule in the order they are checked (i < count). */

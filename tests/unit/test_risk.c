@@ -309,6 +309,50 @@ static void test_judging_frees_what_it_compiled(void **state)
 #endif
 }
 
+/* The fuzz target's reference keeps what it compiles, and judges the
+ * same with it as the shipped path does without. */
+static void test_kept_patterns_judge_the_same_and_are_freed_when_let_go(
+	void **state)
+{
+	static const char *const lines[] = {
+		"rm -rf /var/lib/postgresql",
+		"iptables -F",
+		"ls -la",
+		"rm -rf /var/lib/postgresql",
+	};
+	struct tdm_policy *p;
+	struct tdm_rules *shipped, *kept;
+	size_t i, j, held = 0;
+
+	(void)state;
+	p = parse_policy("builtin-rules on\n");
+	shipped = compile(p);
+	kept = compile(p);
+	tdm_rules_set_keep(kept, true);
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		struct tdm_verdict a, b;
+
+		judge(shipped, lines[i], strlen(lines[i]),
+		      &a);
+		judge(kept, lines[i], strlen(lines[i]), &b);
+		assert_int_equal(tdm_rules_compiled(shipped), 0);
+		assert_true(tdm_rules_compiled(kept) >= held);
+		held = tdm_rules_compiled(kept);
+		assert_int_equal(a.deny, b.deny);
+		assert_int_equal(a.n, b.n);
+		for (j = 0; j < a.n; j++) {
+			assert_int_equal(a.risks[j].level, b.risks[j].level);
+			assert_string_equal(a.risks[j].why, b.risks[j].why);
+		}
+	}
+	assert_true(held > 0);
+	tdm_rules_set_keep(kept, false);
+	assert_int_equal(tdm_rules_compiled(kept), 0);
+	tdm_rules_free(kept);
+	tdm_rules_free(shipped);
+	tdm_policy_free(p);
+}
+
 /* ---- the built-in sentences --------------------------------------------- */
 
 static char **read_jargon(size_t *n)
@@ -863,6 +907,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_command_table_verdicts),
 		cmocka_unit_test(test_judging_frees_what_it_compiled),
+		cmocka_unit_test(
+			test_kept_patterns_judge_the_same_and_are_freed_when_let_go),
 		cmocka_unit_test(test_builtin_sentences_are_short_and_plain),
 		cmocka_unit_test(test_jargon_check_can_fail),
 		cmocka_unit_test(test_policy_rules_come_first_and_deny_wins),
