@@ -311,8 +311,8 @@ static void test_judging_frees_what_it_compiled(void **state)
 
 /* The fuzz target's reference keeps what it compiles, and judges the
  * same with it as the shipped path does without. */
-static void test_kept_patterns_judge_the_same_and_are_freed_when_let_go(
-	void **state)
+static void
+test_kept_patterns_judge_the_same_and_are_freed_when_let_go(void **state)
 {
 	static const char *const lines[] = {
 		"rm -rf /var/lib/postgresql",
@@ -332,8 +332,7 @@ static void test_kept_patterns_judge_the_same_and_are_freed_when_let_go(
 	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
 		struct tdm_verdict a, b;
 
-		judge(shipped, lines[i], strlen(lines[i]),
-		      &a);
+		judge(shipped, lines[i], strlen(lines[i]), &a);
 		judge(kept, lines[i], strlen(lines[i]), &b);
 		assert_int_equal(tdm_rules_compiled(shipped), 0);
 		assert_true(tdm_rules_compiled(kept) >= held);
