@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,6 +19,9 @@
 #include <unistd.h>
 
 #include "err.h"
+
+/* How long a message to a session may wait for room in its socket. */
+#define SEND_WAIT_MS 5000
 
 int client_init(struct escort_ctx *ctx, const struct tdm_policy *p,
 		const char *name)
@@ -106,15 +110,28 @@ int client_send(struct session_conn *c, uint8_t type, json_t *obj)
 	rc = tdm_proto_put_json(&out, type, obj);
 	json_decref(obj);
 	while (rc == 0 && off < out.len) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
 		ssize_t w = send(c->fd, out.data + off, out.len - off,
 				 MSG_NOSIGNAL);
 
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
+		/* The socket does not wait (see client_attach_start): a
+		 * session that has stopped reading gets SEND_WAIT_MS, then
+		 * the connection is given up, as half a message is lost. */
+		if (w < 0 && errno == EAGAIN &&
+		    poll(&pfd, 1, SEND_WAIT_MS) == 1)
+			continue;
+		if (w <= 0) {
 			rc = TDM_ERR_IO;
-		else
+			c->ended = true;
+			snprintf(c->error, sizeof(c->error),
+				 "session %s is not reading what this escort "
+				 "sends; try again",
+				 c->id);
+		} else {
 			off += (size_t)w;
+		}
 	}
 	tdm_buf_free(&out);
 	return rc;
@@ -199,7 +216,7 @@ int client_next(struct session_conn *c, struct tdm_msg *m, int timeout_ms)
 		if (rc == 0)
 			return 0;
 		n = recv(c->fd, chunk, sizeof(chunk), 0);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0) {
 			c->ended = true;
@@ -210,13 +227,12 @@ int client_next(struct session_conn *c, struct tdm_msg *m, int timeout_ms)
 	}
 }
 
-int client_attach(const struct escort_ctx *ctx, const char *id,
-		  struct session_conn *c, int timeout_ms)
+int client_attach_start(const struct escort_ctx *ctx, const char *id,
+			struct session_conn *c)
 {
 	struct sockaddr_un sa;
 	struct stat st;
-	struct tdm_msg m;
-	int n, rc;
+	int n;
 
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
@@ -251,38 +267,153 @@ int client_attach(const struct escort_ctx *ctx, const char *id,
 			 sa.sun_path);
 		return TDM_ERR_DENIED;
 	}
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/*
+	 * A socket that never waits.  A recorder that is stopped, or stuck
+	 * in a write to a slow disk, takes no connections, and once its
+	 * queue of them is full a blocking connect would wait until it runs
+	 * again, with the escort's console frozen behind it.
+	 */
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (c->fd < 0 ||
 	    connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		snprintf(c->error, sizeof(c->error),
-			 "cannot reach session "
-			 "%s: %s",
-			 id, strerror(errno));
+		c->unanswered = errno == EAGAIN;
+		if (errno == EAGAIN)
+			snprintf(c->error, sizeof(c->error),
+				 "session %s is not taking escorts now (its "
+				 "recorder is busy or stopped); try again",
+				 id);
+		else
+			snprintf(c->error, sizeof(c->error),
+				 "cannot reach session %s: %s", id,
+				 strerror(errno));
 		return TDM_ERR_IO;
 	}
-	rc = client_send(c, TDM_MSG_HELLO,
-			 json_pack("{s:s}", "escort", ctx->me->name));
-	while (rc == 0 && !c->synced) {
-		rc = client_next(c, &m, timeout_ms);
-		if (rc == 1) {
-			bool err = m.type == TDM_MSG_ERROR;
+	return client_send(c, TDM_MSG_HELLO,
+			   json_pack("{s:s}", "escort", ctx->me->name));
+}
 
-			tdm_msg_clear(&m);
-			if (err)
-				return TDM_ERR_DENIED;
-			rc = 0;
-		} else if (rc == 0) {
-			snprintf(c->error, sizeof(c->error),
-				 "session %s did "
-				 "not answer in time",
-				 id);
+int client_attach_step(struct session_conn *c)
+{
+	struct tdm_msg m;
+	int rc;
+
+	while (!c->synced) {
+		rc = client_next(c, &m, 0);
+		if (rc == 0)
+			return 0;
+		if (rc < 0) {
+			if (c->error[0] == '\0')
+				snprintf(c->error, sizeof(c->error),
+					 "session %s closed the connection",
+					 c->id);
+			return rc;
+		}
+		rc = m.type == TDM_MSG_ERROR ? TDM_ERR_DENIED : 0;
+		tdm_msg_clear(&m);
+		if (rc < 0)
+			return rc;
+	}
+	return 1;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 +
+	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void not_in_time(struct session_conn *c)
+{
+	c->unanswered = true;
+	snprintf(c->error, sizeof(c->error),
+		 "session %s did not answer in time (its recorder may be "
+		 "busy or stopped); try again",
+		 c->id);
+}
+
+int client_attach(const struct escort_ctx *ctx, const char *id,
+		  struct session_conn *c, int timeout_ms)
+{
+	struct timespec t0;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = client_attach_start(ctx, id, c);
+	while (rc == 0) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		long left;
+
+		rc = client_attach_step(c);
+		if (rc != 0)
+			break;
+		left = timeout_ms - ms_since(&t0);
+		if (left <= 0) {
+			not_in_time(c);
 			return TDM_ERR_IO;
 		}
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			return TDM_ERR_IO;
 	}
-	if (rc < 0 && c->error[0] == '\0')
-		snprintf(c->error, sizeof(c->error),
-			 "session %s closed the "
-			 "connection",
-			 id);
-	return rc;
+	return rc < 0 ? rc : 0;
+}
+
+size_t client_attach_all(const struct escort_ctx *ctx, char ids[][37],
+			 struct session_conn *conns, size_t n, int timeout_ms)
+{
+	struct pollfd *pfd = calloc(n + 1, sizeof(*pfd));
+	size_t *at = calloc(n + 1, sizeof(*at));
+	size_t i, np, attached = 0;
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < n; i++) {
+		if (pfd == NULL || at == NULL) {
+			memset(&conns[i], 0, sizeof(conns[i]));
+			conns[i].fd = -1;
+			snprintf(conns[i].error, sizeof(conns[i].error),
+				 "out of memory");
+		} else if (client_attach_start(ctx, ids[i], &conns[i]) < 0) {
+			client_close(&conns[i]);
+		}
+	}
+	/* Every session's attach burst at once; fd -1 marks those done
+	 * with (failed), synced those attached. */
+	while (pfd != NULL && at != NULL) {
+		long left;
+
+		np = 0;
+		for (i = 0; i < n; i++) {
+			int rc;
+
+			if (conns[i].fd < 0 || conns[i].synced)
+				continue;
+			rc = client_attach_step(&conns[i]);
+			if (rc == 0) {
+				pfd[np].fd = conns[i].fd;
+				pfd[np].events = POLLIN;
+				at[np++] = i;
+			} else if (rc == 1) {
+				attached++;
+			} else {
+				client_close(&conns[i]);
+			}
+		}
+		if (np == 0)
+			break;
+		left = timeout_ms - ms_since(&t0);
+		if (left <= 0 ||
+		    (poll(pfd, (nfds_t)np, (int)left) < 0 && errno != EINTR)) {
+			for (i = 0; i < np; i++) {
+				not_in_time(&conns[at[i]]);
+				client_close(&conns[at[i]]);
+			}
+			break;
+		}
+	}
+	free(pfd);
+	free(at);
+	return attached;
 }

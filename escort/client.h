@@ -34,6 +34,7 @@ struct session_conn {
 	bool synced;
 	bool ended;
 	char error[512];      /* the recorder's refusal, if any */
+	bool unanswered;      /* attaching failed for want of an answer */
 	struct tdm_buf early; /* screen and output received while attaching */
 };
 
@@ -42,10 +43,29 @@ int client_init(struct escort_ctx *ctx, const struct tdm_policy *p,
 		const char *name);
 /*
  * Connects and attaches to session id; waits up to timeout_ms for the
- * attach burst.  Returns 0, or a negative TDM_ERR_* with c->error set.
+ * attach burst.  Returns 0, or a negative TDM_ERR_* with c->error set
+ * (TDM_ERR_DENIED: the session refused this escort).
  */
 int client_attach(const struct escort_ctx *ctx, const char *id,
 		  struct session_conn *c, int timeout_ms);
+/*
+ * The same in steps, for a caller that must never wait on one session.
+ * client_attach_start connects and says hello without waiting: a session
+ * whose recorder is stopped, or too busy to take connections, fails at
+ * once.  client_attach_step then reads what has arrived: 1 attached, 0
+ * not yet (poll c->fd for POLLIN), or a negative TDM_ERR_* as above.
+ */
+int client_attach_start(const struct escort_ctx *ctx, const char *id,
+			struct session_conn *c);
+int client_attach_step(struct session_conn *c);
+/*
+ * Attaches to n sessions at once, waiting up to timeout_ms in all, so a
+ * session that does not answer costs the timeout once, not once each.
+ * conns[i].fd is -1 where an attach failed (conns[i].error says why).
+ * Returns how many attached.
+ */
+size_t client_attach_all(const struct escort_ctx *ctx, char ids[][37],
+			 struct session_conn *conns, size_t n, int timeout_ms);
 void client_close(struct session_conn *c);
 /* Reads one message (waits up to timeout_ms); 1 got one, 0 timed out. */
 int client_next(struct session_conn *c, struct tdm_msg *m, int timeout_ms);

@@ -16,6 +16,8 @@
 #include "visible.h"
 
 #define MAX_SESSIONS 1024
+/* Sessions attached at once by list (each holds a descriptor). */
+#define ATTACH_BATCH 128
 
 static const char *jstr(json_t *o, const char *k)
 {
@@ -114,6 +116,7 @@ static void print_pending(json_t *p, bool json)
 int cmd_list(const struct escort_ctx *ctx, int argc, char **argv)
 {
 	static char ids[MAX_SESSIONS][37];
+	static struct session_conn conns[ATTACH_BATCH];
 	bool json = false;
 	size_t i, n, shown = 0;
 	int a;
@@ -131,18 +134,29 @@ int cmd_list(const struct escort_ctx *ctx, int argc, char **argv)
 	}
 	n = client_sessions(ctx, ids, MAX_SESSIONS);
 	for (i = 0; i < n; i++) {
-		struct session_conn c;
+		struct session_conn *c = &conns[i % ATTACH_BATCH];
 		json_t *w, *o;
 
-		if (client_attach(ctx, ids[i], &c, 3000) < 0) {
-			client_close(&c);
-			continue; /* not one this escort may supervise */
+		/* A batch at a time, each batch at once: a session that
+		 * does not answer costs its timeout once per batch. */
+		if (i % ATTACH_BATCH == 0)
+			client_attach_all(ctx, ids + i, conns,
+					  n - i < ATTACH_BATCH ? n - i :
+								 ATTACH_BATCH,
+					  3000);
+		if (c->fd < 0) {
+			/* Not one this escort may supervise, or gone; but
+			 * one that is there and silent is worth a word. */
+			if (c->unanswered)
+				fprintf(stderr, "tandem-escort: %s\n",
+					c->error);
+			continue;
 		}
-		w = c.welcome;
+		w = c->welcome;
 		o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:O,s:b}", "session",
 			      ids[i], "engineer", jstr(w, "engineer"), "target",
 			      jstr(w, "target"), "started", jstr(w, "started"),
-			      "pending", c.pending ? 1 : 0, "escorts",
+			      "pending", c->pending ? 1 : 0, "escorts",
 			      json_object_get(w, "escorts"), "raw",
 			      json_is_true(json_object_get(w, "raw")));
 		if (o != NULL && json) {
@@ -154,11 +168,11 @@ int cmd_list(const struct escort_ctx *ctx, int argc, char **argv)
 				       "STARTED", "PENDING");
 			printf("%-36s  %-12s %-12s %-20s %d\n", ids[i],
 			       jstr(w, "engineer"), jstr(w, "target"),
-			       jstr(w, "started"), c.pending ? 1 : 0);
+			       jstr(w, "started"), c->pending ? 1 : 0);
 		}
 		shown++;
 		json_decref(o);
-		client_close(&c);
+		client_close(c);
 	}
 	if (!json && shown == 0)
 		printf("No live sessions you may escort.\n");
@@ -243,10 +257,12 @@ int cmd_pending(const struct escort_ctx *ctx, int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	n = client_sessions(ctx, ids, MAX_SESSIONS);
+	client_attach_all(ctx, ids, conns, n, 3000);
 	for (i = 0; i < n; i++) {
-		if (client_attach(ctx, ids[i], &conns[i], 3000) < 0) {
-			client_close(&conns[i]);
-			conns[i].fd = -1;
+		if (conns[i].fd < 0) {
+			if (conns[i].unanswered)
+				fprintf(stderr, "tandem-escort: %s\n",
+					conns[i].error);
 			continue;
 		}
 		if (conns[i].pending != NULL) {
@@ -268,22 +284,17 @@ int cmd_pending(const struct escort_ctx *ctx, int argc, char **argv)
 		if (n < MAX_SESSIONS) {
 			char more[MAX_SESSIONS][37];
 			size_t m = client_sessions(ctx, more, MAX_SESSIONS), j,
-			       k;
+			       k, had = n;
 
 			for (j = 0; j < m && n < MAX_SESSIONS; j++) {
 				for (k = 0; k < n; k++)
 					if (strcmp(ids[k], more[j]) == 0)
 						break;
-				if (k < n)
-					continue;
-				memcpy(ids[n], more[j], 37);
-				if (client_attach(ctx, ids[n], &conns[n],
-						  3000) < 0) {
-					client_close(&conns[n]);
-					conns[n].fd = -1;
-				}
-				n++;
+				if (k == n)
+					memcpy(ids[n++], more[j], 37);
 			}
+			client_attach_all(ctx, ids + had, conns + had, n - had,
+					  3000);
 		}
 		backlog = read_ready(conns, n, backlog ? 0 : 200);
 		for (i = 0; i < n && found == 0; i++) {

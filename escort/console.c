@@ -52,6 +52,14 @@
  * is never empty (a flood) must not keep the kill key waiting.
  */
 #define READ_SLICE_MS 20
+/*
+ * Sessions are joined without waiting on any one of them: a session whose
+ * attach burst has not come in this long is let go, and tried again after
+ * SLOW_RETRY_MS, as is one that takes no connections now (its recorder
+ * stopped, or stuck in a write to a slow disk).
+ */
+#define JOIN_WAIT_MS 2000
+#define SLOW_RETRY_MS 10000
 
 struct watched {
 	struct session_conn c;
@@ -88,6 +96,14 @@ struct console {
 	 * would leave a mark in its recording. */
 	char refused[MAX_LISTED][37];
 	size_t nrefused, refused_next;
+	/* Sessions being joined, and until when each may take. */
+	struct watched *joining[MAX_WATCHED];
+	uint64_t join_until[MAX_WATCHED];
+	size_t njoining;
+	/* Sessions that did not answer, and when to try each again. */
+	char slow[MAX_LISTED][37];
+	uint64_t slow_until[MAX_LISTED];
+	size_t nslow, slow_next;
 	struct tdm_buf out;
 	/* What each row of the terminal shows now, as last written (row r
 	 * at shown[r - 1]); nshown 0 when unknown, so all is written. */
@@ -198,51 +214,122 @@ static void note_refused(struct console *con, const char *id)
 		con->nrefused++;
 }
 
+/* Remembers a session that did not answer, to be left until later. */
+static void note_slow(struct console *con, const char *id)
+{
+	memcpy(con->slow[con->slow_next], id, 36);
+	con->slow[con->slow_next][36] = '\0';
+	con->slow_until[con->slow_next] = now_ms() + SLOW_RETRY_MS;
+	con->slow_next = (con->slow_next + 1) % MAX_LISTED;
+	if (con->nslow < MAX_LISTED)
+		con->nslow++;
+}
+
+static bool is_slow(const struct console *con, const char *id)
+{
+	uint64_t now = now_ms();
+	size_t i;
+
+	for (i = 0; i < con->nslow; i++)
+		if (strcmp(con->slow[i], id) == 0 && con->slow_until[i] > now)
+			return true;
+	return false;
+}
+
+static bool is_known(const struct console *con, const char *id)
+{
+	size_t j;
+
+	for (j = 0; j < con->n; j++)
+		if (strcmp(con->w[j]->c.id, id) == 0)
+			return true;
+	for (j = 0; j < con->njoining; j++)
+		if (strcmp(con->joining[j]->c.id, id) == 0)
+			return true;
+	return was_refused(con, id) || is_slow(con, id);
+}
+
+/* Starts joining the sessions that are new since the last scan. */
 static void attach_new(struct console *con)
 {
 	static char ids[MAX_LISTED][37];
-	size_t i, j, n = client_sessions(con->ctx, ids, MAX_LISTED);
+	size_t i, n = client_sessions(con->ctx, ids, MAX_LISTED);
 	int rc;
 
-	for (i = 0; i < n && con->n < MAX_WATCHED; i++) {
+	for (i = 0; i < n && con->n + con->njoining < MAX_WATCHED; i++) {
 		struct watched *w;
 
-		for (j = 0; j < con->n; j++)
-			if (strcmp(con->w[j]->c.id, ids[i]) == 0)
-				break;
-		if (j < con->n || was_refused(con, ids[i]))
+		if (is_known(con, ids[i]))
 			continue;
 		w = calloc(1, sizeof(*w));
 		if (w == NULL)
 			return;
-		rc = client_attach(con->ctx, ids[i], &w->c, 2000);
+		rc = client_attach_start(con->ctx, ids[i], &w->c);
 		if (rc < 0) {
-			/* Not one this escort may supervise, or gone. */
+			/* Not one this escort may supervise, gone, or
+			 * taking no connections now. */
 			if (rc == TDM_ERR_DENIED)
 				note_refused(con, ids[i]);
+			else if (rc == TDM_ERR_IO)
+				note_slow(con, ids[i]);
 			client_close(&w->c);
 			free(w);
 			continue;
 		}
-		w->rows = json_int(w->c.welcome, "rows", 24);
-		w->cols = json_int(w->c.welcome, "cols", 80);
-		if (w->rows < 1 || w->rows > 500 || w->cols < 1 ||
-		    w->cols > 1000) {
-			w->rows = 24;
-			w->cols = 80;
-		}
-		if (new_screen(w) < 0) {
-			watched_free(w);
+		con->joining[con->njoining] = w;
+		con->join_until[con->njoining++] = now_ms() + JOIN_WAIT_MS;
+	}
+}
+
+/* A joined session goes on the console with the screen it sent. */
+static void joined(struct console *con, struct watched *w)
+{
+	w->rows = json_int(w->c.welcome, "rows", 24);
+	w->cols = json_int(w->c.welcome, "cols", 80);
+	if (w->rows < 1 || w->rows > 500 || w->cols < 1 || w->cols > 1000) {
+		w->rows = 24;
+		w->cols = 80;
+	}
+	if (new_screen(w) < 0) {
+		watched_free(w);
+		return;
+	}
+	feed(w, w->c.early.data, w->c.early.len);
+	tdm_buf_free(&w->c.early);
+	w->shown_seq = -1;
+	con->w[con->n++] = w;
+	con->dirty = con->urgent = true;
+	/* What came after the attach burst in the same read is in the
+	 * buffer already, where poll cannot see it. */
+	if (w->c.in.len > 0)
+		con->more = true;
+}
+
+/* Reads what the sessions being joined have sent, without waiting. */
+static void join_step(struct console *con)
+{
+	size_t i = 0;
+
+	while (i < con->njoining) {
+		struct watched *w = con->joining[i];
+		int rc = client_attach_step(&w->c);
+
+		if (rc == 0 && now_ms() < con->join_until[i]) {
+			i++;
 			continue;
 		}
-		feed(w, w->c.early.data, w->c.early.len);
-		tdm_buf_free(&w->c.early);
-		w->shown_seq = -1;
-		con->w[con->n++] = w;
-		/* What came after the attach burst in the same read is in
-		 * the buffer already, where poll cannot see it. */
-		if (w->c.in.len > 0)
-			con->more = true;
+		if (rc == 1) {
+			joined(con, w);
+		} else {
+			if (rc == TDM_ERR_DENIED)
+				note_refused(con, w->c.id);
+			else
+				note_slow(con, w->c.id);
+			watched_free(w);
+		}
+		con->njoining--;
+		con->joining[i] = con->joining[con->njoining];
+		con->join_until[i] = con->join_until[con->njoining];
 	}
 }
 
@@ -1070,7 +1157,7 @@ static void loop(struct console *con, int sigfd)
 	uint64_t last_scan = 0, last_draw = 0;
 
 	while (!con->quit) {
-		struct pollfd pfd[MAX_WATCHED + 2];
+		struct pollfd pfd[2 * MAX_WATCHED + 2];
 		size_t i, n = 0;
 		uint8_t keys[256];
 		ssize_t got;
@@ -1078,12 +1165,8 @@ static void loop(struct console *con, int sigfd)
 		int wait;
 
 		if (now_ms() - last_scan >= 1000) {
-			size_t had = con->n;
-
 			attach_new(con);
 			last_scan = now_ms();
-			if (con->n != had)
-				con->dirty = con->urgent = true;
 		}
 		for (i = 0; i < con->n; i++) {
 			struct watched *w = con->w[i];
@@ -1134,7 +1217,14 @@ static void loop(struct console *con, int sigfd)
 			pfd[n].fd = con->w[i]->c.fd;
 			pfd[n++].events = POLLIN;
 		}
-		if (poll(pfd, (nfds_t)n, wait) < 0 && errno != EINTR)
+		/* Sessions being joined wake the loop too; their deadlines
+		 * are looked at every half second at least. */
+		for (i = 0; i < con->njoining; i++) {
+			pfd[n + i].fd = con->joining[i]->c.fd;
+			pfd[n + i].events = POLLIN;
+		}
+		if (poll(pfd, (nfds_t)(n + con->njoining), wait) < 0 &&
+		    errno != EINTR)
 			break;
 		if (pfd[0].revents & (POLLHUP | POLLERR))
 			break;
@@ -1176,6 +1266,7 @@ static void loop(struct console *con, int sigfd)
 			if (rc < 0)
 				w->c.ended = true;
 		}
+		join_step(con);
 		drop_ended(con);
 	}
 }
@@ -1221,6 +1312,8 @@ int cmd_console(const struct escort_ctx *ctx)
 	tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	for (i = 0; i < con.n; i++)
 		watched_free(con.w[i]);
+	for (i = 0; i < con.njoining; i++)
+		watched_free(con.joining[i]);
 	tdm_buf_free(&con.out);
 	forget_shown(&con);
 	if (sigfd >= 0)

@@ -259,6 +259,71 @@ class Console(unittest.TestCase):
                    if x.startswith("escort refused: carol")]
         self.assertEqual(len(refused), 1, refused)
 
+    def test_stopped_sessions_hold_up_neither_pending_nor_the_console(self):
+        # Four recorders that have stopped (as one stuck in a write to a
+        # hung disk does) and take no connections; the first one's queue
+        # of them is full, where a connect that waits would wait until it
+        # runs again.  The escort still sees, and approves, the command of
+        # the one session that runs, and is told which did not answer.
+        import signal
+        import socket
+
+        def new_session():
+            socks, pids = set(os.listdir(bed.sessions)), set(bed.recorder_pids())
+            t = bed.shell()
+            new = set(os.listdir(bed.sessions)) - socks
+            pid = set(bed.recorder_pids()) - pids
+            self.assertEqual((len(new), len(pid)), (1, 1), (new, pid))
+            return t, new.pop(), int(pid.pop())
+
+        live = bed.shell()
+        stuck = [new_session() for _ in range(4)]
+        queued = []
+        con = None
+        try:
+            for _, _, pid in stuck:
+                os.kill(pid, signal.SIGSTOP)
+            for _ in range(64):
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                c.setblocking(False)
+                queued.append(c)
+                try:
+                    c.connect(os.path.join(bed.sessions, stuck[0][1]))
+                except BlockingIOError:
+                    break
+            else:
+                self.fail("the stopped recorder took every connection")
+            live.send("echo live-one\r")
+            t0 = time.monotonic()
+            p = bed.escort("pending", "--json", "--wait", "20", timeout=60)
+            took = time.monotonic() - t0
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn(b"echo live-one", p.stdout)
+            err = p.stderr.decode()
+            self.assertIn(f"session {stuck[0][1][:-5]} is not taking escorts now",
+                          err)
+            for _, sock, _ in stuck[1:]:
+                self.assertIn(f"session {sock[:-5]} did not answer in time", err)
+            # One wait of 3 s for the three that queue the connection,
+            # not one each (and none at all on the full queue).
+            self.assertLess(took, 8.0, err)
+            con = Tmux(console_cmd())
+            con.wait_for(r"#1 alice wants to run:")
+            con.wait_for(r"echo live-one")
+            time.sleep(1.0)
+            con.keys("a")
+            live.expect(r"live-one\r\n")
+        finally:
+            for _, _, pid in stuck:
+                os.kill(pid, signal.SIGCONT)
+            for c in queued:
+                c.close()
+            if con:
+                con.close()
+            live.close()
+            for t, _, _ in stuck:
+                t.close()
+
     def test_console_shows_control_characters_in_pending_visibly(self):
         t = bed.shell()
         con = Tmux(console_cmd())
