@@ -100,12 +100,23 @@ void client_close(struct session_conn *c)
 	c->pending = NULL;
 }
 
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 +
+	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
 int client_send(struct session_conn *c, uint8_t type, json_t *obj)
 {
 	struct tdm_buf out;
+	struct timespec t0;
 	size_t off = 0;
 	int rc;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	tdm_buf_init(&out, 0);
 	rc = tdm_proto_put_json(&out, type, obj);
 	json_decref(obj);
@@ -113,14 +124,16 @@ int client_send(struct session_conn *c, uint8_t type, json_t *obj)
 		struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
 		ssize_t w = send(c->fd, out.data + off, out.len - off,
 				 MSG_NOSIGNAL);
+		long left = SEND_WAIT_MS - ms_since(&t0);
 
 		if (w < 0 && errno == EINTR)
 			continue;
 		/* The socket does not wait (see client_attach_start): a
-		 * session that has stopped reading gets SEND_WAIT_MS, then
-		 * the connection is given up, as half a message is lost. */
-		if (w < 0 && errno == EAGAIN &&
-		    poll(&pfd, 1, SEND_WAIT_MS) == 1)
+		 * session that has stopped reading gets SEND_WAIT_MS for the
+		 * whole message, then the connection is given up, as half a
+		 * message is lost. */
+		if (w < 0 && errno == EAGAIN && left > 0 &&
+		    poll(&pfd, 1, (int)left) == 1)
 			continue;
 		if (w <= 0) {
 			rc = TDM_ERR_IO;
@@ -316,15 +329,6 @@ int client_attach_step(struct session_conn *c)
 	return 1;
 }
 
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (t1.tv_sec - t0->tv_sec) * 1000 +
-	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 static void not_in_time(struct session_conn *c)
 {
 	c->unanswered = true;
@@ -354,8 +358,12 @@ int client_attach(const struct escort_ctx *ctx, const char *id,
 			not_in_time(c);
 			return TDM_ERR_IO;
 		}
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
+			snprintf(c->error, sizeof(c->error),
+				 "cannot wait for session %s: %s", id,
+				 strerror(errno));
 			return TDM_ERR_IO;
+		}
 	}
 	return rc < 0 ? rc : 0;
 }

@@ -201,6 +201,10 @@ static bool read_ready(struct session_conn *conns, size_t n, int timeout_ms)
 		pfd[np].events = POLLIN;
 		pfd[np].revents = 0;
 		at[np++] = i;
+		/* Read already (after an attach burst), where poll cannot
+		 * see it: look at every session now. */
+		if (conns[i].in.len > 0)
+			timeout_ms = 0;
 	}
 	if (poll(pfd, np, timeout_ms) < 0)
 		return false;
@@ -295,6 +299,10 @@ int cmd_pending(const struct escort_ctx *ctx, int argc, char **argv)
 			}
 			client_attach_all(ctx, ids + had, conns + had, n - had,
 					  3000);
+			for (j = had; j < n; j++)
+				if (conns[j].unanswered)
+					fprintf(stderr, "tandem-escort: %s\n",
+						conns[j].error);
 		}
 		backlog = read_ready(conns, n, backlog ? 0 : 200);
 		for (i = 0; i < n && found == 0; i++) {
@@ -398,6 +406,8 @@ int cmd_decide(const struct escort_ctx *ctx, int argc, char **argv)
 		req = json_pack("{s:b}", "on", strcmp(argv[2], "on") == 0);
 	}
 	rc = client_send(&c, type, req);
+	if (rc < 0)
+		say_refusal(c.error[0] != '\0' ? c.error : NULL);
 	while (rc == 0) {
 		rc = client_next(&c, &m, 10000);
 		if (rc != 1) {
