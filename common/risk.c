@@ -55,6 +55,15 @@ static const char hidden_why[] =
 static const char tab_why[] =
 	"contains a tab, which the server may complete into a longer name "
 	"that is not shown here";
+/* A shell whose line editor runs in the C locale takes every byte from
+ * 0x80 up as Meta plus a key: é (C3 A9) is Meta-C, capitalize a word;
+ * î (C3 AE) is Meta-C then Meta-., insert the last command's last word.
+ * A line of such letters can rebuild an earlier command the escort never
+ * sees here, and one approved `export LC_ALL=C` puts a shell in that
+ * mode. */
+static const char meta_why[] =
+	"contains letters outside plain English, which a server set for "
+	"English only reads as editing keys: what runs may differ";
 static const char open_why[] =
 	"leaves a quote or bracket open, or ends in a pipe (|), && or ||, so "
 	"the next line typed becomes part of this command";
@@ -320,8 +329,8 @@ static bool matches(const regex_t *re, const char *s, size_t n)
 /* The line's own warnings, never pushed out of a full list. */
 static bool own_warning(const char *why)
 {
-	return why == hidden_why || why == tab_why || why == deep_why ||
-	       why == open_why;
+	return why == hidden_why || why == tab_why || why == meta_why ||
+	       why == deep_why || why == open_why;
 }
 
 /*
@@ -444,6 +453,7 @@ static int judge_both(struct tdm_rules *rs, const uint8_t *line, size_t n,
 	}
 	v->slow = v->slow || bare.slow;
 	v->open = v->open || bare.open;
+	v->meta = v->meta || bare.meta;
 	for (i = 0; i < bare.n; i++)
 		add_risk(v, bare.risks[i].level, bare.risks[i].why);
 	sort_risks(v);
@@ -464,7 +474,7 @@ static int judge_line(struct tdm_rules *rs, const uint8_t *line, size_t n,
 		      struct tdm_verdict *v, uint64_t start)
 {
 	struct tdm_sh_parts parts;
-	bool hidden, tab;
+	bool hidden, tab, meta = false;
 	size_t i, k, cap;
 	char *raw;
 	int rc;
@@ -488,8 +498,11 @@ static int judge_line(struct tdm_rules *rs, const uint8_t *line, size_t n,
 	/* The line's own warnings always have their places in the list. */
 	hidden = hides_something(line, n);
 	tab = memchr(line, '\t', n) != NULL;
-	cap = TDM_RISK_MAX - (size_t)hidden - (size_t)tab - (size_t)parts.deep -
-	      (size_t)parts.open;
+	/* Said once: the hidden-character warning covers those bytes. */
+	for (i = 0; i < n && !meta && !hidden; i++)
+		meta = line[i] >= 0x80;
+	cap = TDM_RISK_MAX - (size_t)hidden - (size_t)tab - (size_t)meta -
+	      (size_t)parts.deep - (size_t)parts.open;
 	for (i = 0; i < rs->n; i++) {
 		struct compiled_rule *cr = &rs->r[i];
 		bool hit;
@@ -546,6 +559,9 @@ static int judge_line(struct tdm_rules *rs, const uint8_t *line, size_t n,
 	/* Typed at a shell's prompt, a tab completes rather than spaces. */
 	if (tab)
 		add_risk(v, TDM_LEVEL_HIGH, tab_why);
+	if (meta)
+		add_risk(v, TDM_LEVEL_HIGH, meta_why);
+	v->meta = meta;
 	if (parts.deep)
 		add_risk(v, TDM_LEVEL_HIGH, deep_why);
 	if (parts.open)
@@ -555,6 +571,17 @@ static int judge_line(struct tdm_rules *rs, const uint8_t *line, size_t n,
 	tdm_sh_parts_free(&parts);
 	free(raw);
 	return 0;
+}
+
+void tdm_verdict_untyped(struct tdm_verdict *v)
+{
+	size_t i, m = 0;
+
+	for (i = 0; i < v->n; i++)
+		if (v->risks[i].why != meta_why)
+			v->risks[m++] = v->risks[i];
+	v->n = m;
+	v->meta = false;
 }
 
 json_t *tdm_verdict_risks(const struct tdm_verdict *v)

@@ -40,6 +40,8 @@ struct tdm_verdict {
 	struct tdm_risk risks[TDM_RISK_MAX]; /* highest level first */
 	size_t n;
 	bool open; /* the shell would read on into the next line */
+	bool meta; /* holds bytes a line editor may take as keys (0x80 up;
+		    * a risk says so) */
 	bool slow; /* the time budget ran out before every rule
 				* was checked (a critical risk says so) */
 };
@@ -75,6 +77,13 @@ enum tdm_rule_kind tdm_rules_kind(const struct tdm_rules *rs, size_t i);
  */
 int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 		    struct tdm_verdict *v);
+
+/*
+ * For text that no line editor reads (a command run by ssh, or stdin
+ * without a terminal): drops the warning that letters beyond plain
+ * English can act as editing keys, which holds only for typed lines.
+ */
+void tdm_verdict_untyped(struct tdm_verdict *v);
 
 /* [{"level": "high", "why": "…"}, …] */
 json_t *tdm_verdict_risks(const struct tdm_verdict *v);

@@ -145,6 +145,9 @@ int gate_judge(struct session *s, enum pending_kind kind, const uint8_t *cmd,
 	tdm_buf_wipe(&all);
 	if (rc < 0)
 		return rc;
+	/* Only a line typed at the target's prompt meets its line editor. */
+	if (kind != PENDING_LINE)
+		tdm_verdict_untyped(v);
 	*risks = tdm_verdict_risks(v);
 	if (*risks == NULL)
 		return TDM_ERR_NOMEM;
@@ -303,6 +306,7 @@ static int judge_input(struct session *s, json_t *risks, bool *deny,
 	tdm_buf_wipe(&all);
 	if (rc < 0)
 		return rc;
+	tdm_verdict_untyped(&v); /* read by a program, not a line editor */
 	if (v.deny) {
 		*deny = true;
 		snprintf(deny_why, deny_size, "its input: %s", v.deny_why);

@@ -136,6 +136,38 @@ class Rules(unittest.TestCase):
         finally:
             t.close()
 
+    def test_letters_beyond_plain_english_are_a_risk_where_a_prompt_reads_them(self):
+        # A shell in the C locale reads each byte from 0x80 up as an
+        # editing key (î is Meta-C Meta-.: insert the last command's last
+        # word), so a typed line of such letters can rebuild a command
+        # the escort never sees.  A command ssh runs, or its stdin, meets
+        # no line editor: no such warning there.
+        t = bed.shell(unwatched=True)
+        try:
+            t.send("\u00ee\u00a9\u00a9\u00a9touch \r")
+            item = bed.pending()[0]
+            self.assertEqual(item["risks"][0]["level"], "high", item["risks"])
+            self.assertIn("letters outside plain English", item["risks"][0]["why"])
+            bed.escort("deny", item["session"], str(item["seq"]))
+            end(t)
+        finally:
+            t.close()
+        proc = subprocess.Popen(bed.ssh_argv() + ["db01", "echo caf\u00e9; cat"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        try:
+            proc.stdin.write("na\u00efve\n".encode())
+            proc.stdin.close()
+            item = bed.pending_with_stdin()[0]
+            self.assertEqual(item["command"], "echo caf\u00e9; cat")
+            self.assertNotIn("plain English", json.dumps(item["risks"]), item["risks"])
+            bed.escort("deny", item["session"], str(item["seq"]))
+            self.assertEqual(proc.wait(20), 255)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+
     def test_a_line_continuing_an_open_quote_is_judged_with_it(self):
         m = target_file("rules-continued")
         t = bed.shell(unwatched=True)

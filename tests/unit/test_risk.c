@@ -560,6 +560,45 @@ static void test_hidden_characters_and_tabs(void **state)
 	tdm_policy_free(p);
 }
 
+/* A shell in the C locale takes each byte from 0x80 up as Meta and a
+ * key: î©©© (C3 AE C2 A9 ...) inserts the last command's last word and
+ * moves back over it, so "î©©©rm -rf " after `ls -ld /` runs rm -rf /. */
+static void test_letters_beyond_plain_english_are_a_risk(void **state)
+{
+	static const char *const lines[] = {
+		"\xc3\xae\xc2\xa9\xc2\xa9\xc2\xa9rm -rf ",
+		"echo caf\xc3\xa9",
+		"ls \xe6\x96\x87\xe4\xbb\xb6",
+		NULL,
+	};
+	struct tdm_policy *p = parse_policy("builtin-rules off\n");
+	struct tdm_rules *rs = compile(p);
+	struct tdm_verdict v;
+	size_t i;
+
+	(void)state;
+	for (i = 0; lines[i] != NULL; i++) {
+		judge(rs, lines[i], strlen(lines[i]), &v);
+		assert_int_equal(v.n, 1);
+		assert_int_equal(v.risks[0].level, TDM_LEVEL_HIGH);
+		assert_non_null(
+			strstr(v.risks[0].why, "outside plain English"));
+		assert_true(v.meta);
+		/* Read by a program, not typed at a prompt: no such keys. */
+		tdm_verdict_untyped(&v);
+		assert_int_equal(v.n, 0);
+		assert_false(v.meta);
+	}
+	judge(rs, "echo cafe", 9, &v);
+	assert_int_equal(v.n, 0);
+	/* With a hidden character too, one warning says it. */
+	judge(rs, "echo caf\xc3\xa9\xe2\x80\x8b", 13, &v);
+	assert_int_equal(v.n, 1);
+	assert_non_null(strstr(v.risks[0].why, "invisible"));
+	tdm_rules_free(rs);
+	tdm_policy_free(p);
+}
+
 /* A line tripping more rules than the list holds keeps its worst, and
  * its own warnings (hidden characters here) always. */
 static void
@@ -738,7 +777,8 @@ static void test_every_deny_rule_is_checked_before_any_flag(void **state)
 /* tandem's own sentences meet the same bar as the built-in ones. */
 static void test_own_sentences_are_plain(void **state)
 {
-	static const char *const lines[] = { "echo 'a", "ls \x1b", NULL };
+	static const char *const lines[] = { "echo 'a", "ls \x1b",
+					     "echo caf\xc3\xa9", NULL };
 	struct tdm_policy *p = parse_policy("builtin-rules off\n");
 	struct tdm_rules *rs = compile(p);
 	struct tdm_verdict v;
@@ -913,6 +953,7 @@ int main(void)
 		cmocka_unit_test(test_policy_rules_come_first_and_deny_wins),
 		cmocka_unit_test(test_builtin_rules_off_loads_none),
 		cmocka_unit_test(test_hidden_characters_and_tabs),
+		cmocka_unit_test(test_letters_beyond_plain_english_are_a_risk),
 		cmocka_unit_test(
 			test_a_full_risk_list_keeps_the_worst_and_the_lines_own),
 		cmocka_unit_test(test_a_nul_does_not_hide_the_rest_of_the_line),
