@@ -30,6 +30,10 @@ class Install(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dest = tempfile.mkdtemp(prefix="tandem-install-")
+        cls.install()
+
+    @classmethod
+    def install(cls):
         build = os.environ.get("TANDEM_BUILD", "build")
         # An admin's umask of 000 must not leave anything writable by
         # others (a unit anyone may edit runs as whoever they write in).
@@ -99,8 +103,9 @@ class Install(unittest.TestCase):
         left = [x for x in self.tree().splitlines()
                 if not x.startswith(("hostkey", "sshd_test_config"))]
         self.assertEqual(left, [])
-        # Reinstall for any test that runs after this one.
-        self.setUpClass()
+        # Reinstall for any test that runs after this one, in the same
+        # place (a new one would leave this one behind in /tmp).
+        self.install()
 
 
 if __name__ == "__main__":
