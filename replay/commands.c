@@ -437,6 +437,8 @@ int rp_cmd_commands(int argc, char **argv)
 				d.v.why);
 	}
 	status = rp_none_found(paths.n, status);
+	if (paths.n > 0)
+		rp_note_unpinned();
 	rp_paths_free(&paths);
 	return status;
 }

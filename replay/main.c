@@ -19,6 +19,8 @@
 
 struct tdm_trust *rp_bastion_keys;
 char rp_bastion_keys_from[4096];
+/* Keys were given before the subcommand: the policy's are not loaded. */
+static bool pinned_here;
 
 struct subcommand {
 	const char *name;
@@ -61,13 +63,18 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: tandem-replay [--config FILE] SUBCOMMAND ...\n\n");
+	fprintf(f, "usage: tandem-replay [--config FILE] [--key PUBFILE] "
+		   "[--allowed-signers FILE] SUBCOMMAND ...\n\n");
 	for (i = 0; i < NSUB; i++)
 		fprintf(f, "  %s\n", subcommands[i].what);
 	fprintf(f,
 		"\n--config FILE: the policy (default %s) whose "
-		"signing-key's .pub\nverify trusts when given no --key; "
-		"the default is used when it exists.\n"
+		"signing-key's .pub\nevery subcommand trusts; the default "
+		"is used when it exists.\n--key PUBFILE, --allowed-signers "
+		"FILE (before the subcommand; each may\nrepeat): trust these "
+		"keys instead.  With none of them, a seal is checked\n"
+		"against the key its own recording names, which proves "
+		"nothing.\n"
 		"`tandem-replay SUBCOMMAND --help` for more.\n",
 		TDM_POLICY_DEFAULT_PATH);
 }
@@ -77,18 +84,49 @@ static void usage(FILE *f)
  * of argv (after it, the word may be a subcommand's value, a regex say);
  * returns the path, NULL when not given, or "" when given without one.
  */
-static const char *take_config(int *argc, char **argv)
+/*
+ * The options before the subcommand: --config FILE, and --key PUBFILE or
+ * --allowed-signers FILE (each may repeat), the keys every subcommand
+ * then trusts in place of the policy's.  Taken out of argv.
+ */
+static int take_globals(int *argc, char **argv, const char **config)
 {
-	const char *path = NULL;
+	char why[512];
 	int i, n;
 
 	while (*argc > 1) {
-		if (strcmp(argv[1], "--config") == 0) {
-			path = *argc > 2 ? argv[2] : "";
-			n = *argc > 2 ? 2 : 1;
-		} else if (strncmp(argv[1], "--config=", 9) == 0) {
-			path = argv[1] + 9;
+		const char *o = argv[1], *val = *argc > 2 ? argv[2] : NULL;
+		bool key = strcmp(o, "--key") == 0,
+		     signers = strcmp(o, "--allowed-signers") == 0;
+
+		n = 2;
+		if (strcmp(o, "--config") == 0) {
+			*config = val != NULL ? val : "";
+		} else if (strncmp(o, "--config=", 9) == 0) {
+			*config = o + 9;
 			n = 1;
+		} else if (key || signers) {
+			if (val == NULL) {
+				fprintf(stderr,
+					"tandem-replay: %s needs a FILE: a "
+					"bastion's public key, or an "
+					"allowed_signers file\n",
+					o);
+				return -1;
+			}
+			if ((key ? tdm_trust_add_keys(&rp_bastion_keys, val,
+						      why, sizeof(why)) :
+				   tdm_trust_add_allowed_signers(
+					   &rp_bastion_keys, val, why,
+					   sizeof(why))) < 0) {
+				rp_say(stderr, "tandem-replay: %s", why);
+				return -1;
+			}
+			if (rp_bastion_keys_from[0] == '\0')
+				snprintf(rp_bastion_keys_from,
+					 sizeof(rp_bastion_keys_from), "%s",
+					 val);
+			pinned_here = true;
 		} else {
 			break;
 		}
@@ -96,7 +134,26 @@ static const char *take_config(int *argc, char **argv)
 			argv[i] = argv[i + n];
 		*argc -= n;
 	}
-	return path;
+	if (pinned_here && rp_bastion_keys == NULL) {
+		fprintf(stderr, "tandem-replay: the key files given hold no "
+				"ssh-ed25519 key for namespace "
+				"tandem-recording; nothing could be trusted\n");
+		return -1;
+	}
+	return 0;
+}
+
+void rp_note_unpinned(void)
+{
+	if (rp_bastion_keys != NULL)
+		return;
+	fflush(stdout);
+	fprintf(stderr,
+		"note: seals were checked against the key each recording's "
+		"header names, so a recording re-made and sealed with any "
+		"key reads as sealed; to be sure your bastion made them, "
+		"give its key first: --key /etc/tandem/signing_ed25519.pub, "
+		"--allowed-signers FILE, or --config with its policy\n");
 }
 
 /*
@@ -150,8 +207,11 @@ out:
 
 int main(int argc, char **argv)
 {
-	const char *config = take_config(&argc, argv);
+	const char *config = NULL;
 	size_t i;
+
+	if (take_globals(&argc, argv, &config) < 0)
+		return RP_EXIT_ERROR;
 
 	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
 		usage(stdout);
@@ -179,7 +239,7 @@ int main(int argc, char **argv)
 			      strcmp(n, "export") == 0 ||
 			      strcmp(n, "seal") == 0;
 
-		if (load_bastion_keys(config) < 0)
+		if (!pinned_here && load_bastion_keys(config) < 0)
 			return RP_EXIT_ERROR;
 
 		/* Confined before the first byte of a recording is read;

@@ -26,6 +26,9 @@ struct tdm_trust;
  * default one when readable), and the file it came from; NULL when none. */
 extern struct tdm_trust *rp_bastion_keys;
 extern char rp_bastion_keys_from[4096];
+/* When no bastion key is pinned: says on stderr that "sealed" then only
+ * means sealed by the key the recording itself names. */
+void rp_note_unpinned(void);
 
 /* ---- verify.c ---- */
 

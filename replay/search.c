@@ -568,6 +568,8 @@ int rp_cmd_search(int argc, char **argv)
 		}
 	}
 	status = rp_none_found(s.files, status);
+	if (s.files > 0)
+		rp_note_unpinned();
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr,
 			"tandem-replay: %zu match%s in %zu "

@@ -372,7 +372,12 @@ int rp_cmd_info(int argc, char **argv)
 	switch (v.verdict) {
 	case TDM_VERDICT_SEALED:
 		tdm_pubkey_fingerprint(v.signer, fp);
-		printf("%-10s sealed and intact, signed by %s\n", "verify", fp);
+		printf("%-10s sealed and intact, signed by %s (%s%s)\n",
+		       "verify", fp,
+		       rp_bastion_keys != NULL ? "trusted key from " :
+						 "NOT PINNED: the key its own "
+						 "header names",
+		       rp_bastion_keys != NULL ? rp_bastion_keys_from : "");
 		break;
 	case TDM_VERDICT_UNSEALED:
 		rp_say(stdout, "%-10s UNSEALED: %s", "verify", v.why);

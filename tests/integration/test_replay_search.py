@@ -336,5 +336,50 @@ class ReplaySearchLargeTest(unittest.TestCase):
                 self.assertEqual(p.stdout, replay("search", d, "--no-index", *f).stdout)
 
 
+class PinnedKeys(unittest.TestCase):
+    def test_every_subcommand_takes_the_bastion_key_and_says_when_none_is_pinned(self):
+        # Anyone can make a chain and seal it with a key of their own; only
+        # the bastion's key, pinned, tells its recordings from such a one.
+        rec = Recordings()
+        self.addCleanup(rec.close)
+        good = rec.make("good", count=1, seed=3)[0]
+        other = os.path.join(rec.dir, "other")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bastion1",
+                        "-f", other], check=True)
+        forged = subprocess.run([rec.gen, os.path.join(rec.dir, "forged"), "1", other,
+                                 "--seed", "3"], check=True, stdout=subprocess.PIPE,
+                                text=True).stdout.split()[0]
+        pub = rec.key + ".pub"
+
+        # Nothing pinned: the forgery reads as sealed, and each command
+        # says what that is worth.
+        self.assertIn("NOT PINNED", replay("info", forged).stdout)
+        for argv in (["commands", forged], ["search", os.path.dirname(forged)]):
+            p = replay(*argv)
+            self.assertIn("header names", p.stderr)
+
+        # The bastion's key before the subcommand: the forgery is refused
+        # by every one of them, the real recording sealed.
+        p = replay("--key", pub, "info", forged, check=False)
+        self.assertIn("TAMPERED", p.stdout)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("trusted key from " + pub, replay("--key", pub, "info", good).stdout)
+        for argv in (["commands", "--json"], ["search", "--json", "--no-index"]):
+            bad = replay("--key", pub, *argv, forged, check=False)
+            rows = [json.loads(l) for l in bad.stdout.splitlines()]
+            self.assertTrue(rows, argv)
+            self.assertTrue(all(r["verify"] == "tampered" for r in rows), rows[0])
+            self.assertNotIn("header names", bad.stderr)
+            ok = replay("--key", pub, *argv, good)
+            rows = [json.loads(l) for l in ok.stdout.splitlines()]
+            self.assertTrue(rows and all(r["verify"] == "sealed" for r in rows), argv)
+            self.assertNotIn("header names", ok.stderr)
+        self.assertEqual(replay("--key", pub, "verify", forged, check=False).returncode, 4)
+        self.assertEqual(replay("--allowed-signers", "/dev/null", "verify", good,
+                                check=False).returncode, 1)
+        p = replay("--key", check=False)
+        self.assertIn("--key needs a FILE", p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
