@@ -80,14 +80,11 @@ static void usage(FILE *f)
 }
 
 /*
- * Takes --config FILE (or --config=FILE) from before the subcommand out
- * of argv (after it, the word may be a subcommand's value, a regex say);
- * returns the path, NULL when not given, or "" when given without one.
- */
-/*
- * The options before the subcommand: --config FILE, and --key PUBFILE or
- * --allowed-signers FILE (each may repeat), the keys every subcommand
- * then trusts in place of the policy's.  Taken out of argv.
+ * Takes the options before the subcommand out of argv (after it, a word
+ * may be a subcommand's value, a regex say): --config FILE (or
+ * --config=FILE; *config is "" when given without one), and --key
+ * PUBFILE or --allowed-signers FILE, each of which may repeat: the keys
+ * every subcommand then trusts in place of the policy's.
  */
 static int take_globals(int *argc, char **argv, const char **config)
 {
@@ -102,6 +99,7 @@ static int take_globals(int *argc, char **argv, const char **config)
 		n = 2;
 		if (strcmp(o, "--config") == 0) {
 			*config = val != NULL ? val : "";
+			n = val != NULL ? 2 : 1;
 		} else if (strncmp(o, "--config=", 9) == 0) {
 			*config = o + 9;
 			n = 1;
