@@ -338,58 +338,19 @@ static void not_in_time(struct session_conn *c)
 		 c->id);
 }
 
-int client_attach(const struct escort_ctx *ctx, const char *id,
-		  struct session_conn *c, int timeout_ms)
-{
-	struct timespec t0;
-	int rc;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = client_attach_start(ctx, id, c);
-	while (rc == 0) {
-		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-		long left;
-
-		rc = client_attach_step(c);
-		if (rc != 0)
-			break;
-		left = timeout_ms - ms_since(&t0);
-		if (left <= 0) {
-			not_in_time(c);
-			return TDM_ERR_IO;
-		}
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
-			snprintf(c->error, sizeof(c->error),
-				 "cannot wait for session %s: %s", id,
-				 strerror(errno));
-			return TDM_ERR_IO;
-		}
-	}
-	return rc < 0 ? rc : 0;
-}
-
-size_t client_attach_all(const struct escort_ctx *ctx, char ids[][37],
-			 struct session_conn *conns, size_t n, int timeout_ms)
+/*
+ * Reads the attach bursts of conns[0..n) as they come, all at once, until
+ * each is attached (synced) or has failed, or timeout_ms has passed since
+ * t0; a failed or late one is closed (fd -1) with its error set.
+ */
+static void attach_wait(struct session_conn *conns, size_t n, int timeout_ms,
+			const struct timespec *t0)
 {
 	struct pollfd *pfd = calloc(n + 1, sizeof(*pfd));
 	size_t *at = calloc(n + 1, sizeof(*at));
-	size_t i, np, attached = 0;
-	struct timespec t0;
+	size_t i, np;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (i = 0; i < n; i++) {
-		if (pfd == NULL || at == NULL) {
-			memset(&conns[i], 0, sizeof(conns[i]));
-			conns[i].fd = -1;
-			snprintf(conns[i].error, sizeof(conns[i].error),
-				 "out of memory");
-		} else if (client_attach_start(ctx, ids[i], &conns[i]) < 0) {
-			client_close(&conns[i]);
-		}
-	}
-	/* Every session's attach burst at once; fd -1 marks those done
-	 * with (failed), synced those attached. */
-	while (pfd != NULL && at != NULL) {
+	for (;;) {
 		long left;
 
 		np = 0;
@@ -398,20 +359,24 @@ size_t client_attach_all(const struct escort_ctx *ctx, char ids[][37],
 
 			if (conns[i].fd < 0 || conns[i].synced)
 				continue;
-			rc = client_attach_step(&conns[i]);
+			rc = pfd != NULL && at != NULL ?
+				     client_attach_step(&conns[i]) :
+				     TDM_ERR_NOMEM;
 			if (rc == 0) {
 				pfd[np].fd = conns[i].fd;
 				pfd[np].events = POLLIN;
 				at[np++] = i;
-			} else if (rc == 1) {
-				attached++;
-			} else {
+			} else if (rc < 0) {
+				if (rc == TDM_ERR_NOMEM)
+					snprintf(conns[i].error,
+						 sizeof(conns[i].error),
+						 "out of memory");
 				client_close(&conns[i]);
 			}
 		}
 		if (np == 0)
 			break;
-		left = timeout_ms - ms_since(&t0);
+		left = timeout_ms - ms_since(t0);
 		if (left <= 0 ||
 		    (poll(pfd, (nfds_t)np, (int)left) < 0 && errno != EINTR)) {
 			for (i = 0; i < np; i++) {
@@ -423,5 +388,33 @@ size_t client_attach_all(const struct escort_ctx *ctx, char ids[][37],
 	}
 	free(pfd);
 	free(at);
+}
+
+int client_attach(const struct escort_ctx *ctx, const char *id,
+		  struct session_conn *c, int timeout_ms)
+{
+	struct timespec t0;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = client_attach_start(ctx, id, c);
+	if (rc == 0)
+		attach_wait(c, 1, timeout_ms, &t0);
+	return rc < 0 ? rc : c->synced ? 0 : TDM_ERR_IO;
+}
+
+size_t client_attach_all(const struct escort_ctx *ctx, char ids[][37],
+			 struct session_conn *conns, size_t n, int timeout_ms)
+{
+	size_t i, attached = 0;
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < n; i++)
+		if (client_attach_start(ctx, ids[i], &conns[i]) < 0)
+			client_close(&conns[i]);
+	attach_wait(conns, n, timeout_ms, &t0);
+	for (i = 0; i < n; i++)
+		attached += conns[i].synced;
 	return attached;
 }

@@ -44,7 +44,7 @@ int client_init(struct escort_ctx *ctx, const struct tdm_policy *p,
 /*
  * Connects and attaches to session id; waits up to timeout_ms for the
  * attach burst.  Returns 0, or a negative TDM_ERR_* with c->error set
- * (TDM_ERR_DENIED: the session refused this escort).
+ * (the session's own words when it refused this escort).
  */
 int client_attach(const struct escort_ctx *ctx, const char *id,
 		  struct session_conn *c, int timeout_ms);
@@ -53,7 +53,8 @@ int client_attach(const struct escort_ctx *ctx, const char *id,
  * client_attach_start connects and says hello without waiting: a session
  * whose recorder is stopped, or too busy to take connections, fails at
  * once.  client_attach_step then reads what has arrived: 1 attached, 0
- * not yet (poll c->fd for POLLIN), or a negative TDM_ERR_* as above.
+ * not yet (poll c->fd for POLLIN), or a negative TDM_ERR_* with c->error
+ * set (TDM_ERR_DENIED: the session refused this escort).
  */
 int client_attach_start(const struct escort_ctx *ctx, const char *id,
 			struct session_conn *c);

@@ -113,6 +113,17 @@ static void print_pending(json_t *p, bool json)
 	}
 }
 
+/* Names the sessions of conns[0..n) that are there but did not answer
+ * (not those that refused this escort, or had ended). */
+static void say_unanswered(const struct session_conn *conns, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (conns[i].fd < 0 && conns[i].unanswered)
+			fprintf(stderr, "tandem-escort: %s\n", conns[i].error);
+}
+
 int cmd_list(const struct escort_ctx *ctx, int argc, char **argv)
 {
 	static char ids[MAX_SESSIONS][37];
@@ -139,19 +150,15 @@ int cmd_list(const struct escort_ctx *ctx, int argc, char **argv)
 
 		/* A batch at a time, each batch at once: a session that
 		 * does not answer costs its timeout once per batch. */
-		if (i % ATTACH_BATCH == 0)
-			client_attach_all(ctx, ids + i, conns,
-					  n - i < ATTACH_BATCH ? n - i :
-								 ATTACH_BATCH,
-					  3000);
-		if (c->fd < 0) {
-			/* Not one this escort may supervise, or gone; but
-			 * one that is there and silent is worth a word. */
-			if (c->unanswered)
-				fprintf(stderr, "tandem-escort: %s\n",
-					c->error);
-			continue;
+		if (i % ATTACH_BATCH == 0) {
+			size_t batch = n - i < ATTACH_BATCH ? n - i :
+							      ATTACH_BATCH;
+
+			client_attach_all(ctx, ids + i, conns, batch, 3000);
+			say_unanswered(conns, batch);
 		}
+		if (c->fd < 0)
+			continue; /* not one this escort may supervise */
 		w = c->welcome;
 		o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:O,s:b}", "session",
 			      ids[i], "engineer", jstr(w, "engineer"), "target",
@@ -262,13 +269,8 @@ int cmd_pending(const struct escort_ctx *ctx, int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	n = client_sessions(ctx, ids, MAX_SESSIONS);
 	client_attach_all(ctx, ids, conns, n, 3000);
+	say_unanswered(conns, n);
 	for (i = 0; i < n; i++) {
-		if (conns[i].fd < 0) {
-			if (conns[i].unanswered)
-				fprintf(stderr, "tandem-escort: %s\n",
-					conns[i].error);
-			continue;
-		}
 		if (conns[i].pending != NULL) {
 			print_pending(conns[i].pending, json);
 			seen[i] = true;
@@ -299,10 +301,7 @@ int cmd_pending(const struct escort_ctx *ctx, int argc, char **argv)
 			}
 			client_attach_all(ctx, ids + had, conns + had, n - had,
 					  3000);
-			for (j = had; j < n; j++)
-				if (conns[j].unanswered)
-					fprintf(stderr, "tandem-escort: %s\n",
-						conns[j].error);
+			say_unanswered(conns + had, n - had);
 		}
 		backlog = read_ready(conns, n, backlog ? 0 : 200);
 		for (i = 0; i < n && found == 0; i++) {

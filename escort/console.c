@@ -61,6 +61,15 @@
 #define JOIN_WAIT_MS 2000
 #define SLOW_RETRY_MS 10000
 
+/* Session ids left alone for a while: at most MAX_LISTED, and when full
+ * the oldest is forgotten (and tried once more, which is all that
+ * forgetting costs). */
+struct left_alone {
+	char id[MAX_LISTED][37];
+	uint64_t until[MAX_LISTED]; /* now_ms() from which to try again */
+	size_t n, next;
+};
+
 struct watched {
 	struct session_conn c;
 	VTerm *vt;
@@ -94,16 +103,13 @@ struct console {
 	/* Sessions that refused this escort (another target, their own
 	 * session): a refusal holds for the session's life, and each try
 	 * would leave a mark in its recording. */
-	char refused[MAX_LISTED][37];
-	size_t nrefused, refused_next;
+	struct left_alone refused;
 	/* Sessions being joined, and until when each may take. */
 	struct watched *joining[MAX_WATCHED];
 	uint64_t join_until[MAX_WATCHED];
 	size_t njoining;
-	/* Sessions that did not answer, and when to try each again. */
-	char slow[MAX_LISTED][37];
-	uint64_t slow_until[MAX_LISTED];
-	size_t nslow, slow_next;
+	/* Sessions that did not answer, tried again SLOW_RETRY_MS later. */
+	struct left_alone slow;
 	struct tdm_buf out;
 	/* What each row of the terminal shows now, as last written (row r
 	 * at shown[r - 1]); nshown 0 when unknown, so all is written. */
@@ -192,48 +198,37 @@ static int new_screen(struct watched *w)
 	return 0;
 }
 
-static bool was_refused(const struct console *con, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < con->nrefused; i++)
-		if (strcmp(con->refused[i], id) == 0)
-			return true;
-	return false;
-}
-
-/* Remembers a refusal; when full, the oldest is forgotten (and tried
- * once more, which is all that forgetting costs). */
-static void note_refused(struct console *con, const char *id)
+static void leave_alone(struct left_alone *l, const char *id, uint64_t until)
 {
 	/* Ids are 36 characters: client_sessions checked their shape. */
-	memcpy(con->refused[con->refused_next], id, 36);
-	con->refused[con->refused_next][36] = '\0';
-	con->refused_next = (con->refused_next + 1) % MAX_LISTED;
-	if (con->nrefused < MAX_LISTED)
-		con->nrefused++;
+	memcpy(l->id[l->next], id, 36);
+	l->id[l->next][36] = '\0';
+	l->until[l->next] = until;
+	l->next = (l->next + 1) % MAX_LISTED;
+	if (l->n < MAX_LISTED)
+		l->n++;
 }
 
-/* Remembers a session that did not answer, to be left until later. */
-static void note_slow(struct console *con, const char *id)
-{
-	memcpy(con->slow[con->slow_next], id, 36);
-	con->slow[con->slow_next][36] = '\0';
-	con->slow_until[con->slow_next] = now_ms() + SLOW_RETRY_MS;
-	con->slow_next = (con->slow_next + 1) % MAX_LISTED;
-	if (con->nslow < MAX_LISTED)
-		con->nslow++;
-}
-
-static bool is_slow(const struct console *con, const char *id)
+static bool left_alone(const struct left_alone *l, const char *id)
 {
 	uint64_t now = now_ms();
 	size_t i;
 
-	for (i = 0; i < con->nslow; i++)
-		if (strcmp(con->slow[i], id) == 0 && con->slow_until[i] > now)
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->id[i], id) == 0 && l->until[i] > now)
 			return true;
 	return false;
+}
+
+/* A refusal holds for the session's life; silence for SLOW_RETRY_MS. */
+static void note_refused(struct console *con, const char *id)
+{
+	leave_alone(&con->refused, id, UINT64_MAX);
+}
+
+static void note_slow(struct console *con, const char *id)
+{
+	leave_alone(&con->slow, id, now_ms() + SLOW_RETRY_MS);
 }
 
 static bool is_known(const struct console *con, const char *id)
@@ -246,7 +241,7 @@ static bool is_known(const struct console *con, const char *id)
 	for (j = 0; j < con->njoining; j++)
 		if (strcmp(con->joining[j]->c.id, id) == 0)
 			return true;
-	return was_refused(con, id) || is_slow(con, id);
+	return left_alone(&con->refused, id) || left_alone(&con->slow, id);
 }
 
 /* Starts joining the sessions that are new since the last scan. */
