@@ -91,7 +91,7 @@ static int take_globals(int *argc, char **argv, const char **config)
 	char why[512];
 	int i, n;
 
-	while (*argc > 1) {
+	while (*argc > 1 && argv[1] != NULL) {
 		const char *o = argv[1], *val = *argc > 2 ? argv[2] : NULL;
 		bool key = strcmp(o, "--key") == 0,
 		     signers = strcmp(o, "--allowed-signers") == 0;

@@ -306,14 +306,8 @@ int rp_cmd_verify(int argc, char **argv)
 		status = worst(status, verify_one(paths.path[i], keys, quiet,
 						  &unpinned));
 	status = rp_none_found(paths.n, status);
-	fflush(stdout);
 	if (unpinned)
-		fprintf(stderr,
-			"note: seals were checked against the key "
-			"each recording's header names; to be sure your "
-			"bastion made them, pass --key "
-			"/etc/tandem/signing_ed25519.pub or "
-			"--allowed-signers FILE\n");
+		rp_note_unpinned();
 	rp_paths_free(&paths);
 	tdm_trust_free(keys);
 	return status;
