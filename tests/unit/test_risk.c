@@ -527,6 +527,16 @@ static void test_builtin_rules_off_loads_none(void **state)
 	tdm_policy_free(off);
 }
 
+/* Judges a line that must carry exactly one risk, high, saying needle. */
+static void judge_one_high(struct tdm_rules *rs, const char *line, size_t n,
+			   const char *needle, struct tdm_verdict *v)
+{
+	judge(rs, line, n, v);
+	assert_int_equal(v->n, 1);
+	assert_int_equal(v->risks[0].level, TDM_LEVEL_HIGH);
+	assert_non_null(strstr(v->risks[0].why, needle));
+}
+
 static void test_hidden_characters_and_tabs(void **state)
 {
 	static const char *const hidden[] = {
@@ -541,18 +551,12 @@ static void test_hidden_characters_and_tabs(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; hidden[i] != NULL; i++) {
-		judge(rs, hidden[i], strlen(hidden[i]), &v);
-		assert_int_equal(v.n, 1);
-		assert_int_equal(v.risks[0].level, TDM_LEVEL_HIGH);
-		assert_non_null(strstr(v.risks[0].why, "invisible"));
-	}
+	for (i = 0; hidden[i] != NULL; i++)
+		judge_one_high(rs, hidden[i], strlen(hidden[i]), "invisible",
+			       &v);
 	/* A tab is no hidden character, but a shell's prompt completes it
 	 * into text the escort never sees: its own sentence. */
-	judge(rs, "ls\t-l", 5, &v);
-	assert_int_equal(v.n, 1);
-	assert_int_equal(v.risks[0].level, TDM_LEVEL_HIGH);
-	assert_non_null(strstr(v.risks[0].why, "a tab"));
+	judge_one_high(rs, "ls\t-l", 5, "a tab", &v);
 	assert_null(strstr(v.risks[0].why, "invisible"));
 	judge(rs, "ls \0 x", 6, &v);
 	assert_int_equal(v.n, 1);
@@ -578,11 +582,8 @@ static void test_letters_beyond_plain_english_are_a_risk(void **state)
 
 	(void)state;
 	for (i = 0; lines[i] != NULL; i++) {
-		judge(rs, lines[i], strlen(lines[i]), &v);
-		assert_int_equal(v.n, 1);
-		assert_int_equal(v.risks[0].level, TDM_LEVEL_HIGH);
-		assert_non_null(
-			strstr(v.risks[0].why, "outside plain English"));
+		judge_one_high(rs, lines[i], strlen(lines[i]),
+			       "outside plain English", &v);
 		assert_true(v.meta);
 		/* Read by a program, not typed at a prompt: no such keys. */
 		tdm_verdict_untyped(&v);
@@ -592,9 +593,7 @@ static void test_letters_beyond_plain_english_are_a_risk(void **state)
 	judge(rs, "echo cafe", 9, &v);
 	assert_int_equal(v.n, 0);
 	/* With a hidden character too, one warning says it. */
-	judge(rs, "echo caf\xc3\xa9\xe2\x80\x8b", 13, &v);
-	assert_int_equal(v.n, 1);
-	assert_non_null(strstr(v.risks[0].why, "invisible"));
+	judge_one_high(rs, "echo caf\xc3\xa9\xe2\x80\x8b", 13, "invisible", &v);
 	tdm_rules_free(rs);
 	tdm_policy_free(p);
 }
