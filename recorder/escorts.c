@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -445,6 +446,18 @@ static void refuse(struct session *s, struct escort_conn *c, const char *name,
 		s->frozen = true;
 }
 
+/*
+ * True when the escort's end is closed in both directions, as when its
+ * tool timed out and exited before this recorder read the hello.  A tool
+ * that only shut its sending side still reads, and is not gone.
+ */
+static bool gone_before_welcome(const struct escort_conn *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
 static void hello(struct session *s, struct escort_conn *c,
 		  const struct tdm_msg *m)
 {
@@ -455,6 +468,19 @@ static void hello(struct session *s, struct escort_conn *c,
 
 	if (name == NULL || c->attached) {
 		refuse(s, c, "?", "the first message must name the escort");
+		return;
+	}
+	if (gone_before_welcome(c)) {
+		/* An escort tool that gave up waiting (this recorder was
+		 * stopped or busy) and closed: nobody saw this session, so
+		 * the record says nobody attached.  What else it sent is
+		 * dropped with it. */
+		tdm_log(LOG_INFO,
+			"session %s: escort %s had gone before the session "
+			"answered; not attached",
+			s->id, name);
+		c->closing = true;
+		tdm_buf_reset(&c->out);
 		return;
 	}
 	p = tdm_policy_escort(s->policy, name);

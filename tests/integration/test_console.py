@@ -324,6 +324,49 @@ class Console(unittest.TestCase):
             for t, _, _ in stuck:
                 t.close()
 
+    def test_an_escort_tool_that_gave_up_is_not_recorded_as_attached(self):
+        # While the recorder is stopped, three escort tools connect, say
+        # hello, time out and exit.  When it runs again it finds their
+        # hellos queued: nobody saw the session then, so the record must
+        # not say that bob attached (and left) three times.  An escort
+        # who does attach afterwards is recorded as before.
+        import signal
+        before = bed.recordings_now()
+        socks, pids = set(os.listdir(bed.sessions)), set(bed.recorder_pids())
+        t = bed.shell()
+        sock = (set(os.listdir(bed.sessions)) - socks).pop()
+        pid = int((set(bed.recorder_pids()) - pids).pop())
+        try:
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                tries = [bed.escort("approve", sock[:-5], "1"),
+                         bed.escort("kill", sock[:-5]),
+                         bed.escort("pending", "--json", "--wait", "1")]
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            for p in tries:
+                self.assertIn(f"session {sock[:-5]} did not answer in time",
+                              p.stderr.decode())
+            # It reads the three queued hellos, then one escort looks.
+            time.sleep(1.0)
+            self.assertEqual(bed.pending(wait=1), [])
+            t.send("echo still-here\r")
+            items = bed.pending(wait=20)
+            self.assertEqual([i["command"] for i in items], ["echo still-here"])
+            item = items[0]
+            p = bed.escort("approve", item["session"], str(item["seq"]))
+            self.assertEqual(p.returncode, 0, p.stderr)
+            t.expect(r"still-here\r\n")
+        finally:
+            t.close()
+        rec = Recording(bed.new_recording(before))
+        labels = [x.split("\t")[0] for x in rec.markers()]
+        # pending twice (the empty look, then the one that finds the
+        # command) and the approval: three attaches, each one left.
+        self.assertEqual(labels.count("escort attached: bob"), 3, labels)
+        self.assertEqual(labels.count("escort left: bob"), 3, labels)
+        self.assertEqual(item["seq"], 1)
+
     def test_console_shows_control_characters_in_pending_visibly(self):
         t = bed.shell()
         con = Tmux(console_cmd())
