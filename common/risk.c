@@ -578,7 +578,7 @@ void tdm_verdict_untyped(struct tdm_verdict *v)
 	size_t i, m = 0;
 
 	for (i = 0; i < v->n; i++)
-		if (v->risks[i].why != meta_why)
+		if (v->risks[i].why != meta_why && v->risks[i].why != tab_why)
 			v->risks[m++] = v->risks[i];
 	v->n = m;
 	v->meta = false;

@@ -80,8 +80,9 @@ int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 
 /*
  * For text that no line editor reads (a command run by ssh, or stdin
- * without a terminal): drops the warning that letters beyond plain
- * English can act as editing keys, which holds only for typed lines.
+ * without a terminal): drops the warnings that hold only for typed
+ * lines, that letters beyond plain English can act as editing keys and
+ * that a tab may be completed into a longer name.
  */
 void tdm_verdict_untyped(struct tdm_verdict *v);
 

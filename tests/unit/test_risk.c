@@ -558,6 +558,15 @@ static void test_hidden_characters_and_tabs(void **state)
 	 * into text the escort never sees: its own sentence. */
 	judge_one_high(rs, "ls\t-l", 5, "a tab", &v);
 	assert_null(strstr(v.risks[0].why, "invisible"));
+	/* Run by ssh or read as stdin, a tab is a space: nothing completes
+	 * it.  A hidden character beside it still counts there. */
+	tdm_verdict_untyped(&v);
+	assert_int_equal(v.n, 0);
+	judge(rs, "ls\t-l \x1b[2J", 11, &v);
+	assert_int_equal(v.n, 2);
+	tdm_verdict_untyped(&v);
+	assert_int_equal(v.n, 1);
+	assert_non_null(strstr(v.risks[0].why, "invisible"));
 	judge(rs, "ls \0 x", 6, &v);
 	assert_int_equal(v.n, 1);
 	tdm_rules_free(rs);
