@@ -73,6 +73,13 @@ static const char slow_deny_why[] =
 static const char slow_why[] =
 	"is too long or tangled for tandem to check against every rule in "
 	"time; treat it as dangerous";
+/* A terminal in canonical mode (dash, read, cat: anything but a line
+ * editor like bash's) keeps TDM_TTY_LINE_MAX bytes of a line and drops the
+ * rest up to its end, so "rm -rf <4 KB> /srv/x/keep" can run as
+ * "rm -rf <4 KB> /srv/x". */
+static const char cut_why[] =
+	"is longer than a server's terminal takes in one line (4095 bytes), so "
+	"what runs there may be only its start";
 static const char deep_why[] =
 	"is nested too deeply for tandem to check every part; read it with "
 	"extra care";
@@ -301,13 +308,14 @@ int tdm_rules_compile(const struct tdm_policy *pol, struct tdm_rules **out,
 	return 0;
 }
 
-/* Every hidden character but a tab (tab_why has its own sentence). */
-static bool hides_something(const uint8_t *p, size_t n)
+/* Every hidden character but a tab (tab_why has its own sentence), and
+ * but the line breaks of p[0, lines_end), earlier lines of the text. */
+static bool hides_something(const uint8_t *p, size_t n, size_t lines_end)
 {
 	size_t start = 0, i;
 
 	for (i = 0; i <= n; i++) {
-		if (i < n && p[i] != '\t')
+		if (i < n && p[i] != '\t' && (p[i] != '\n' || i >= lines_end))
 			continue;
 		if (tdm_visible_has_hidden(p + start, i - start))
 			return true;
@@ -330,7 +338,7 @@ static bool matches(const regex_t *re, const char *s, size_t n)
 static bool own_warning(const char *why)
 {
 	return why == hidden_why || why == tab_why || why == meta_why ||
-	       why == deep_why || why == open_why;
+	       why == deep_why || why == open_why || why == cut_why;
 }
 
 /*
@@ -407,7 +415,7 @@ static bool may_match(const struct compiled_rule *cr, const uint8_t *line,
 }
 
 static int judge_line(struct tdm_rules *rs, const uint8_t *line, size_t n,
-		      struct tdm_verdict *v, uint64_t start);
+		      size_t lines_end, struct tdm_verdict *v, uint64_t start);
 
 /* A control key a terminal's line editor acts on; not a tab or a break. */
 static bool is_key(uint8_t c)
@@ -415,63 +423,137 @@ static bool is_key(uint8_t c)
 	return (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f;
 }
 
+/* Adds what another reading of the same text found: its deny, its
+ * risks, and what it says of the line. */
+static void take_reading(struct tdm_verdict *v, const struct tdm_verdict *o)
+{
+	size_t i;
+
+	if (o->deny && !v->deny) {
+		v->deny = true;
+		v->deny_why = o->deny_why;
+	}
+	v->slow = v->slow || o->slow;
+	v->open = v->open || o->open;
+	v->meta = v->meta || o->meta;
+	for (i = 0; i < o->n; i++)
+		add_risk(v, o->risks[i].level, o->risks[i].why);
+}
+
+/* Whether a line of p (ended by \n or \r) is longer than a terminal
+ * keeps. */
+static bool has_long_line(const uint8_t *p, size_t n)
+{
+	size_t i, len = 0;
+
+	for (i = 0; i < n; i++) {
+		len = p[i] == '\n' || p[i] == '\r' ? 0 : len + 1;
+		if (len > TDM_TTY_LINE_MAX)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Another reading of p[0, n) into out (room for n): with keys taken out
+ * (keyless), or each line cut where a terminal stops taking it.  Returns
+ * its length; *lines_end is moved to where the earlier lines end in it.
+ */
+static size_t reading(const uint8_t *p, size_t n, bool keyless, uint8_t *out,
+		      size_t *lines_end)
+{
+	size_t i, m = 0, len = 0, end = *lines_end;
+
+	for (i = 0; i < n; i++) {
+		if (i == *lines_end)
+			end = m;
+		len = p[i] == '\n' || p[i] == '\r' ? 0 : len + 1;
+		if (keyless ? is_key(p[i]) : len > TDM_TTY_LINE_MAX)
+			continue;
+		out[m++] = p[i];
+	}
+	*lines_end = *lines_end >= n ? m : end;
+	return m;
+}
+
 /*
  * Typed into a shell's line editor, control keys are not text: a NUL
  * (Ctrl-@) is dropped, so "mk<NUL>fs /dev/sda" runs mkfs.  So a line
  * holding any is judged twice, as written and with them taken out, and
  * the worse of each rule counts; the hidden-character warning stays, as
- * keys that move the cursor can rearrange the line beyond this.  Both
- * readings share one judging budget.
+ * keys that move the cursor can rearrange the line beyond this.  Typed
+ * at a terminal (tty), a line longer than it takes is also judged as the
+ * start it keeps.  All readings share one judging budget.
  */
-static int judge_both(struct tdm_rules *rs, const uint8_t *line, size_t n,
-		      struct tdm_verdict *v)
+static int judge_all(struct tdm_rules *rs, const uint8_t *line, size_t n,
+		     size_t lines_end, bool tty, struct tdm_verdict *v)
 {
 	uint64_t start = now_ms();
-	struct tdm_verdict bare;
-	uint8_t *keyless;
-	size_t i, m = 0;
-	int rc;
+	struct tdm_verdict other;
+	bool keys = false, cut;
+	uint8_t *text;
+	size_t i, m, end;
+	int rc, pass;
 
-	rc = judge_line(rs, line, n, v, start);
-	for (i = 0; rc == 0 && i < n && !is_key(line[i]); i++)
-		;
-	if (rc < 0 || i == n)
+	rc = judge_line(rs, line, n, lines_end, v, start);
+	for (i = 0; rc == 0 && i < n && !keys; i++)
+		keys = is_key(line[i]);
+	cut = tty && has_long_line(line, n);
+	if (rc < 0 || (!keys && !cut))
 		return rc;
-	keyless = malloc(n);
-	if (keyless == NULL)
+	text = malloc(n);
+	if (text == NULL)
 		return TDM_ERR_NOMEM;
-	for (i = 0; i < n; i++)
-		if (!is_key(line[i]))
-			keyless[m++] = line[i];
-	rc = judge_line(rs, keyless, m, &bare, start);
-	free(keyless);
+	for (pass = 0; pass < 2 && rc == 0; pass++) {
+		if (pass == 0 ? !keys : !cut)
+			continue;
+		end = lines_end;
+		m = reading(line, n, pass == 0, text, &end);
+		rc = judge_line(rs, text, m, end, &other, start);
+		if (rc == 0)
+			take_reading(v, &other);
+	}
+	free(text);
 	if (rc < 0)
 		return rc;
-	if (bare.deny && !v->deny) {
-		v->deny = true;
-		v->deny_why = bare.deny_why;
-	}
-	v->slow = v->slow || bare.slow;
-	v->open = v->open || bare.open;
-	v->meta = v->meta || bare.meta;
-	for (i = 0; i < bare.n; i++)
-		add_risk(v, bare.risks[i].level, bare.risks[i].why);
+	/* Said of the line typed now; earlier ones were told when sent. */
+	if (cut && lines_end < n &&
+	    has_long_line(line + lines_end, n - lines_end))
+		add_risk(v, TDM_LEVEL_HIGH, cut_why);
 	sort_risks(v);
 	return 0;
 }
 
-int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
-		    struct tdm_verdict *v)
+static int judge_text(struct tdm_rules *rs, const uint8_t *text, size_t n,
+		      size_t lines_end, bool tty, struct tdm_verdict *v)
 {
-	int rc = judge_both(rs, line, n, v);
+	int rc = judge_all(rs, text, n, lines_end, tty, v);
 
 	if (!rs->keep)
 		release_all(rs);
 	return rc;
 }
 
+int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
+		    struct tdm_verdict *v)
+{
+	return judge_text(rs, line, n, 0, false, v);
+}
+
+int tdm_rules_judge_typed(struct tdm_rules *rs, const uint8_t *text, size_t n,
+			  size_t lines_end, struct tdm_verdict *v)
+{
+	return judge_text(rs, text, n, lines_end, true, v);
+}
+
+int tdm_rules_judge_input(struct tdm_rules *rs, const uint8_t *text, size_t n,
+			  struct tdm_verdict *v)
+{
+	return judge_text(rs, text, n, n, false, v);
+}
+
 static int judge_line(struct tdm_rules *rs, const uint8_t *line, size_t n,
-		      struct tdm_verdict *v, uint64_t start)
+		      size_t lines_end, struct tdm_verdict *v, uint64_t start)
 {
 	struct tdm_sh_parts parts;
 	bool hidden, tab, meta = false;
@@ -496,7 +578,7 @@ static int judge_line(struct tdm_rules *rs, const uint8_t *line, size_t n,
 		return rc;
 	}
 	/* The line's own warnings always have their places in the list. */
-	hidden = hides_something(line, n);
+	hidden = hides_something(line, n, lines_end);
 	tab = memchr(line, '\t', n) != NULL;
 	/* Said once: the hidden-character warning covers those bytes. */
 	for (i = 0; i < n && !meta && !hidden; i++)

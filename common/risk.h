@@ -34,6 +34,10 @@ struct tdm_risk {
 	const char *why; /* owned by the rule set */
 };
 
+/* The bytes of one line a terminal in canonical mode keeps (Linux's
+ * N_TTY_BUF_SIZE less one for the line's end); it drops the rest. */
+#define TDM_TTY_LINE_MAX 4095
+
 struct tdm_verdict {
 	bool deny;
 	const char *deny_why; /* when deny; owned by the rule set */
@@ -77,6 +81,19 @@ enum tdm_rule_kind tdm_rules_kind(const struct tdm_rules *rs, size_t i);
  */
 int tdm_rules_judge(struct tdm_rules *rs, const uint8_t *line, size_t n,
 		    struct tdm_verdict *v);
+
+/*
+ * The same for text typed at a terminal on the target: each line is also
+ * judged as the first TDM_TTY_LINE_MAX bytes a terminal keeps of it, and
+ * a longer line is a risk.  text[0, lines_end) are earlier lines it
+ * continues: their line breaks are not hidden characters.
+ */
+int tdm_rules_judge_typed(struct tdm_rules *rs, const uint8_t *text, size_t n,
+			  size_t lines_end, struct tdm_verdict *v);
+
+/* The same for a program's input: its line breaks are text. */
+int tdm_rules_judge_input(struct tdm_rules *rs, const uint8_t *text, size_t n,
+			  struct tdm_verdict *v);
 
 /*
  * For text that no line editor reads (a command run by ssh, or stdin

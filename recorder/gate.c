@@ -90,7 +90,7 @@ int gate_init(struct session *s)
 	tdm_buf_init(&s->pending.send, 0);
 	tdm_buf_init(&s->held, LINEEDIT_MAX);
 	tdm_buf_init(&s->stdin_held, SESSION_MAX_HELD);
-	tdm_buf_init(&s->input_tail, SESSION_STDIN_PREVIEW);
+	tdm_buf_init(&s->input_tail, SESSION_TAIL_MAX);
 	tdm_buf_init(&s->screen, 0);
 	tdm_buf_init(&s->last_line, 512);
 	tdm_buf_init(&s->carry, LINEEDIT_MAX);
@@ -116,6 +116,14 @@ void gate_free(struct session *s)
 static const char carried_why[] =
 	"continues an approved line that was left unfinished (an open quote, "
 	"or a pipe, && or || at its end); the two lines run as one command";
+static const char lost_why[] =
+	"continues unfinished lines longer than tandem keeps (64 KiB): it was "
+	"checked without their start, and they run as one command";
+static const char tail_lost_why[] =
+	"continues a line longer than tandem keeps (64 KiB): it was checked "
+	"without that line's start, and they run as one command";
+
+static void insert_ranked(json_t *risks, enum tdm_level level, const char *why);
 
 /*
  * Judges a command against the rules.  A line that continues an approved
@@ -125,7 +133,8 @@ int gate_judge(struct session *s, enum pending_kind kind, const uint8_t *cmd,
 	       size_t n, struct tdm_verdict *v, json_t **risks)
 {
 	struct tdm_buf all;
-	bool carried = kind == PENDING_LINE && s->carry.len > 0;
+	bool carried = kind == PENDING_LINE &&
+		       (s->carry.len > 0 || s->carry_lost);
 	int rc;
 
 	*risks = NULL;
@@ -140,21 +149,26 @@ int gate_judge(struct session *s, enum pending_kind kind, const uint8_t *cmd,
 		tdm_buf_free(&all);
 		return TDM_ERR_NOMEM;
 	}
-	rc = tdm_rules_judge(s->rules, carried ? all.data : cmd,
-			     carried ? all.len : n, v);
+	/* Only a line typed at the target's prompt meets its terminal and
+	 * its line editor. */
+	if (kind == PENDING_LINE)
+		rc = tdm_rules_judge_typed(s->rules, carried ? all.data : cmd,
+					   carried ? all.len : n,
+					   carried ? s->carry.len : 0, v);
+	else
+		rc = tdm_rules_judge(s->rules, cmd, n, v);
 	tdm_buf_wipe(&all);
 	if (rc < 0)
 		return rc;
-	/* Only a line typed at the target's prompt meets its line editor. */
 	if (kind != PENDING_LINE)
 		tdm_verdict_untyped(v);
 	*risks = tdm_verdict_risks(v);
 	if (*risks == NULL)
 		return TDM_ERR_NOMEM;
-	if (carried)
-		json_array_append_new(*risks,
-				      json_pack("{s:s,s:s}", "level", "medium",
-						"why", carried_why));
+	if (carried && s->carry_lost)
+		insert_ranked(*risks, TDM_LEVEL_HIGH, lost_why);
+	else if (carried)
+		insert_ranked(*risks, TDM_LEVEL_MEDIUM, carried_why);
 	return 0;
 }
 
@@ -302,11 +316,13 @@ static int judge_input(struct session *s, json_t *risks, bool *deny,
 	if (rc == 0)
 		rc = tdm_buf_put(&all, s->stdin_held.data, n);
 	if (rc == 0)
-		rc = tdm_rules_judge(s->rules, all.data, all.len, &v);
+		rc = tdm_rules_judge_input(s->rules, all.data, all.len, &v);
 	tdm_buf_wipe(&all);
 	if (rc < 0)
 		return rc;
 	tdm_verdict_untyped(&v); /* read by a program, not a line editor */
+	if (s->tail_lost)
+		insert_ranked(risks, TDM_LEVEL_HIGH, tail_lost_why);
 	if (v.deny) {
 		*deny = true;
 		snprintf(deny_why, deny_size, "its input: %s", v.deny_why);
@@ -407,25 +423,32 @@ static void input_details(const struct session *s, json_t *details,
 			    b64(s->stdin_held.data, shown));
 }
 
-/* What the target has of a line not ended yet, after n released bytes. */
+/*
+ * What the target has of a line not ended yet, after n released bytes:
+ * its start, where its command is, up to SESSION_TAIL_MAX; a longer line
+ * is marked lost, and what continues it says so.
+ */
 static void keep_tail(struct session *s, const uint8_t *p, size_t n)
 {
 	const uint8_t *nl = p + n;
+	size_t room;
 
 	while (nl > p && nl[-1] != '\n')
 		nl--;
-	if (nl > p)
+	if (nl > p) {
 		tdm_buf_wipe(&s->input_tail);
-	n -= (size_t)(nl - p);
-	if (n > SESSION_STDIN_PREVIEW) {
-		nl += n - SESSION_STDIN_PREVIEW;
-		n = SESSION_STDIN_PREVIEW;
+		s->tail_lost = false;
 	}
-	if (s->input_tail.len + n > SESSION_STDIN_PREVIEW)
-		tdm_buf_consume(&s->input_tail,
-				s->input_tail.len + n - SESSION_STDIN_PREVIEW);
-	if (tdm_buf_put(&s->input_tail, nl, n) < 0)
+	n -= (size_t)(nl - p);
+	room = SESSION_TAIL_MAX - s->input_tail.len;
+	if (n > room) {
+		n = room;
+		s->tail_lost = true;
+	}
+	if (tdm_buf_put(&s->input_tail, nl, n) < 0) {
 		tdm_buf_wipe(&s->input_tail);
+		s->tail_lost = true;
+	}
 }
 
 /* A part of the stdin that was not approved: it is never sent. */
@@ -628,6 +651,7 @@ static int interrupt(struct session *s)
 	/* Ctrl-C makes the shell drop a line it was continuing, and may
 	 * have stopped the program raw mode was for. */
 	tdm_buf_wipe(&s->carry);
+	s->carry_lost = false;
 	s->last_program[0] = '\0';
 	session_to_engineer(s, out.data, out.len);
 	tdm_buf_free(&out);
@@ -807,6 +831,7 @@ int gate_raw_on(struct session *s, const struct tdm_person *escort, char *why,
 	s->raw = true;
 	/* Keys now reach the shell directly; nothing carries over. */
 	tdm_buf_wipe(&s->carry);
+	s->carry_lost = false;
 	s->raw_deadline_ms = session_now_ms() + s->target->raw_limit_ms;
 	lineedit_clear(&s->le);
 	session_notice(s,
@@ -945,7 +970,8 @@ static int after_approval(struct session *s, struct pending_cmd *pc)
 
 	/* A line the shell reads as the rest of an open quote starts no
 	 * program. */
-	if (pc->kind != PENDING_INPUT && !pc->open && s->carry.len == 0)
+	if (pc->kind != PENDING_INPUT && !pc->open && s->carry.len == 0 &&
+	    !s->carry_lost)
 		note_program(s, &pc->command);
 	if (pc->kind == PENDING_EXEC && s->channel == NULL) {
 		rc = target_open(s, why, sizeof(why));
@@ -980,12 +1006,17 @@ static int after_approval(struct session *s, struct pending_cmd *pc)
 	if (pc->kind == PENDING_LINE) {
 		/* The shell now holds an open quote: the next line is read
 		 * as its continuation, and judged so. */
-		if (!pc->open)
+		if (!pc->open) {
 			tdm_buf_wipe(&s->carry);
-		else if (tdm_buf_put(&s->carry, pc->command.data,
-				     pc->command.len) < 0 ||
-			 tdm_buf_putc(&s->carry, '\n') < 0)
-			tdm_buf_wipe(&s->carry);
+			s->carry_lost = false;
+		} else if (s->carry.len + pc->command.len + 1 > LINEEDIT_MAX ||
+			   tdm_buf_put(&s->carry, pc->command.data,
+				       pc->command.len) < 0 ||
+			   tdm_buf_putc(&s->carry, '\n') < 0) {
+			/* Kept as far as it goes, and every line after
+			 * says what is missing until one ends it. */
+			s->carry_lost = true;
+		}
 	}
 	return gate_release(s, pc->send.data, pc->send.len);
 }

@@ -48,6 +48,8 @@
 /* How much of each part of the stdin the rules read (the rest is named
  * as unchecked): all of a script, at judging speed. */
 #define SESSION_STDIN_JUDGED (64u * 1024u)
+/* How much of a line not ended yet is kept, to judge what continues it. */
+#define SESSION_TAIL_MAX (64u * 1024u)
 /* Recent output kept so an escort who attaches sees the screen. */
 #define SESSION_SCREEN_KEEP (64u * 1024u)
 #define SESSION_MAX_ESCORTS 16
@@ -144,11 +146,17 @@ struct session {
 	/* Approved lines that left a quote open: the shell reads the next
 	 * line as their continuation, so it is judged together with them. */
 	struct tdm_buf carry;
+	/* The carry grew past what it holds: the next lines continue text
+	 * tandem no longer has whole. */
+	bool carry_lost;
 	uint64_t paste_since_ms; /* when the open bracketed paste began */
 	/* Without a PTY: stdin not yet released, in the parts escorts
 	 * approve (gate.c), and when the newest part began and grew. */
 	struct tdm_buf stdin_held;
-	struct tdm_buf input_tail; /* released, after its last newline */
+	/* Released, after its last newline: the start of a line the target
+	 * has not ended yet, up to SESSION_TAIL_MAX (tail_lost past it). */
+	struct tdm_buf input_tail;
+	bool tail_lost;
 	uint64_t input_first_ms, input_last_ms;
 	bool exec_waiting;   /* the command waits for its stdin's first part */
 	bool channel_wanted; /* exec channel opens on approval */

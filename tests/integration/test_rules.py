@@ -20,6 +20,7 @@ RULES = '''
 deny  "^tandem-wipe( |$)"            "wipes the whole test disk"
 flag  high   "^tandem-drop( |$)"     "drops the test database"
 flag  low    "^tandem-peek( |$)"     "reads the test secrets"
+deny  "^tandem-burn( [^ ]+)* --all( |$)"  "burns every test disk"
 '''
 
 
@@ -219,6 +220,69 @@ class Rules(unittest.TestCase):
         finally:
             t.close()
 
+    def test_a_continued_line_ranks_its_warning_and_hides_nothing(self):
+        # The line break tandem puts between the two lines is no hidden
+        # character, and "continues an approved line" ranks above a low
+        # risk instead of under "+N more".
+        t = bed.shell(unwatched=True)
+        try:
+            t.send("echo 'start\r")
+            bed.decide_next()
+            t.send("'; tandem-peek; echo '\r")
+            item = bed.decide_next("deny")
+            whys = [(r["level"], r["why"][:40]) for r in item["risks"]]
+            self.assertNotIn("invisible", json.dumps(item["risks"]))
+            self.assertEqual([r["level"] for r in item["risks"]][:2],
+                             ["medium", "medium"], whys)
+            self.assertEqual(item["risks"][-1]["level"], "low", whys)
+            t.send("\x03")
+            t.expect(r"\$ $")
+            end(t)
+        finally:
+            t.close()
+
+    def test_a_line_longer_than_a_terminal_takes_is_judged_as_the_start_it_keeps(self):
+        # A terminal passes on 4095 bytes of a line and drops the rest:
+        # "... --allow-none" runs as "... --all", which is denied.
+        start = "tandem-burn"
+        while len(start) + len(" --all") + 2 <= 4095:
+            start += " x"
+        start += " y" if len(start) + len(" --all") + 2 == 4096 else ""
+        start += "z" * (4095 - len(start) - len(" --all"))
+        line = start + " --all"
+        self.assertEqual(len(line), 4095)
+        t = bed.shell(unwatched=True)
+        try:
+            t.send(line + "ow-none\r")
+            t.expect(r"refused by policy: burns every test disk", timeout=30)
+            end(t)
+        finally:
+            t.close()
+
+    def test_unfinished_lines_past_what_tandem_keeps_are_said_to_be_lost(self):
+        # Two approved lines that each end in a backslash, 66 KB in all:
+        # the next line continues more than tandem keeps of them, and
+        # says so instead of looking like a line of its own.
+        t = bed.shell(unwatched=True)
+        try:
+            for filler in ("x", "y"):
+                t.send(": " + filler * 33000 + " \\\r")
+                item = bed.decide_next(wait=60)
+                self.assertIn("the next line typed becomes part",
+                              json.dumps(item["risks"]))
+            t.send("echo next\r")
+            item = bed.decide_next("deny", expect="echo next")
+            self.assertEqual(item["risks"][0]["level"], "high", item["risks"])
+            self.assertIn("continues unfinished lines longer than tandem keeps",
+                          item["risks"][0]["why"])
+            t.send("\x03")
+            t.expect(r"\$ $")
+            t.send("echo fine\r")
+            self.assertEqual(bed.decide_next(expect="echo fine")["risks"], [])
+            end(t)
+        finally:
+            t.close()
+
     def test_denied_exec_command_ends_with_255(self):
         before = bed.recordings_now()
         p = bed.ssh("db01", "tandem-wipe", "--now")
@@ -296,6 +360,34 @@ class Rules(unittest.TestCase):
         self.assertEqual(rec.stream("i"), b"true; tandem-")
         refused = [d for d in decisions(rec.path) if d["decision"] == "refused"]
         self.assertEqual(len(refused), 1)
+
+    def test_stdin_cut_after_a_long_unfinished_line_is_judged_with_its_start(self):
+        # The command word of a line can be far back: 6 KB of arguments
+        # approved, then " --all" ends the line.  The start of the line
+        # is kept to judge the whole of it (once, only its last 4 KiB
+        # was, and the deny rule never saw "tandem-burn").
+        proc = subprocess.Popen(bed.ssh_argv() + ["db01", "sh"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            proc.stdin.write(b"tandem-burn" + b" x" * 3000)
+            proc.stdin.flush()
+            bed.decide_next(expect="sh")
+            proc.stdin.write(b" --all\n")
+            proc.stdin.flush()
+            deadline = time.time() + 20
+            err = b""
+            while b"refused by policy" not in err and time.time() < deadline:
+                time.sleep(0.2)
+                if select_ready(proc.stderr):
+                    err += os.read(proc.stderr.fileno(), 65536)
+            self.assertIn(b"refused by policy: its input: burns every test disk", err)
+            proc.stdin.close()
+            bed.decide_next()   # the end of input
+            proc.wait(20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
 
     def test_a_script_read_from_stdin_is_judged_past_its_first_page(self):
         # The rules once read only the first 4 KiB of the input: 5 KB of

@@ -573,6 +573,100 @@ static void test_hidden_characters_and_tabs(void **state)
 	tdm_policy_free(p);
 }
 
+/* A terminal keeps 4095 bytes of a typed line and drops the rest up to
+ * its end: "rm -rf <filler> /srv/keep/sub" runs as "rm -rf <filler>
+ * /srv/keep", which a rule for /srv/keep must see. */
+static void
+test_a_line_longer_than_a_terminal_takes_is_judged_as_cut(void **state)
+{
+	struct tdm_policy *p = parse_policy(
+		"builtin-rules off\n"
+		"deny \"^rm( [^ ]+)* /srv/keep/*( |$)\" \"never /srv/keep\"\n");
+	struct tdm_rules *rs = compile(p);
+	struct tdm_verdict v;
+	struct tdm_buf line;
+	size_t cut;
+
+	(void)state;
+	tdm_buf_init(&line, 0);
+	tdm_buf_puts(&line, "rm -rf");
+	while (line.len + strlen(" /srv/keep") + 8 < TDM_TTY_LINE_MAX)
+		tdm_buf_puts(&line, " /tmp/x");
+	while (line.len + strlen(" /srv/keep") < TDM_TTY_LINE_MAX)
+		tdm_buf_putc(&line, 'y');
+	tdm_buf_puts(&line, " /srv/keep");
+	cut = line.len;
+	assert_int_equal(cut, TDM_TTY_LINE_MAX);
+	/* As long as a terminal takes: one reading, nothing to say. */
+	assert_int_equal(tdm_rules_judge_typed(rs, line.data, line.len, 0, &v),
+			 0);
+	assert_true(v.deny);
+	tdm_buf_puts(&line, "/sub");
+	assert_int_equal(tdm_rules_judge(rs, line.data, line.len, &v), 0);
+	assert_false(v.deny);
+	assert_int_equal(v.n, 0);
+	/* Typed at a terminal: the start it keeps is denied, and the
+	 * length is a risk of its own. */
+	assert_int_equal(tdm_rules_judge_typed(rs, line.data, line.len, 0, &v),
+			 0);
+	assert_true(v.deny);
+	assert_non_null(strstr(v.risks[v.n - 1].why, "4095 bytes"));
+	assert_int_equal(v.risks[v.n - 1].level, TDM_LEVEL_HIGH);
+	/* Each line on its own: a break resets the count. */
+	tdm_buf_reset(&line);
+	tdm_buf_puts(&line, "echo a\n");
+	while (line.len < 7 + TDM_TTY_LINE_MAX)
+		tdm_buf_putc(&line, 'z');
+	assert_int_equal(tdm_rules_judge_typed(rs, line.data, line.len, 7, &v),
+			 0);
+	assert_int_equal(v.n, 0);
+	tdm_buf_putc(&line, 'z');
+	assert_int_equal(tdm_rules_judge_typed(rs, line.data, line.len, 7, &v),
+			 0);
+	assert_int_equal(v.n, 1);
+	tdm_buf_free(&line);
+	tdm_rules_free(rs);
+	tdm_policy_free(p);
+}
+
+/* The line breaks of earlier lines a typed line continues, and of a
+ * program's input, are text; one typed into the line itself hides. */
+static void
+test_line_breaks_of_earlier_lines_and_input_are_not_hidden(void **state)
+{
+	struct tdm_policy *p = parse_policy("builtin-rules off\n");
+	struct tdm_rules *rs = compile(p);
+	struct tdm_verdict v;
+	static const char joined[] = "echo \"start\n\"; ls";
+	static const char typed_break[] = "echo \"start\n\"; ls\nrm x";
+	static const char input[] = "ls\nrm x\n";
+	static const char input_cr[] = "ls\r\nrm x\n";
+
+	(void)state;
+	assert_int_equal(tdm_rules_judge_typed(rs, (const uint8_t *)joined,
+					       strlen(joined), 12, &v),
+			 0);
+	assert_int_equal(v.n, 0);
+	assert_int_equal(tdm_rules_judge_typed(rs, (const uint8_t *)typed_break,
+					       strlen(typed_break), 12, &v),
+			 0);
+	assert_int_equal(v.n, 1);
+	assert_non_null(strstr(v.risks[0].why, "invisible"));
+	assert_int_equal(tdm_rules_judge_input(rs, (const uint8_t *)input,
+					       strlen(input), &v),
+			 0);
+	assert_int_equal(v.n, 0);
+	assert_int_equal(tdm_rules_judge_input(rs, (const uint8_t *)input_cr,
+					       strlen(input_cr), &v),
+			 0);
+	assert_int_equal(v.n, 1);
+	/* As a typed line, as before. */
+	judge(rs, input, strlen(input), &v);
+	assert_int_equal(v.n, 1);
+	tdm_rules_free(rs);
+	tdm_policy_free(p);
+}
+
 /* A shell in the C locale takes each byte from 0x80 up as Meta and a
  * key: î©©© (C3 AE C2 A9 ...) inserts the last command's last word and
  * moves back over it, so "î©©©rm -rf " after `ls -ld /` runs rm -rf /. */
@@ -961,6 +1055,10 @@ int main(void)
 		cmocka_unit_test(test_policy_rules_come_first_and_deny_wins),
 		cmocka_unit_test(test_builtin_rules_off_loads_none),
 		cmocka_unit_test(test_hidden_characters_and_tabs),
+		cmocka_unit_test(
+			test_a_line_longer_than_a_terminal_takes_is_judged_as_cut),
+		cmocka_unit_test(
+			test_line_breaks_of_earlier_lines_and_input_are_not_hidden),
 		cmocka_unit_test(test_letters_beyond_plain_english_are_a_risk),
 		cmocka_unit_test(
 			test_a_full_risk_list_keeps_the_worst_and_the_lines_own),
