@@ -185,6 +185,15 @@ static json_t *b64(const uint8_t *p, size_t n)
 	return j;
 }
 
+/* The exact bytes a pending command sends but its Enter: for end of
+ * input the byte Ctrl-D sends, where its label says "^D". */
+static json_t *exact_b64(const struct pending_cmd *pc)
+{
+	if (pc->kind == PENDING_EOF)
+		return b64(pc->send.data, pc->send.len);
+	return b64(pc->command.data, pc->command.len);
+}
+
 /* UTF-8 text of arbitrary bytes, bad bytes as U+FFFD. */
 static json_t *repaired(const uint8_t *p, size_t n)
 {
@@ -243,6 +252,13 @@ static void label_of(const struct pending_cmd *pc, struct tdm_buf *out)
 {
 	struct tdm_buf vis;
 
+	if (pc->kind == PENDING_EOF) {
+		/* Not the text "^D", which a line can hold. */
+		tdm_buf_init(out, 0);
+		tdm_buf_puts(out, "Ctrl-D, the end of input (a shell logs out "
+				  "on it)");
+		return;
+	}
 	visible_of(&pc->command, &vis);
 	if (pc->kind != PENDING_INPUT) {
 		*out = vis;
@@ -347,9 +363,9 @@ json_t *gate_pending_json(const struct session *s)
 		      s->id, "seq", (json_int_t)pc->seq, "engineer",
 		      s->engineer->name, "target", s->target->name, "command",
 		      repaired(pc->command.data, pc->command.len),
-		      "command_b64", b64(pc->command.data, pc->command.len),
-		      "visible", (char *)vis.data, "risks", pc->risks, "time",
-		      pc->started, "kind", kind_word(pc->kind));
+		      "command_b64", exact_b64(pc), "visible", (char *)vis.data,
+		      "risks", pc->risks, "time", pc->started, "kind",
+		      kind_word(pc->kind));
 	tdm_buf_free(&vis);
 	if (j != NULL && with_input(s, pc->kind)) {
 		size_t shown = pc->input_len < SESSION_STDIN_PREVIEW ?
@@ -571,7 +587,7 @@ static int submit(struct session *s, enum pending_kind kind, const uint8_t *cmd,
 	details = json_pack("{s:s,s:I,s:s,s:o,s:o,s:O}", "event", "pending",
 			    "seq", (json_int_t)pc->seq, "kind", kind_word(kind),
 			    "command", repaired(cmd, n), "command_b64",
-			    b64(cmd, n), "risks", pc->risks);
+			    exact_b64(pc), "risks", pc->risks);
 	input_details(s, details, kind, pc->input_len, pc->input_eof);
 	rc = session_mark(s, LOG_NOTICE, details, "pending #%u: %s", pc->seq,
 			  (char *)vis.data);
@@ -1058,17 +1074,17 @@ int gate_decide(struct session *s, unsigned seq, enum gate_decision d,
 		return TDM_ERR_NOMEM;
 	}
 	shown_reason = reason != NULL ? (const char *)why_vis.data : NULL;
-	details = json_pack(
-		"{s:s,s:I,s:s,s:s?,s:o,s:o,s:O,s:o,s:o}", "event", "decision",
-		"seq", (json_int_t)seq, "decision", decision_word(d), "escort",
-		escort ? escort->name : NULL, "escort_attrs",
-		attrs_json(escort), "reason",
-		reason != NULL ?
-			repaired((const uint8_t *)reason, strlen(reason)) :
-			json_null(),
-		"risks", pc->risks, "command",
-		repaired(pc->command.data, pc->command.len), "command_b64",
-		b64(pc->command.data, pc->command.len));
+	details = json_pack("{s:s,s:I,s:s,s:s?,s:o,s:o,s:O,s:o,s:o}", "event",
+			    "decision", "seq", (json_int_t)seq, "decision",
+			    decision_word(d), "escort",
+			    escort ? escort->name : NULL, "escort_attrs",
+			    attrs_json(escort), "reason",
+			    reason != NULL ? repaired((const uint8_t *)reason,
+						      strlen(reason)) :
+					     json_null(),
+			    "risks", pc->risks, "command",
+			    repaired(pc->command.data, pc->command.len),
+			    "command_b64", exact_b64(pc));
 	/* Which it decides: the command, or a part of its stdin. */
 	input_details(s, details, pc->kind, pc->input_len, pc->input_eof);
 	/* Write-ahead: the decision is on disk before a byte is sent. */

@@ -289,10 +289,19 @@ class Gate(unittest.TestCase):
     def test_ctrl_d_needs_approval(self):
         t = bed.shell(unwatched=True)
         try:
+            # The text "^D" typed as a line, and Ctrl-D itself, look
+            # different to the escort, and each names its exact bytes.
+            t.send("^D\r")
+            typed = bed.decide_next("deny")
+            self.assertEqual((typed["kind"], typed["visible"], typed["command_b64"]),
+                             ("line", "^D", "XkQ="))
             t.send("\x04")
             items = bed.pending()
             self.assertEqual(items[0]["command"], "^D")
             self.assertEqual(items[0]["kind"], "eof")
+            self.assertEqual(items[0]["command_b64"], "BA==")
+            self.assertTrue(items[0]["visible"].startswith("Ctrl-D, the end of input"),
+                            items[0]["visible"])
             self.assertIsNone(t.proc.poll())
             bed.decide_next()
             self.assertEqual(t.wait(), 0)
