@@ -768,9 +768,15 @@ static int raw_keys(struct session *s, const uint8_t *p, size_t n)
 	size_t pass = esc != NULL ? (size_t)(esc - p) : n;
 	int rc = 0;
 
-	/* Raw keys pass only while someone watches them. */
+	/* Raw keys pass only while someone watches them, and only within
+	 * the time granted: keys read after it are line mode's, even when
+	 * the loop has not yet looked at the clock. */
 	if (!escorts_any_attached(s)) {
 		gate_raw_off(s, NULL, "no escort attached");
+		return run_keys(s, p, n);
+	}
+	if (session_now_ms() >= s->raw_deadline_ms) {
+		gate_raw_off(s, NULL, "raw-limit reached");
 		return run_keys(s, p, n);
 	}
 	if (pass > 0)

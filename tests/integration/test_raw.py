@@ -111,6 +111,31 @@ class Raw(unittest.TestCase):
         self.assertEqual(bed.pending()[0]["command"], "after-limit")
         bed.decide_next("deny")
 
+    def test_keys_read_after_the_raw_limit_wait_for_an_escort(self):
+        # Keys that were typed while the recorder was held up (stopped
+        # here), and are read only after the time raw mode was granted
+        # for, are line mode's: the loop must not pass them before it
+        # looks at the clock.
+        import signal
+        self.start_cat()
+        self.assertEqual(bed.escort("raw", session_id(), "on").returncode, 0)
+        self.t.expect(r"raw mode granted")
+        pid = int(bed.recorder_pids()[0])
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            self.t.send("late-key\r")
+            time.sleep(3.5)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        self.t.expect(r"raw mode ended \(raw-limit reached\)", timeout=10)
+        items = bed.pending()
+        self.assertEqual([i["command"] for i in items], ["late-key"])
+        bed.decide_next("deny")
+        self.t.send("\x03")
+        self.t.close()
+        rec = Recording(bed.new_recording(self.before))
+        self.assertNotIn(b"late-key", rec.stream("i"))
+
     def test_escort_revokes_raw_mode(self):
         self.start_cat()
         sid = session_id()
