@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "err.h"
@@ -64,11 +66,111 @@ static void print_risks(json_t *risks)
 		printf("    risk %s: %s\n", jstr(r, "level"), jstr(r, "why"));
 }
 
+/* The width of the terminal stdout is, or 0 when it is none. */
+static size_t terminal_width(void)
+{
+	struct winsize ws;
+
+	if (!isatty(STDOUT_FILENO) ||
+	    ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || ws.ws_col < 20)
+		return 0;
+	return ws.ws_col;
+}
+
+/*
+ * Marks as the console draws them: a row that goes on at the next ends
+ * in MARK_GOES_ON, and a space at a row's edge or at the command's end,
+ * where a terminal shows nothing, is MARK_SPACE.  The marks' own
+ * characters in the command are written as escapes, so none is faked.
+ */
+#define MARK_GOES_ON "\xe2\x86\xa9" /* U+21A9 */
+#define MARK_SPACE "\xe2\x90\xa3"   /* U+2423 */
+
+static int put_unmarked(struct tdm_buf *vis, const char *text, size_t n)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n && rc == 0; i++) {
+		if (i + 3 <= n && memcmp(text + i, MARK_GOES_ON, 3) == 0) {
+			rc = tdm_buf_puts(vis, "\\u21a9");
+			i += 2;
+		} else if (i + 3 <= n && memcmp(text + i, MARK_SPACE, 3) == 0) {
+			rc = tdm_buf_puts(vis, "\\u2423");
+			i += 2;
+		} else {
+			rc = tdm_buf_putc(vis, (uint8_t)text[i]);
+		}
+	}
+	return rc;
+}
+
+/*
+ * The command's visible form on rows of its own, cut to a terminal of
+ * cols columns with the marks above: a terminal that wrapped the line
+ * itself would hide a space at a row's end ("srv " then "/cache" reads
+ * as "srv/cache").  ASCII takes a column, anything else is counted as
+ * two, so a row may end early but never wraps.
+ */
+static void print_wrapped(const char *visible, size_t cols, const char *indent)
+{
+	size_t width = cols - strlen(indent) - 2, at = 0, end, used, tail, i;
+	struct tdm_buf vis, esc, row;
+
+	tdm_buf_init(&vis, 0);
+	tdm_buf_init(&esc, 0);
+	if (tdm_visible_has_hidden((const uint8_t *)visible, strlen(visible))) {
+		if (tdm_visible((const uint8_t *)visible, strlen(visible),
+				&esc) < 0)
+			goto out;
+		visible = (const char *)esc.data;
+		if (tdm_buf_putc(&esc, '\0') < 0)
+			goto out;
+	}
+	if (put_unmarked(&vis, visible, strlen(visible)) < 0)
+		goto out;
+	tail = vis.len;
+	while (tail > 0 && vis.data[tail - 1] == ' ')
+		tail--;
+	do {
+		for (end = at, used = 0; end < vis.len;) {
+			size_t w = vis.data[end] < 0x80 ? 1 : 2;
+
+			if (used + w > width && end > at)
+				break;
+			used += w;
+			end++;
+			while (end < vis.len && (vis.data[end] & 0xc0) == 0x80)
+				end++;
+		}
+		tdm_buf_init(&row, 0);
+		tdm_buf_puts(&row, indent);
+		for (i = at; i < end; i++) {
+			if (vis.data[i] == ' ' &&
+			    (i >= tail || (i == at && at > 0) ||
+			     (i + 1 == end && end < vis.len)))
+				tdm_buf_puts(&row, MARK_SPACE);
+			else
+				tdm_buf_putc(&row, vis.data[i]);
+		}
+		if (end < vis.len)
+			tdm_buf_puts(&row, MARK_GOES_ON);
+		if (tdm_buf_putc(&row, '\0') == 0)
+			printf("%s\n", (char *)row.data);
+		tdm_buf_free(&row);
+		at = end;
+	} while (at < vis.len);
+out:
+	tdm_buf_free(&vis);
+	tdm_buf_free(&esc);
+}
+
 /*
  * Each line of text[0..n), indented, with control characters shown: a
- * NUL among them too, as \x00, not as the end of what is shown.
+ * NUL among them too, as \x00, not as the end of what is shown.  On a
+ * terminal of cols columns (0: not one), wrapped with marks.
  */
-static void print_lines(const char *text, size_t n)
+static void print_lines(const char *text, size_t n, size_t cols)
 {
 	const char *nl, *end = text + n;
 	struct tdm_buf vis;
@@ -78,8 +180,12 @@ static void print_lines(const char *text, size_t n)
 		tdm_buf_init(&vis, 0);
 		if (tdm_visible((const uint8_t *)text,
 				(size_t)((nl ? nl : end) - text), &vis) == 0 &&
-		    tdm_buf_putc(&vis, '\0') == 0)
-			printf("      %s\n", (char *)vis.data);
+		    tdm_buf_putc(&vis, '\0') == 0) {
+			if (cols > 0)
+				print_wrapped((char *)vis.data, cols, "      ");
+			else
+				printf("      %s\n", (char *)vis.data);
+		}
 		tdm_buf_free(&vis);
 		if (nl == NULL)
 			break;
@@ -90,14 +196,24 @@ static void print_lines(const char *text, size_t n)
 static void print_pending(json_t *p, bool json)
 {
 	json_t *size, *start;
+	size_t cols;
 
 	if (json) {
 		print_json(p);
 		return;
 	}
-	printf("%s #%lld %s@%s: %s\n", jstr(p, "session"),
-	       (long long)json_integer_value(json_object_get(p, "seq")),
-	       jstr(p, "engineer"), jstr(p, "target"), jstr(p, "visible"));
+	cols = terminal_width();
+	if (cols > 0) {
+		printf("%s #%lld %s@%s:\n", jstr(p, "session"),
+		       (long long)json_integer_value(json_object_get(p, "seq")),
+		       jstr(p, "engineer"), jstr(p, "target"));
+		print_wrapped(jstr(p, "visible"), cols, "    ");
+	} else {
+		printf("%s #%lld %s@%s: %s\n", jstr(p, "session"),
+		       (long long)json_integer_value(json_object_get(p, "seq")),
+		       jstr(p, "engineer"), jstr(p, "target"),
+		       jstr(p, "visible"));
+	}
 	print_risks(json_object_get(p, "risks"));
 	size = json_object_get(p, "stdin_bytes");
 	if (json_is_integer(size)) {
@@ -109,7 +225,7 @@ static void print_pending(json_t *p, bool json)
 		start = json_object_get(p, "stdin_preview");
 		if (json_is_string(start))
 			print_lines(json_string_value(start),
-				    json_string_length(start));
+				    json_string_length(start), cols);
 	}
 }
 

