@@ -518,25 +518,55 @@ static void put_look(struct tdm_buf *out, const VTermScreenCell *cell)
 }
 
 /* The model's cells, drawn by us: only text and our own colour codes. */
-static void draw_pane(struct console *con, struct watched *w, int top,
-		      int height)
+/* The first of the engineer's rows a pane of height rows shows: with a
+ * taller screen than the pane, the cursor's part. */
+static int pane_first_row(struct watched *w, int height)
 {
-	VTermScreen *scr = vterm_obtain_screen(w->vt);
-	VTermState *st = vterm_obtain_state(w->vt);
-	VTermScreenCell cell, last;
-	VTermPos pos, cursor;
-	int first, r, c, width = con->cols;
-	bool have_last;
+	VTermPos cursor;
+	int first = 0;
 
-	memset(&last, 0, sizeof(last));
-	vterm_state_get_cursorpos(st, &cursor);
-	/* A taller screen than the pane: keep the cursor's part in view. */
-	first = 0;
+	vterm_state_get_cursorpos(vterm_obtain_state(w->vt), &cursor);
 	if (w->rows > height)
 		first = cursor.row - height + 1 > 0 ? cursor.row - height + 1 :
 						      0;
 	if (first + height > w->rows && w->rows > height)
 		first = w->rows - height;
+	return first;
+}
+
+/*
+ * When the engineer's screen is wider or taller than the pane, what part
+ * of it the escort sees, in text (empty when all of it): what is cut off
+ * is otherwise silently missing, such as the end of a long line of a
+ * script the escort reads before approving its run.
+ */
+static void pane_crop_note(const struct console *con, struct watched *w,
+			   int height, char *text, size_t size)
+{
+	int first, last_col, last_row;
+
+	text[0] = '\0';
+	if (height <= 0 || (w->cols <= con->cols && w->rows <= height))
+		return;
+	first = pane_first_row(w, height);
+	last_col = w->cols < con->cols ? w->cols : con->cols;
+	last_row = first + height < w->rows ? first + height : w->rows;
+	snprintf(text, size,
+		 " engineer's screen is %dx%d, you see columns 1-%d, rows "
+		 "%d-%d: enlarge this window to see all ",
+		 w->cols, w->rows, last_col, first + 1, last_row);
+}
+
+static void draw_pane(struct console *con, struct watched *w, int top,
+		      int height)
+{
+	VTermScreen *scr = vterm_obtain_screen(w->vt);
+	VTermScreenCell cell, last;
+	VTermPos pos;
+	int first = pane_first_row(w, height), r, c, width = con->cols;
+	bool have_last;
+
+	memset(&last, 0, sizeof(last));
 	for (r = 0; r < height; r++) {
 		tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[0m\x1b[K", top + r);
 		have_last = false;
@@ -1095,8 +1125,8 @@ static void draw(struct console *con)
 {
 	struct watched *w = con->n > 0 ? con->w[con->cur] : NULL;
 	struct plan pl;
-	char unwatched[120];
-	int pane, sep;
+	char unwatched[120], crop[160];
+	int pane, sep, sep_used = 17;
 
 	plan_pending(con, w, &pl);
 	sep = con->rows - 1 - (int)pl.rows;
@@ -1147,7 +1177,16 @@ static void draw(struct console *con)
 		tdm_buf_puts(&con->out, "\x1b[2;1H\x1b[J");
 	tdm_buf_printf(&con->out, "\x1b[%d;1H\x1b[0;2m\x1b[K", sep);
 	tdm_buf_puts(&con->out, "---- pending ----\x1b[0m");
-	put_waiting_elsewhere(con, 17);
+	crop[0] = '\0';
+	if (w != NULL)
+		pane_crop_note(con, w, pane, crop, sizeof(crop));
+	if (crop[0] != '\0' && con->cols > sep_used + 1) {
+		tdm_buf_puts(&con->out, "\x1b[1;30;43m");
+		put_safe(&con->out, crop, (size_t)(con->cols - sep_used - 1));
+		tdm_buf_puts(&con->out, "\x1b[0m");
+		sep_used += (int)strlen(crop);
+	}
+	put_waiting_elsewhere(con, sep_used);
 	if (w != NULL)
 		draw_pending(con, w, sep + 1, &pl);
 	else

@@ -368,6 +368,29 @@ class Console(unittest.TestCase):
         self.assertEqual(labels.count("escort left: bob"), 3, labels)
         self.assertEqual(item["seq"], 1)
 
+    def test_a_screen_larger_than_the_pane_says_what_is_cut_off(self):
+        # An engineer's terminal wider and taller than the escort's pane:
+        # the end of a long line, or rows above, would be missing with no
+        # sign, as the end of a line of a script the escort reads before
+        # approving its run.  The console says which part it shows.
+        t = Term(bed.ssh_argv(tty=True) + ["db01"], cols=200, rows=60)
+        con = None
+        try:
+            t.expect(r"\$ $")
+            con = Tmux(console_cmd(), cols=100, rows=30)
+            screen = con.wait_for(r"engineer's screen is 200x60")
+            self.assertRegex(screen, r"you see columns 1-100, rows \d+-\d+")
+            # Once the screen fits, nothing is said.
+            t.resize(90, 20)
+            deadline = time.time() + 10
+            while "engineer's screen is" in con.screen() and time.time() < deadline:
+                time.sleep(0.2)
+            self.assertNotIn("engineer's screen is", con.screen())
+        finally:
+            if con:
+                con.close()
+            t.close()
+
     def test_console_shows_control_characters_in_pending_visibly(self):
         t = bed.shell()
         con = Tmux(console_cmd())
