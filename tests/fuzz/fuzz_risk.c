@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tdm_verdict fast, full, typed;
 	const uint8_t *nl;
-	size_t lines_end;
+	size_t lines_end, i;
 
 	if (size > 8192)
 		return 0;
@@ -99,11 +99,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fast.slow || full.slow)
 		return 0;
 	same(&fast, &full);
-	/* Text with line breaks or a line past a terminal's: also as a
-	 * typed line continuing its first line.  Its readings only add to
-	 * the plain one's: what that denies, this denies. */
+	/* Text with control keys, line breaks or a line past a terminal's:
+	 * also as a typed line continuing its first line (edited as a
+	 * terminal and bash would, cut where a terminal would).  Its
+	 * readings only add to the plain one's: what that denies, this
+	 * denies. */
 	nl = memchr(data, '\n', size);
-	if (nl == NULL && size <= TDM_TTY_LINE_MAX)
+	for (i = 0; i < size && data[i] >= 0x20 && data[i] != 0x7f; i++)
+		;
+	if (i == size && size <= TDM_TTY_LINE_MAX)
 		return 0;
 	lines_end = nl != NULL ? (size_t)(nl - data) + 1 : 0;
 	if (tdm_rules_judge_typed(shipped(), data, size, lines_end, &typed) <

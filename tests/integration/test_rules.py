@@ -241,6 +241,19 @@ class Rules(unittest.TestCase):
         finally:
             t.close()
 
+    def test_editing_keys_typed_into_a_line_are_judged_as_they_edit_it(self):
+        # Ctrl-V puts a key into the line as text; the target's terminal
+        # (or bash) then acts on it: DEL erases the X, Ctrl-U the echo.
+        t = bed.shell(unwatched=True)
+        try:
+            for line in ("tandem-wipeX\x16\x7f", "echo hi\x16\x15tandem-wipe now"):
+                t.send(line + "\r")
+                t.expect(r"refused by policy: wipes the whole test disk")
+            self.assertEqual(bed.pending(wait=1), [])
+            end(t)
+        finally:
+            t.close()
+
     def test_a_line_longer_than_a_terminal_takes_is_judged_as_the_start_it_keeps(self):
         # A terminal passes on 4095 bytes of a line and drops the rest:
         # "... --allow-none" runs as "... --all", which is denied.
