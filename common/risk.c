@@ -825,6 +825,12 @@ static int judge_line(struct tdm_rules *rs, const uint8_t *line, size_t n,
 	return 0;
 }
 
+void tdm_verdict_add(struct tdm_verdict *v, const struct tdm_verdict *o)
+{
+	take_reading(v, o);
+	sort_risks(v);
+}
+
 void tdm_verdict_untyped(struct tdm_verdict *v)
 {
 	size_t i, m = 0;

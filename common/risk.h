@@ -103,6 +103,10 @@ int tdm_rules_judge_input(struct tdm_rules *rs, const uint8_t *text, size_t n,
  */
 void tdm_verdict_untyped(struct tdm_verdict *v);
 
+/* Adds what another judgement of the same command found (its deny, its
+ * risks, whether it is open): the worse of the two counts. */
+void tdm_verdict_add(struct tdm_verdict *v, const struct tdm_verdict *o);
+
 /* [{"level": "high", "why": "…"}, …] */
 json_t *tdm_verdict_risks(const struct tdm_verdict *v);
 const char *tdm_level_name(enum tdm_level level);

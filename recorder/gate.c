@@ -119,11 +119,43 @@ static const char carried_why[] =
 static const char lost_why[] =
 	"continues unfinished lines longer than tandem keeps (64 KiB): it was "
 	"checked without their start, and they run as one command";
+static const char maybe_carried_why[] =
+	"may continue an approved line left unfinished: with its keys "
+	"changed, the server may not have dropped it on Ctrl-C";
 static const char tail_lost_why[] =
 	"continues a line longer than tandem keeps (64 KiB): it was checked "
 	"without that line's start, and they run as one command";
 
 static void insert_ranked(json_t *risks, enum tdm_level level, const char *why);
+
+/*
+ * The built-in rules' sentences for lines that change which keys edit a
+ * line on the target (stty; bind and the like; the inputrc).  Once one
+ * is approved, tandem can no longer tell what a typed line becomes
+ * there.  test_rules.py checks that an approved stty is seen.
+ */
+static const char *const gate_key_change_whys[] = {
+	"changes which keys erase, end or break off a line on the server",
+	"changes what keys do in the server's shells",
+	"makes keys or familiar command names do something else",
+	NULL,
+};
+
+static bool changes_keys(json_t *risks)
+{
+	size_t i, k;
+
+	for (i = 0; i < json_array_size(risks); i++) {
+		const char *why = json_string_value(
+			json_object_get(json_array_get(risks, i), "why"));
+
+		for (k = 0; why != NULL && gate_key_change_whys[k] != NULL; k++)
+			if (strncmp(why, gate_key_change_whys[k],
+				    strlen(gate_key_change_whys[k])) == 0)
+				return true;
+	}
+	return false;
+}
 
 /*
  * Judges a command against the rules.  A line that continues an approved
@@ -158,6 +190,15 @@ int gate_judge(struct session *s, enum pending_kind kind, const uint8_t *cmd,
 	else
 		rc = tdm_rules_judge(s->rules, cmd, n, v);
 	tdm_buf_wipe(&all);
+	/* The shell may have dropped the open line on Ctrl-C, or not:
+	 * the line is judged both ways. */
+	if (rc == 0 && carried && s->carry_maybe_gone) {
+		struct tdm_verdict alone;
+
+		rc = tdm_rules_judge_typed(s->rules, cmd, n, 0, &alone);
+		if (rc == 0)
+			tdm_verdict_add(v, &alone);
+	}
 	if (rc < 0)
 		return rc;
 	if (kind != PENDING_LINE)
@@ -167,8 +208,19 @@ int gate_judge(struct session *s, enum pending_kind kind, const uint8_t *cmd,
 		return TDM_ERR_NOMEM;
 	if (carried && s->carry_lost)
 		insert_ranked(*risks, TDM_LEVEL_HIGH, lost_why);
+	else if (carried && s->carry_maybe_gone)
+		insert_ranked(*risks, TDM_LEVEL_HIGH, maybe_carried_why);
 	else if (carried)
 		insert_ranked(*risks, TDM_LEVEL_MEDIUM, carried_why);
+	if (kind == PENDING_LINE && s->keys_changed != 0) {
+		char why[200];
+
+		snprintf(why, sizeof(why),
+			 "comes after #%u changed which keys edit a line on "
+			 "the server, so it may not run as shown here",
+			 s->keys_changed);
+		insert_ranked(*risks, TDM_LEVEL_HIGH, why);
+	}
 	return 0;
 }
 
@@ -665,9 +717,14 @@ static int interrupt(struct session *s)
 	lineedit_clear(&s->le);
 	tdm_buf_reset(&s->held);
 	/* Ctrl-C makes the shell drop a line it was continuing, and may
-	 * have stopped the program raw mode was for. */
-	tdm_buf_wipe(&s->carry);
-	s->carry_lost = false;
+	 * have stopped the program raw mode was for; unless an approved
+	 * line changed the keys, when it may be text like any other. */
+	if (s->keys_changed != 0 && (s->carry.len > 0 || s->carry_lost)) {
+		s->carry_maybe_gone = true;
+	} else {
+		tdm_buf_wipe(&s->carry);
+		s->carry_lost = false;
+	}
 	s->last_program[0] = '\0';
 	session_to_engineer(s, out.data, out.len);
 	tdm_buf_free(&out);
@@ -854,6 +911,7 @@ int gate_raw_on(struct session *s, const struct tdm_person *escort, char *why,
 	/* Keys now reach the shell directly; nothing carries over. */
 	tdm_buf_wipe(&s->carry);
 	s->carry_lost = false;
+	s->carry_maybe_gone = false;
 	s->raw_deadline_ms = session_now_ms() + s->target->raw_limit_ms;
 	lineedit_clear(&s->le);
 	session_notice(s,
@@ -1028,9 +1086,12 @@ static int after_approval(struct session *s, struct pending_cmd *pc)
 	if (pc->kind == PENDING_LINE) {
 		/* The shell now holds an open quote: the next line is read
 		 * as its continuation, and judged so. */
+		if (changes_keys(pc->risks))
+			s->keys_changed = pc->seq;
 		if (!pc->open) {
 			tdm_buf_wipe(&s->carry);
 			s->carry_lost = false;
+			s->carry_maybe_gone = false;
 		} else if (s->carry.len + pc->command.len + 1 > LINEEDIT_MAX ||
 			   tdm_buf_put(&s->carry, pc->command.data,
 				       pc->command.len) < 0 ||

@@ -149,6 +149,12 @@ struct session {
 	/* The carry grew past what it holds: the next lines continue text
 	 * tandem no longer has whole. */
 	bool carry_lost;
+	/* An approved line changed which keys edit a line on the target
+	 * (its seq; 0: none): lines after it may not run as shown, and
+	 * Ctrl-C may no longer drop an open line, so the carry is kept
+	 * (carry_maybe_gone) and lines are judged with and without it. */
+	unsigned keys_changed;
+	bool carry_maybe_gone;
 	uint64_t paste_since_ms; /* when the open bracketed paste began */
 	/* Without a PTY: stdin not yet released, in the parts escorts
 	 * approve (gate.c), and when the newest part began and grew. */

@@ -254,6 +254,29 @@ class Rules(unittest.TestCase):
         finally:
             t.close()
 
+    def test_after_an_approved_key_change_lines_say_so_and_ctrl_c_keeps_the_open_line(self):
+        # With Ctrl-C made the erase key, Ctrl-C no longer drops an open
+        # line: "tandem-\\", Ctrl-C, "wipe" runs tandem-wipe.  Once the
+        # stty is approved, every line says the keys changed, and an open
+        # line is kept across Ctrl-C, so the deny rule sees the join.
+        t = bed.shell(unwatched=True)
+        try:
+            t.send("stty intr undef erase ^C\r")
+            item = bed.decide_next(expect="stty intr undef erase ^C")
+            self.assertIn("changes which keys erase", json.dumps(item["risks"]))
+            t.send("echo after\r")
+            item = bed.decide_next(expect="echo after")
+            self.assertEqual(item["risks"][0]["level"], "high", item["risks"])
+            self.assertIn("changed which keys edit a line", item["risks"][0]["why"])
+            t.send("tandem-\\\r")
+            bed.decide_next(expect="tandem-\\")
+            t.send("\x03")
+            t.send("wipe\r")
+            t.expect(r"refused by policy: wipes the whole test disk")
+            self.assertEqual(bed.pending(wait=1), [])
+        finally:
+            t.close()
+
     def test_a_line_longer_than_a_terminal_takes_is_judged_as_the_start_it_keeps(self):
         # A terminal passes on 4095 bytes of a line and drops the rest:
         # "... --allow-none" runs as "... --all", which is denied.
