@@ -454,47 +454,207 @@ static bool has_long_line(const uint8_t *p, size_t n)
 	return false;
 }
 
-/*
- * Another reading of p[0, n) into out (room for n): with keys taken out
- * (keyless), or each line cut where a terminal stops taking it.  Returns
- * its length; *lines_end is moved to where the earlier lines end in it.
- */
-static size_t reading(const uint8_t *p, size_t n, bool keyless, uint8_t *out,
-		      size_t *lines_end)
-{
-	size_t i, m = 0, len = 0, end = *lines_end;
+enum reading_kind {
+	READ_KEYLESS,  /* control keys taken out */
+	READ_TERMINAL, /* as a terminal in line mode edits it */
+	READ_READLINE, /* as a shell's line editor (emacs keys) edits it */
+	READ_CUT,      /* each line cut where a terminal stops taking it */
+};
 
-	for (i = 0; i < n; i++) {
-		if (i == *lines_end)
-			end = m;
-		len = p[i] == '\n' || p[i] == '\r' ? 0 : len + 1;
-		if (keyless ? is_key(p[i]) : len > TDM_TTY_LINE_MAX)
-			continue;
-		out[m++] = p[i];
+/* A line being edited: out[line, m) with the cursor at cur. */
+struct edit {
+	uint8_t *out;
+	size_t cap, m, line, cur;
+	uint8_t *kill; /* the last text killed (readline's Ctrl-Y yanks it) */
+	size_t nkill;
+};
+
+static void ed_insert(struct edit *e, const uint8_t *p, size_t n)
+{
+	if (n > e->cap - e->m)
+		n = e->cap - e->m;
+	memmove(e->out + e->cur + n, e->out + e->cur, e->m - e->cur);
+	memcpy(e->out + e->cur, p, n);
+	e->m += n;
+	e->cur += n;
+}
+
+/* Removes out[a, b) (within the line); killed text is kept for yanks. */
+static void ed_cut(struct edit *e, size_t a, size_t b, bool kill)
+{
+	if (kill && e->kill != NULL) {
+		memcpy(e->kill, e->out + a, b - a);
+		e->nkill = b - a;
 	}
-	*lines_end = *lines_end >= n ? m : end;
-	return m;
+	memmove(e->out + a, e->out + b, e->m - b);
+	e->m -= b - a;
+	if (e->cur >= b)
+		e->cur -= b - a;
+	else if (e->cur > a)
+		e->cur = a;
+}
+
+/* Where the character before at starts (UTF-8: all of it). */
+static size_t ed_back(const struct edit *e, size_t at)
+{
+	if (at <= e->line)
+		return at;
+	at--;
+	while (at > e->line && (e->out[at] & 0xc0) == 0x80)
+		at--;
+	return at;
+}
+
+static size_t ed_word_back(const struct edit *e, size_t at)
+{
+	while (at > e->line &&
+	       (e->out[at - 1] == ' ' || e->out[at - 1] == '\t'))
+		at--;
+	while (at > e->line && e->out[at - 1] != ' ' && e->out[at - 1] != '\t')
+		at--;
+	return at;
 }
 
 /*
- * Read by a program, control keys may still be dropped on the way: a
- * NUL (Ctrl-@) is, so "mk<NUL>fs /dev/sda" runs mkfs.  So text holding
- * any is judged twice, as written and with them taken out, and the worse
- * of each rule counts; the hidden-character warning stays.  (A typed
- * line with control keys never reaches the target: the recorder refuses
- * it, as its terminal and line editor would edit it.)  Typed at a
- * terminal (tty), a line longer than the terminal takes is also judged
- * as the start it keeps.  All readings share one judging budget.
+ * One key of a line typed into a terminal (readline false: the keys a
+ * terminal in line mode edits with, erase, kill and word-erase, other
+ * control characters staying text) or into bash's line editor with its
+ * default keys (which also move the cursor, delete, kill and yank, and
+ * drop the keys it has no use for).  Line breaks end the line.
+ */
+static void ed_key(struct edit *e, uint8_t c, bool readline, bool *literal)
+{
+	size_t at;
+	uint8_t t;
+
+	if (*literal) {
+		*literal = false;
+		ed_insert(e, &c, 1);
+		return;
+	}
+	if (c == '\n' || c == '\r') {
+		e->cur = e->m;
+		ed_insert(e, &c, 1);
+		e->line = e->m;
+		return;
+	}
+	switch (c) {
+	case 0x16: /* Ctrl-V: the next key is text */
+		*literal = true;
+		return;
+	case 0x7f: /* erase */
+	case 0x08:
+		at = ed_back(e, e->cur);
+		ed_cut(e, at, e->cur, false);
+		return;
+	case 0x15: /* Ctrl-U: the line before the cursor */
+		ed_cut(e, e->line, e->cur, true);
+		return;
+	case 0x17: /* Ctrl-W: the word before the cursor */
+		ed_cut(e, ed_word_back(e, e->cur), e->cur, true);
+		return;
+	default:
+		break;
+	}
+	if (!readline || !is_key(c)) {
+		ed_insert(e, &c, 1);
+		return;
+	}
+	switch (c) {
+	case 0x01: /* Ctrl-A */
+		e->cur = e->line;
+		break;
+	case 0x05: /* Ctrl-E */
+		e->cur = e->m;
+		break;
+	case 0x02: /* Ctrl-B */
+		e->cur = ed_back(e, e->cur);
+		break;
+	case 0x06: /* Ctrl-F */
+		if (e->cur < e->m)
+			e->cur++;
+		while (e->cur < e->m && (e->out[e->cur] & 0xc0) == 0x80)
+			e->cur++;
+		break;
+	case 0x04: /* Ctrl-D: the character under the cursor */
+		at = e->cur;
+		if (at < e->m)
+			at++;
+		while (at < e->m && (e->out[at] & 0xc0) == 0x80)
+			at++;
+		ed_cut(e, e->cur, at, false);
+		break;
+	case 0x0b: /* Ctrl-K: the rest of the line */
+		ed_cut(e, e->cur, e->m, true);
+		break;
+	case 0x19: /* Ctrl-Y: the text killed last */
+		if (e->kill != NULL)
+			ed_insert(e, e->kill, e->nkill);
+		break;
+	case 0x14: /* Ctrl-T: the two characters around the cursor swap */
+		if (e->m - e->line < 2 || e->cur == e->line)
+			break;
+		if (e->cur == e->m)
+			e->cur--;
+		t = e->out[e->cur - 1];
+		e->out[e->cur - 1] = e->out[e->cur];
+		e->out[e->cur] = t;
+		e->cur++;
+		break;
+	default: /* keys it has no use for, or that start sequences */
+		break;
+	}
+}
+
+/*
+ * Another reading of p[0, n) into out (room for cap >= n bytes; kill,
+ * for READ_READLINE, room for cap too).  Returns its length; *lines_end is
+ * moved to where the earlier lines end in it.
+ */
+static size_t reading(const uint8_t *p, size_t n, enum reading_kind kind,
+		      uint8_t *out, size_t cap, uint8_t *kill,
+		      size_t *lines_end)
+{
+	struct edit e = { .out = out, .cap = cap, .kill = kill };
+	size_t i, len = 0, end = *lines_end;
+	bool literal = false;
+
+	for (i = 0; i < n; i++) {
+		if (i == *lines_end)
+			end = e.m;
+		if (kind == READ_TERMINAL || kind == READ_READLINE) {
+			ed_key(&e, p[i], kind == READ_READLINE, &literal);
+			continue;
+		}
+		len = p[i] == '\n' || p[i] == '\r' ? 0 : len + 1;
+		if (kind == READ_KEYLESS ? is_key(p[i]) :
+					   len > TDM_TTY_LINE_MAX)
+			continue;
+		out[e.m++] = p[i];
+	}
+	*lines_end = *lines_end >= n ? e.m : end;
+	return e.m;
+}
+
+/*
+ * Typed into a shell's line editor, control keys are not text: a NUL
+ * (Ctrl-@) is dropped, so "mk<NUL>fs /dev/sda" runs mkfs.  So a line
+ * holding any is judged as written and with them taken out, and the
+ * worse of each rule counts; the hidden-character warning stays.  Typed
+ * at a terminal (tty), such a line is also judged as the terminal and
+ * as bash's line editor edit it ("echo hi<Ctrl-U>mkfs /dev/sda" runs
+ * mkfs), and a line longer than a terminal takes as the start it keeps.
+ * All readings share one judging budget.
  */
 static int judge_all(struct tdm_rules *rs, const uint8_t *line, size_t n,
 		     size_t lines_end, bool tty, struct tdm_verdict *v)
 {
 	uint64_t start = now_ms();
 	struct tdm_verdict other;
-	bool keys = false, cut;
-	uint8_t *text;
-	size_t i, m, end;
-	int rc, pass;
+	bool keys = false, cut, want;
+	uint8_t *text = NULL, *kill = NULL;
+	size_t i, m, end, cap = 2 * n + 64;
+	int rc, k;
 
 	rc = judge_line(rs, line, n, lines_end, v, start);
 	for (i = 0; rc == 0 && i < n && !keys; i++)
@@ -502,19 +662,28 @@ static int judge_all(struct tdm_rules *rs, const uint8_t *line, size_t n,
 	cut = tty && has_long_line(line, n);
 	if (rc < 0 || (!keys && !cut))
 		return rc;
-	text = malloc(n);
-	if (text == NULL)
+	text = malloc(cap);
+	kill = malloc(cap); /* a line yanked into can outgrow n */
+	if (text == NULL || kill == NULL) {
+		free(text);
+		free(kill);
 		return TDM_ERR_NOMEM;
-	for (pass = 0; pass < 2 && rc == 0; pass++) {
-		if (pass == 0 ? !keys : !cut)
+	}
+	for (k = READ_KEYLESS; k <= READ_CUT && rc == 0; k++) {
+		want = k == READ_KEYLESS ? keys :
+		       k == READ_CUT	 ? cut :
+					   keys && tty;
+		if (!want)
 			continue;
 		end = lines_end;
-		m = reading(line, n, pass == 0, text, &end);
+		m = reading(line, n, (enum reading_kind)k, text, cap, kill,
+			    &end);
 		rc = judge_line(rs, text, m, end, &other, start);
 		if (rc == 0)
 			take_reading(v, &other);
 	}
 	free(text);
+	free(kill);
 	if (rc < 0)
 		return rc;
 	/* Said of the line typed now; earlier ones were told when sent. */

@@ -241,17 +241,14 @@ class Rules(unittest.TestCase):
         finally:
             t.close()
 
-    def test_a_typed_line_holding_control_keys_is_refused(self):
+    def test_editing_keys_typed_into_a_line_are_judged_as_they_edit_it(self):
         # Ctrl-V puts a key into the line as text; the target's terminal
-        # (or bash) then acts on it: DEL erases the X, Ctrl-U the echo,
-        # Ctrl-\\ throws away what came before, ESC b moves back a word.
-        # What would run cannot be shown, so none of it is sent.
+        # (or bash) then acts on it: DEL erases the X, Ctrl-U the echo.
         t = bed.shell(unwatched=True)
         try:
-            for line in ("tandem-wipeX\x16\x7f", "echo hi\x16\x15tandem-wipe now",
-                         "xx\x16\x1ctandem-wipe", "wipe\x16\x1bbtandem-\x05"):
+            for line in ("tandem-wipeX\x16\x7f", "echo hi\x16\x15tandem-wipe now"):
                 t.send(line + "\r")
-                t.expect(r"refused by policy: it holds control keys")
+                t.expect(r"refused by policy: wipes the whole test disk")
             self.assertEqual(bed.pending(wait=1), [])
             end(t)
         finally:

@@ -637,6 +637,57 @@ test_a_line_longer_than_a_terminal_takes_is_judged_as_cut(void **state)
 	tdm_policy_free(p);
 }
 
+/* Keys a terminal or bash's line editor edits with, typed literally
+ * (Ctrl-V) into a line: what runs is the line they leave, which a deny
+ * rule must see. */
+static void
+test_a_typed_line_is_judged_as_its_editing_keys_leave_it(void **state)
+{
+	static const char *const edited[] = {
+		"rm -rf /srv/keepX\x7f",	/* erase */
+		"rm -rf /srv/keepX\x08",	/* erase, as Ctrl-H */
+		"echo hi\x15rm -rf /srv/keep",	/* kill the line */
+		"rm -rf /srv/keep x\x17",	/* erase a word */
+		"keep\x01rm -rf /srv/",		/* to the start, then type */
+		"rm -rf /srv/kepe\x14",		/* swap the last two */
+		"/srv/keep\x01\x0brm -rf \x19", /* kill to the end, yank */
+		"rm -rf /srv/keepXY\x02\x02\x04\x04", /* back 2, delete 2 */
+		NULL,
+	};
+	struct tdm_policy *p = parse_policy(
+		"builtin-rules off\n"
+		"deny \"^rm( [^ ]+)* /srv/keep/*( |$)\" \"never /srv/keep\"\n");
+	struct tdm_rules *rs = compile(p);
+	struct tdm_verdict v;
+	size_t i;
+
+	(void)state;
+	for (i = 0; edited[i] != NULL; i++) {
+		const uint8_t *line = (const uint8_t *)edited[i];
+
+		assert_int_equal(tdm_rules_judge_typed(
+					 rs, line, strlen(edited[i]), 0, &v),
+				 0);
+		if (!v.deny)
+			fail_msg("typed line %zu was not denied", i);
+	}
+	/* Yanked over and over, a line outgrows what was typed. */
+	assert_int_equal(tdm_rules_judge_typed(
+				 rs,
+				 (const uint8_t *)"abcdefgh\x15\x19\x19\x19"
+						  "\x15\x19\x19\x19\x19",
+				 21, 0, &v),
+			 0);
+	/* Read by a program, those bytes are text: no editor acts on
+	 * them. */
+	assert_int_equal(tdm_rules_judge(rs, (const uint8_t *)edited[0],
+					 strlen(edited[0]), &v),
+			 0);
+	assert_false(v.deny);
+	tdm_rules_free(rs);
+	tdm_policy_free(p);
+}
+
 /* The line breaks of earlier lines a typed line continues, and of a
  * program's input, are text; one typed into the line itself hides. */
 static void
@@ -1067,6 +1118,8 @@ int main(void)
 			test_a_line_longer_than_a_terminal_takes_is_judged_as_cut),
 		cmocka_unit_test(
 			test_line_breaks_of_earlier_lines_and_input_are_not_hidden),
+		cmocka_unit_test(
+			test_a_typed_line_is_judged_as_its_editing_keys_leave_it),
 		cmocka_unit_test(test_letters_beyond_plain_english_are_a_risk),
 		cmocka_unit_test(
 			test_a_full_risk_list_keeps_the_worst_and_the_lines_own),
