@@ -353,9 +353,22 @@ static void insert_ranked(json_t *risks, enum tdm_level level, const char *why)
 					tdm_level_name(level), "why", why));
 }
 
-/* Judges the start of the stdin a decision releases, as a script. */
+/* Whether text ends in a line continued by a backslash. */
+static bool ends_continued(const uint8_t *p, size_t n)
+{
+	size_t k = 0;
+
+	if (n == 0 || p[n - 1] != '\n')
+		return false;
+	while (k + 1 < n && p[n - 2 - k] == '\\')
+		k++;
+	return k % 2 == 1;
+}
+
+/* Judges the start of the stdin a decision releases, as a script; *open:
+ * the target is left mid-command. */
 static int judge_input(struct session *s, json_t *risks, bool *deny,
-		       char *deny_why, size_t deny_size)
+		       char *deny_why, size_t deny_size, bool *open)
 {
 	struct tdm_verdict v;
 	struct tdm_buf all;
@@ -385,6 +398,7 @@ static int judge_input(struct session *s, json_t *risks, bool *deny,
 		rc = tdm_buf_put(&all, s->stdin_held.data, n);
 	if (rc == 0)
 		rc = tdm_rules_judge_input(s->rules, all.data, all.len, &v);
+	*open = rc == 0 && (v.open || ends_continued(all.data, all.len));
 	tdm_buf_wipe(&all);
 	if (rc < 0)
 		return rc;
@@ -492,20 +506,26 @@ static void input_details(const struct session *s, json_t *details,
 }
 
 /*
- * What the target has of a line not ended yet, after n released bytes:
- * its start, where its command is, up to SESSION_TAIL_MAX; a longer line
- * is marked lost, and what continues it says so.
+ * What the target has of a command not ended yet, after n released
+ * bytes: the start of its last line, where its command is, or, when the
+ * bytes left it mid-command (open), all of them after what was kept; up
+ * to SESSION_TAIL_MAX, past which it is marked lost, and what continues
+ * it says so.
  */
-static void keep_tail(struct session *s, const uint8_t *p, size_t n)
+static void keep_tail(struct session *s, const uint8_t *p, size_t n, bool open)
 {
 	const uint8_t *nl = p + n;
 	size_t room;
 
-	while (nl > p && nl[-1] != '\n')
-		nl--;
-	if (nl > p) {
-		tdm_buf_wipe(&s->input_tail);
-		s->tail_lost = false;
+	if (open) {
+		nl = p;
+	} else {
+		while (nl > p && nl[-1] != '\n')
+			nl--;
+		if (nl > p) {
+			tdm_buf_wipe(&s->input_tail);
+			s->tail_lost = false;
+		}
 	}
 	n -= (size_t)(nl - p);
 	room = SESSION_TAIL_MAX - s->input_tail.len;
@@ -588,7 +608,8 @@ static int submit(struct session *s, enum pending_kind kind, const uint8_t *cmd,
 	struct tdm_verdict verdict;
 	struct tdm_buf vis;
 	json_t *details, *risks;
-	bool input = with_input(s, kind), input_deny = false;
+	bool input = with_input(s, kind), input_deny = false,
+	     input_open = false;
 	char input_why[600];
 	int rc;
 
@@ -601,7 +622,7 @@ static int submit(struct session *s, enum pending_kind kind, const uint8_t *cmd,
 	}
 	if (rc == 0 && input)
 		rc = judge_input(s, risks, &input_deny, input_why,
-				 sizeof(input_why));
+				 sizeof(input_why), &input_open);
 	if (rc < 0) {
 		json_decref(risks);
 		return rc;
@@ -632,6 +653,7 @@ static int submit(struct session *s, enum pending_kind kind, const uint8_t *cmd,
 	iso_now(pc->started, sizeof(pc->started));
 	pc->input_len = input ? s->stdin_held.len : 0;
 	pc->input_eof = input && s->in_eof;
+	pc->input_open = input_open;
 	if (pc->input_eof)
 		s->eof_in_unit = true;
 
@@ -1069,7 +1091,8 @@ static int after_approval(struct session *s, struct pending_cmd *pc)
 	if (with_input(s, pc->kind)) {
 		if (pc->input_len > 0) {
 			rc = gate_release(s, s->stdin_held.data, pc->input_len);
-			keep_tail(s, s->stdin_held.data, pc->input_len);
+			keep_tail(s, s->stdin_held.data, pc->input_len,
+				  pc->input_open);
 			drop_input(s, pc->input_len, false);
 			if (rc < 0)
 				return rc;

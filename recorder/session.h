@@ -72,6 +72,10 @@ struct pending_cmd {
 	 * Fixed when the command becomes pending. */
 	size_t input_len;
 	bool input_eof;
+	/* The stdin it releases leaves the target mid-command (an open
+	 * quote, a line ending in a backslash): more than the last line
+	 * is kept to judge what follows with. */
+	bool input_open;
 };
 
 struct escort_conn {

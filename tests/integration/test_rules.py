@@ -425,6 +425,37 @@ class Rules(unittest.TestCase):
                 proc.kill()
             proc.wait()
 
+    def test_stdin_that_leaves_a_command_open_is_judged_with_what_follows(self):
+        # A part that ends mid-command (a backslash at the end of a line,
+        # an open quote) is kept whole, not only its last line, so the
+        # next part is judged with it, as sh reads them: "tandem-\\" then
+        # "wipe", and "echo '" then "x'; tandem-wipe #'".
+        for first, second in ((b"tandem-\\\n", b"wipe now\n"),
+                              (b"echo '\n", b"x' ; tandem-wipe now #'\n")):
+            proc = subprocess.Popen(bed.ssh_argv() + ["db01", "sh"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                proc.stdin.write(first)
+                proc.stdin.flush()
+                bed.decide_next(expect="sh")
+                proc.stdin.write(second)
+                proc.stdin.flush()
+                deadline = time.time() + 20
+                err = b""
+                while b"refused by policy" not in err and time.time() < deadline:
+                    time.sleep(0.2)
+                    if select_ready(proc.stderr):
+                        err += os.read(proc.stderr.fileno(), 65536)
+                self.assertIn(b"refused by policy: its input: wipes the whole test disk",
+                              err, first)
+                proc.stdin.close()
+                bed.decide_next()   # the end of input
+                proc.wait(20)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait()
+
     def test_a_script_read_from_stdin_is_judged_past_its_first_page(self):
         # The rules once read only the first 4 KiB of the input: 5 KB of
         # comments hid the line a deny rule refuses.
