@@ -654,6 +654,8 @@ test_a_typed_line_is_judged_as_its_editing_keys_leave_it(void **state)
 		"rm -rf /srv/keepXY\x02\x02\x04\x04", /* back 2, delete 2 */
 		NULL,
 	};
+	static const char yanks[] = "abcdefgh\x15\x19\x19\x19"
+				    "\x15\x19\x19\x19\x19";
 	struct tdm_policy *p = parse_policy(
 		"builtin-rules off\n"
 		"deny \"^rm( [^ ]+)* /srv/keep/*( |$)\" \"never /srv/keep\"\n");
@@ -672,11 +674,8 @@ test_a_typed_line_is_judged_as_its_editing_keys_leave_it(void **state)
 			fail_msg("typed line %zu was not denied", i);
 	}
 	/* Yanked over and over, a line outgrows what was typed. */
-	assert_int_equal(tdm_rules_judge_typed(
-				 rs,
-				 (const uint8_t *)"abcdefgh\x15\x19\x19\x19"
-						  "\x15\x19\x19\x19\x19",
-				 21, 0, &v),
+	assert_int_equal(tdm_rules_judge_typed(rs, (const uint8_t *)yanks,
+					       sizeof(yanks) - 1, 0, &v),
 			 0);
 	/* Read by a program, those bytes are text: no editor acts on
 	 * them. */
