@@ -53,6 +53,35 @@ def decisions(path):
     return [json.loads(l) for l in p.stdout.split("\n") if l.strip()]
 
 
+def refused_second_part(test, first, second, why):
+    """ssh … db01 sh with its stdin in two parts: the first approved, the
+    second refused by policy with why; then the end of input approved.
+    Returns the first part's pending item."""
+    proc = subprocess.Popen(bed.ssh_argv() + ["db01", "sh"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(first)
+        proc.stdin.flush()
+        item = bed.decide_next(expect="sh")
+        proc.stdin.write(second)
+        proc.stdin.flush()
+        deadline = time.time() + 20
+        err = b""
+        while b"refused by policy" not in err and time.time() < deadline:
+            time.sleep(0.2)
+            if select_ready(proc.stderr):
+                err += os.read(proc.stderr.fileno(), 65536)
+        test.assertIn(b"refused by policy: its input: " + why, err, first)
+        proc.stdin.close()
+        bed.decide_next()   # the end of input
+        proc.wait(20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    return item
+
+
 @contextlib.contextmanager
 def refused_exec(command, stdin):
     """ssh … db01 COMMAND with stdin's bytes on its stdin: yields the
@@ -369,29 +398,9 @@ class Rules(unittest.TestCase):
         # engineer can time: a denied command split across two parts is
         # judged after what the target already has of its line.
         before = bed.recordings_now()
-        proc = subprocess.Popen(bed.ssh_argv() + ["db01", "sh"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            proc.stdin.write(b"true; tandem-")
-            proc.stdin.flush()
-            first = bed.decide_next()
-            self.assertEqual(first["stdin_preview"], "true; tandem-")
-            proc.stdin.write(b"wipe now\n")
-            proc.stdin.flush()
-            deadline = time.time() + 20
-            err = b""
-            while b"refused by policy" not in err and time.time() < deadline:
-                time.sleep(0.2)
-                if select_ready(proc.stderr):
-                    err += os.read(proc.stderr.fileno(), 65536)
-            self.assertIn(b"refused by policy: its input: wipes the whole test disk", err)
-            proc.stdin.close()
-            bed.decide_next()   # the end of input
-            proc.wait(20)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
+        first = refused_second_part(self, b"true; tandem-", b"wipe now\n",
+                                    b"wipes the whole test disk")
+        self.assertEqual(first["stdin_preview"], "true; tandem-")
         rec = Recording(bed.new_recording(before))
         self.assertEqual(rec.stream("i"), b"true; tandem-")
         refused = [d for d in decisions(rec.path) if d["decision"] == "refused"]
@@ -402,28 +411,8 @@ class Rules(unittest.TestCase):
         # approved, then " --all" ends the line.  The start of the line
         # is kept to judge the whole of it (once, only its last 4 KiB
         # was, and the deny rule never saw "tandem-burn").
-        proc = subprocess.Popen(bed.ssh_argv() + ["db01", "sh"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            proc.stdin.write(b"tandem-burn" + b" x" * 3000)
-            proc.stdin.flush()
-            bed.decide_next(expect="sh")
-            proc.stdin.write(b" --all\n")
-            proc.stdin.flush()
-            deadline = time.time() + 20
-            err = b""
-            while b"refused by policy" not in err and time.time() < deadline:
-                time.sleep(0.2)
-                if select_ready(proc.stderr):
-                    err += os.read(proc.stderr.fileno(), 65536)
-            self.assertIn(b"refused by policy: its input: burns every test disk", err)
-            proc.stdin.close()
-            bed.decide_next()   # the end of input
-            proc.wait(20)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
+        refused_second_part(self, b"tandem-burn" + b" x" * 3000, b" --all\n",
+                            b"burns every test disk")
 
     def test_stdin_that_leaves_a_command_open_is_judged_with_what_follows(self):
         # A part that ends mid-command (a backslash at the end of a line,
@@ -432,29 +421,7 @@ class Rules(unittest.TestCase):
         # "wipe", and "echo '" then "x'; tandem-wipe #'".
         for first, second in ((b"tandem-\\\n", b"wipe now\n"),
                               (b"echo '\n", b"x' ; tandem-wipe now #'\n")):
-            proc = subprocess.Popen(bed.ssh_argv() + ["db01", "sh"], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            try:
-                proc.stdin.write(first)
-                proc.stdin.flush()
-                bed.decide_next(expect="sh")
-                proc.stdin.write(second)
-                proc.stdin.flush()
-                deadline = time.time() + 20
-                err = b""
-                while b"refused by policy" not in err and time.time() < deadline:
-                    time.sleep(0.2)
-                    if select_ready(proc.stderr):
-                        err += os.read(proc.stderr.fileno(), 65536)
-                self.assertIn(b"refused by policy: its input: wipes the whole test disk",
-                              err, first)
-                proc.stdin.close()
-                bed.decide_next()   # the end of input
-                proc.wait(20)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                proc.wait()
+            refused_second_part(self, first, second, b"wipes the whole test disk")
 
     def test_a_script_read_from_stdin_is_judged_past_its_first_page(self):
         # The rules once read only the first 4 KiB of the input: 5 KB of
